@@ -1,0 +1,85 @@
+"""``python -m patcher``: bake multipliers into a checkpoint, or inspect what they would touch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+
+from ._checkpoint import bake, inspect_checkpoint
+from ._errors import PatchError
+from ._multipliers import FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, Multipliers
+
+
+def add_multiplier_options(parser: argparse.ArgumentParser) -> None:
+    """``--self-structural`` … ``--cross-temporal``; shared with the preview CLI."""
+    for field in FIELDS:
+        parser.add_argument(
+            "--" + field.replace("_", "-"),
+            type=float,
+            default=MULTIPLIER_DEFAULT,
+            metavar="X",
+            help=f"{field} multiplier, {MULTIPLIER_MIN}-{MULTIPLIER_MAX} (default {MULTIPLIER_DEFAULT})",
+        )
+
+
+def multipliers_from_args(args: argparse.Namespace) -> Multipliers:
+    return Multipliers(**{field: getattr(args, field) for field in FIELDS})
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m patcher", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    bake_cmd = commands.add_parser("bake", help="write a copy of a .safetensors checkpoint with the multipliers baked in")
+    bake_cmd.add_argument("input", help="SVD UNet or full single-file checkpoint (.safetensors)")
+    bake_cmd.add_argument("output", help="where to write the patched copy (.safetensors)")
+    add_multiplier_options(bake_cmd)
+    bake_cmd.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
+
+    inspect_cmd = commands.add_parser("inspect", help="list the tensors each multiplier would scale")
+    inspect_cmd.add_argument("file", help="a .safetensors checkpoint")
+    inspect_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def _inspect(path: str, as_json: bool) -> int:
+    found = inspect_checkpoint(path)
+    groups: dict[str, list] = defaultdict(list)
+    for info, field, region in found:
+        groups[field].append({"name": info.name, "region": region, "dtype": info.dtype, "shape": list(info.shape)})
+    if as_json:
+        print(json.dumps({field: groups[field] for field in FIELDS}, indent=2))
+    else:
+        for field in FIELDS:
+            entries = groups[field]
+            params = sum(_numel(e["shape"]) for e in entries)
+            print(f"{field}: {len(entries)} tensors, {params:,} parameters")
+            for e in entries:
+                print(f"  [{e['region']:>4}] {e['name']}  {e['dtype']} {tuple(e['shape'])}")
+    if not found:
+        print(f"error: {path} has no attention output projections to scale", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _numel(shape: list[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "inspect":
+            return _inspect(args.file, args.json)
+        report = bake(args.input, args.output, multipliers_from_args(args), force=args.force)
+    except (PatchError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    counts = ", ".join(f"{field} {report.patched.get(field, 0)}" for field in FIELDS)
+    print(f"wrote {args.output}: {report.tensors} tensors, scaled {sum(report.patched.values())} ({counts})")
+    return 0

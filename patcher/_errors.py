@@ -1,0 +1,2 @@
+class PatchError(ValueError):
+    """A model or checkpoint that the operation cannot be applied to."""

@@ -1,0 +1,68 @@
+"""Tiny, seeded models with the real SVD architectures, built from config (no downloads)."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from diffusers import UNetSpatioTemporalConditionModel
+
+# 6 spatio-temporal transformers (down 2, mid 1, up 3): 12 target tensors per multiplier.
+TINY_TARGETS_PER_FIELD = 12
+
+
+def tiny_unet(seed: int = 0, dtype: torch.dtype = torch.float32) -> UNetSpatioTemporalConditionModel:
+    torch.manual_seed(seed)
+    unet = UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        sample_size=32,
+        in_channels=8,
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        cross_attention_dim=32,
+        num_attention_heads=8,
+        projection_class_embeddings_input_dim=96,
+        addition_time_embed_dim=32,
+    )
+    # Randomise every parameter: zero-initialised ones (e.g. biases) would hide scaling mistakes.
+    with torch.no_grad():
+        for p in unet.parameters():
+            p.copy_(torch.randn_like(p) * 0.1)
+    return unet.to(dtype).eval()
+
+
+def unet_inputs(seed: int = 1, frames: int = 3, dtype: torch.dtype = torch.float32) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "sample": torch.randn(1, frames, 8, 16, 16, generator=g).to(dtype),
+        "timestep": torch.tensor(0.5),
+        "encoder_hidden_states": torch.randn(1, 1, 32, generator=g).to(dtype),
+        "added_time_ids": torch.tensor([[6.0, 127.0, 0.02]]).to(dtype),
+    }
+
+
+_ATTN = [
+    (re.compile(r"^down_blocks\.(\d+)\.attentions\.(\d+)\."), lambda b, a: f"input_blocks.{3 * b + a + 1}.1."),
+    (re.compile(r"^mid_block\.attentions\.0\."), lambda: "middle_block.1."),
+    (re.compile(r"^up_blocks\.(\d+)\.attentions\.(\d+)\."), lambda b, a: f"output_blocks.{3 * b + a}.1."),
+    (re.compile(r"^down_blocks\.(\d+)\.resnets\.(\d+)\.temporal_res_block\."), lambda b, r: f"input_blocks.{3 * b + r + 1}.0.time_stack."),
+    (re.compile(r"^down_blocks\.(\d+)\.resnets\.(\d+)\.spatial_res_block\."), lambda b, r: f"input_blocks.{3 * b + r + 1}.0."),
+    (re.compile(r"^up_blocks\.(\d+)\.resnets\.(\d+)\.temporal_res_block\."), lambda b, r: f"output_blocks.{3 * b + r}.0.time_stack."),
+    (re.compile(r"^up_blocks\.(\d+)\.resnets\.(\d+)\.spatial_res_block\."), lambda b, r: f"output_blocks.{3 * b + r}.0."),
+]
+
+
+def to_sgm_key(name: str, prefix: str = "model.diffusion_model.") -> str:
+    """Rename a diffusers SVD UNet key to the SGM/ComfyUI naming (mapping of diffusers' converter)."""
+    for pattern, repl in _ATTN:
+        m = pattern.match(name)
+        if m:
+            name = repl(*map(int, m.groups())) + name[m.end():]
+            break
+    return prefix + name.replace("temporal_transformer_blocks", "time_stack")
+
+
+def sgm_state_dict(unet: torch.nn.Module, prefix: str = "model.diffusion_model.") -> dict[str, torch.Tensor]:
+    return {to_sgm_key(k, prefix): v for k, v in unet.state_dict().items()}
