@@ -1,0 +1,109 @@
+"""``python -m preview``: render a baseline | patched comparison (or a sweep) to a video file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from patcher import PatchError
+from patcher._cli import add_multiplier_options, multipliers_from_args
+
+from ._compose import side_by_side
+from ._encode import write_mp4, write_png, write_webp
+from ._errors import PreviewError
+from ._loading import load_model, resolve_source
+from ._metrics import Metrics
+from ._render import Previewer, full_settings, preview_settings
+from ._sweep import parse_sweep, sweep
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m preview", description=__doc__)
+    p.add_argument("--image", required=True, help="input image (PNG, JPEG, WebP, ...)")
+    p.add_argument("--out", required=True, type=Path, help="output .mp4 (or .webp / .png contact sheet)")
+    p.add_argument("--model", help="diffusers folder or Hub id (default: $SVD_MODEL, else the embedded demo model)")
+    add_multiplier_options(p)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--frames", type=int)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--fps", type=int)
+    p.add_argument("--motion-bucket-id", type=int)
+    p.add_argument("--noise-aug", type=float, dest="noise_aug_strength")
+    p.add_argument("--min-guidance", type=float)
+    p.add_argument("--max-guidance", type=float)
+    p.add_argument("--decode-chunk-size", type=int)
+    p.add_argument("--full", action="store_true", help="full quality (native size and frames, 25 steps) instead of preview")
+    p.add_argument("--metrics", type=Path, help="write metrics here (.json or .csv)")
+    p.add_argument("--sweep", help="sweep one multiplier, e.g. self_temporal=0,0.5,1,1.5,2")
+    p.add_argument("--device", help="cuda, mps or cpu (default: best available)")
+    p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"])
+    p.add_argument("--cpu-offload", action="store_true", help="keep idle parts in CPU memory (small GPUs)")
+    p.add_argument("--force", action="store_true", help="replace --out / --metrics if they exist")
+    return p
+
+
+SETTING_ARGS = ("seed", "frames", "steps", "width", "height", "fps", "motion_bucket_id", "noise_aug_strength",
+                "min_guidance", "max_guidance", "decode_chunk_size")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        for target in (args.out, args.metrics):
+            if target is not None and target.exists() and not args.force:
+                raise PreviewError(f"{target} already exists; pass --force to replace it")
+        multipliers = multipliers_from_args(args)
+        sweep_spec = parse_sweep(args.sweep) if args.sweep else None
+        model = load_model(resolve_source(args.model), device=args.device, dtype=args.dtype, cpu_offload=args.cpu_offload)
+        overrides = {name: getattr(args, name) for name in SETTING_ARGS if getattr(args, name) is not None}
+        settings = (full_settings if args.full else preview_settings)(model, **overrides)
+        previewer = Previewer(model)
+        with tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
+            def progress(fraction: float, text: str) -> None:
+                bar.n = round(fraction * 100)
+                bar.set_description(text)
+                bar.refresh()
+
+            if sweep_spec:
+                result = sweep(previewer, args.image, settings, *sweep_spec, base=multipliers, progress=progress)
+            else:
+                comparison = previewer.render(args.image, settings, multipliers, progress=progress)
+        if sweep_spec:
+            frames, table = result.grid(), result.table()
+            metrics_text = json.dumps({"field": result.field, "rows": table}, indent=2)
+        else:
+            frames = side_by_side(comparison.baseline, comparison.patched, "baseline", multipliers.label())
+            metrics = Metrics.compare(comparison.baseline, comparison.patched)
+            metrics_text = metrics.to_csv() if args.metrics and args.metrics.suffix == ".csv" else metrics.to_json()
+            table = [metrics.summary()]
+        _write(frames, args.out, settings.fps)
+        if args.metrics:
+            args.metrics.write_text(metrics_text)
+    except (PreviewError, PatchError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} ({model.describe()}, seed {settings.seed})")
+    for row in table:
+        print("  " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    return 0
+
+
+def _write(frames, out: Path, fps: int) -> None:
+    if out.suffix == ".webp":
+        write_webp(frames, out, fps)
+    elif out.suffix == ".png":
+        write_png(frames[0], out)
+    else:
+        write_mp4(frames, out, fps)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,229 @@
+"""Resolve a model source and load it once: embedded demo model, diffusers folder or Hub id."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from patcher import AttentionPatch
+
+from ._demo import DEMO_MODEL_DIR
+from ._errors import ModelLoadError
+
+logger = logging.getLogger(__name__)
+
+MODEL_ENV = "SVD_MODEL"
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+    kind: str  # "demo", "folder" or "hub"; single-file SGM checkpoints will be another kind
+    location: str
+
+    @property
+    def is_demo(self) -> bool:
+        return self.kind == "demo"
+
+
+def resolve_source(spec: str | os.PathLike | None = None) -> ModelSource:
+    """Turn ``--model`` / ``$SVD_MODEL`` into a source; empty or ``demo`` means the embedded model."""
+    if spec is None:
+        spec = os.environ.get(MODEL_ENV, "")
+    spec = str(spec).strip()
+    if spec in ("", "demo"):
+        return ModelSource("demo", str(DEMO_MODEL_DIR))
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return ModelSource("folder", str(path.resolve()))
+    if path.is_file():
+        if path.suffix == ".safetensors":
+            raise ModelLoadError(
+                f"{spec} is a single-file checkpoint; this version loads diffusers folders and Hub ids "
+                "(e.g. stabilityai/stable-video-diffusion-img2vid-xt)"
+            )
+        raise ModelLoadError(f"{spec} is a file; point SVD_MODEL at a diffusers folder or a Hub id")
+    if _HUB_ID.match(spec) and not spec.startswith((".", "/", "~")):
+        return ModelSource("hub", spec)
+    raise ModelLoadError(f"model {spec!r} is neither an existing folder nor a Hub id like owner/name")
+
+
+def default_device() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def default_dtype(device: str) -> torch.dtype:
+    return torch.float32 if device == "cpu" else torch.float16
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    pipe: object  # StableVideoDiffusionPipeline
+    patch: AttentionPatch
+    source: ModelSource
+    device: str
+    dtype: torch.dtype
+    native_size: tuple[int, int]  # (width, height) the UNet was configured for
+    native_frames: int
+
+    @property
+    def key(self) -> str:
+        """Identifies the weights and numerics, for caches."""
+        return f"{self.source.kind}:{self.source.location}:{self.device}:{self.dtype}"
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
+
+    def describe(self) -> str:
+        if self.source.is_demo:
+            name = "embedded demo model (a tiny SVD-architecture model, not SVD)"
+        else:
+            name = self.source.location
+        return f"{name} on {self.device} ({self.dtype_name})"
+
+
+def load_model(
+    source: ModelSource | str | None = None,
+    *,
+    device: str | None = None,
+    dtype: str | torch.dtype | None = None,
+    cpu_offload: bool = False,
+    forward_chunking: bool = False,
+) -> LoadedModel:
+    """Load a StableVideoDiffusionPipeline from ``source`` (``.safetensors`` weights only)."""
+    with _quiet_libraries():  # heavy import, kept off module import
+        from diffusers import StableVideoDiffusionPipeline
+
+    if not isinstance(source, ModelSource):
+        source = resolve_source(source)
+    device = device or default_device()
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise ModelLoadError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        dtype = DTYPES[dtype]
+    dtype = dtype or default_dtype(device)
+
+    # 1. Check that a folder holds an SVD pipeline before diffusers tries to.
+    if source.kind in ("demo", "folder"):
+        index = Path(source.location) / "model_index.json"
+        if not index.is_file():
+            raise ModelLoadError(f"{source.location} has no model_index.json; it is not a diffusers pipeline folder")
+        class_name = json.loads(index.read_text()).get("_class_name")
+        if class_name != "StableVideoDiffusionPipeline":
+            raise ModelLoadError(f"{source.location} holds a {class_name}, not a StableVideoDiffusionPipeline")
+
+    # 2. Load, preferring the fp16 variant of Hub repos when running in half precision.
+    kwargs = {"dtype": dtype, "use_safetensors": True}
+    variant = "fp16" if dtype == torch.float16 and source.kind == "hub" else None
+    try:
+        with _quiet_libraries():
+            try:
+                pipe = StableVideoDiffusionPipeline.from_pretrained(source.location, variant=variant, **kwargs)
+            except (OSError, ValueError) as exc:
+                if variant is None or "variant" not in str(exc):
+                    raise
+                pipe = StableVideoDiffusionPipeline.from_pretrained(source.location, **kwargs)
+    except Exception as exc:  # diffusers and huggingface_hub raise many kinds; say one clear thing
+        raise ModelLoadError(_explain_load_failure(source, exc)) from exc
+    if not isinstance(pipe, StableVideoDiffusionPipeline):
+        raise ModelLoadError(f"{source.location} is a {type(pipe).__name__}, not a StableVideoDiffusionPipeline")
+
+    # 3. Place it, with the options for small GPUs.
+    if cpu_offload and device != "cpu":
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    if forward_chunking:
+        pipe.unet.enable_forward_chunking()
+    pipe.set_progress_bar_config(disable=True)
+
+    scale = pipe.vae_scale_factor
+    size = int(pipe.unet.config.sample_size) * scale
+    logger.info("loaded %s on %s (%s)", source.location, device, dtype)
+    return LoadedModel(
+        pipe=pipe,
+        patch=AttentionPatch(pipe.unet),
+        source=source,
+        device=device,
+        dtype=dtype,
+        # SVD's config says 96 latents square, but it was trained at 1024x576; small models are square.
+        native_size=(1024, 576) if size >= 512 else (size, size),
+        native_frames=int(pipe.unet.config.num_frames),
+    )
+
+
+@contextlib.contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    """Hide loading progress bars and transformers' advice about optional backends."""
+    import diffusers
+    import transformers
+
+    levels = (diffusers.logging.get_verbosity(), transformers.logging.get_verbosity())
+    diffusers.logging.set_verbosity_error()
+    transformers.logging.set_verbosity_error()
+    diffusers.logging.disable_progress_bar()
+    transformers.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        diffusers.logging.set_verbosity(levels[0])
+        transformers.logging.set_verbosity(levels[1])
+        diffusers.logging.enable_progress_bar()
+        transformers.logging.enable_progress_bar()
+
+
+def _explain_load_failure(source: ModelSource, exc: Exception) -> str:
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    text = str(exc)
+    chain = [exc, exc.__cause__, exc.__context__]
+    if any(isinstance(e, GatedRepoError) for e in chain) or "gated" in text.lower():
+        return (
+            f"{source.location} is a gated repository: accept its licence on huggingface.co and set HF_TOKEN "
+            "to a token of that account"
+        )
+    if any(isinstance(e, RepositoryNotFoundError) for e in chain):
+        return f"no repository {source.location} on the Hub (or it is private: set HF_TOKEN)"
+    if any(isinstance(e, LocalEntryNotFoundError) for e in chain) or "not fully cached" in text or "connect" in text:
+        return (
+            f"cannot download {source.location}: the Hub is unreachable and the model is not in the local cache; "
+            "download it once with network access, or point SVD_MODEL at a local diffusers folder"
+        )
+    if ".safetensors" in text or "safetensors" in text:
+        return f"{source.location} has no .safetensors weights; only .safetensors are loaded (pickle files are refused)"
+    return f"could not load {source.location} as an SVD pipeline: {text.splitlines()[0] if text else type(exc).__name__}"
+
+
+class ModelHolder:
+    """Loads the model lazily, once, on first use; safe to call from several threads."""
+
+    def __init__(self, source: str | None = None, **options) -> None:
+        self._source = source
+        self._options = options
+        self._model: LoadedModel | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        return self._model
+
+    def get(self) -> LoadedModel:
+        with self._lock:
+            if self._model is None:
+                self._model = load_model(self._source, **self._options)
+            return self._model

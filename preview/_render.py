@@ -1,0 +1,271 @@
+"""Render baseline and patched videos from the same seed and conditioning; cache the baseline."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import logging
+import math
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from patcher import Multipliers
+
+from ._errors import PreviewError, RenderCancelled
+from ._loading import LoadedModel
+
+logger = logging.getLogger(__name__)
+
+# progress(fraction in [0, 1], description)
+ProgressFn = Callable[[float, str], None]
+
+MAX_IMAGE_PIXELS = 40_000_000  # larger uploads are refused before decoding (decompression bombs)
+SIZE_MULTIPLE = 64
+
+_BOUNDS = {  # field: (min, max)
+    "seed": (0, 2**32 - 1),
+    "frames": (2, 50),
+    "steps": (1, 100),
+    "width": (0, 2048),  # 0: the model's native size
+    "height": (0, 2048),
+    "fps": (1, 60),
+    "motion_bucket_id": (0, 1023),
+    "noise_aug_strength": (0.0, 1.0),
+    "min_guidance": (0.0, 20.0),
+    "max_guidance": (0.0, 20.0),
+    "decode_chunk_size": (1, 64),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderSettings:
+    """Everything besides the image and the multipliers that determines a render."""
+
+    seed: int = 42
+    frames: int = 8
+    steps: int = 10
+    width: int = 0  # snapped to a multiple of 64; 0 = the model's native width
+    height: int = 0
+    fps: int = 7
+    motion_bucket_id: int = 127  # SVD's motion conditioning; higher means more motion
+    noise_aug_strength: float = 0.02  # noise added to the conditioning image
+    min_guidance: float = 1.0  # classifier-free guidance ramps from min (first frame) to max (last)
+    max_guidance: float = 3.0
+    decode_chunk_size: int = 8  # frames decoded at once by the VAE; lower saves memory
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            low, high = _BOUNDS[field.name]
+            if field.type == "int":
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                    if not (isinstance(value, float) and value.is_integer()):
+                        raise PreviewError(f"{field.name} must be a whole number, got {value!r}")
+                value = int(value)
+            else:
+                if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+                    raise PreviewError(f"{field.name} must be a number, got {value!r}")
+                value = float(value)
+                if not math.isfinite(value):
+                    raise PreviewError(f"{field.name} must be finite, got {value!r}")
+            if not low <= value <= high:
+                raise PreviewError(f"{field.name} must be between {low} and {high}, got {value!r}")
+            object.__setattr__(self, field.name, value)
+        if self.min_guidance > self.max_guidance:
+            raise PreviewError(f"min_guidance ({self.min_guidance}) must not exceed max_guidance ({self.max_guidance})")
+
+    def replace(self, **changes) -> RenderSettings:
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def resolved_size(self, model: LoadedModel) -> tuple[int, int]:
+        """(width, height): the model's native size for 0, otherwise snapped to multiples of 64."""
+        native_w, native_h = model.native_size
+        return _snap(self.width or native_w), _snap(self.height or native_h)
+
+
+def _snap(value: int) -> int:
+    return max(SIZE_MULTIPLE, int(round(value / SIZE_MULTIPLE)) * SIZE_MULTIPLE)
+
+
+def preview_settings(model: LoadedModel, **overrides) -> RenderSettings:
+    """Fast defaults: a few seconds on a GPU (fewer frames and steps, lower resolution)."""
+    if model.native_size[0] >= 512:
+        base = RenderSettings(frames=8, steps=10, width=512, height=320, decode_chunk_size=8)
+    else:
+        base = RenderSettings(frames=model.native_frames, steps=10, decode_chunk_size=model.native_frames)
+    return base.replace(**overrides)
+
+
+def full_settings(model: LoadedModel, **overrides) -> RenderSettings:
+    """SVD's own defaults: native size and frame count, 25 steps."""
+    frames = model.native_frames
+    return RenderSettings(frames=frames, steps=25, decode_chunk_size=min(frames, 14)).replace(**overrides)
+
+
+def prepare_image(image: Image.Image | np.ndarray | str, width: int, height: int) -> Image.Image:
+    """RGB image of exactly ``width`` x ``height``: resized to cover, then centre-cropped."""
+    if isinstance(image, str):
+        try:
+            with Image.open(image) as opened:
+                _check_pixels(opened.size)
+                image = opened.copy()
+        except (OSError, Image.DecompressionBombError) as exc:
+            raise PreviewError(f"cannot read the image: {exc}") from None
+    elif isinstance(image, np.ndarray):
+        if image.ndim not in (2, 3) or image.dtype != np.uint8:
+            raise PreviewError(f"image array must be uint8 HxW or HxWxC, got {image.dtype} {image.shape}")
+        image = Image.fromarray(image)
+    if not isinstance(image, Image.Image):
+        raise PreviewError(f"expected an image, got {type(image).__name__}")
+    _check_pixels(image.size)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Composite transparency on white rather than letting it turn black.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    image = image.convert("RGB")
+    return ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
+
+
+def _check_pixels(size: tuple[int, int]) -> None:
+    if size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise PreviewError(f"image is {size[0]}x{size[1]}; images over {MAX_IMAGE_PIXELS // 1_000_000} megapixels are refused")
+    if min(size) < 1:
+        raise PreviewError("image is empty")
+
+
+def image_hash(image: Image.Image) -> str:
+    return hashlib.sha256(image.tobytes()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    baseline: np.ndarray  # (F, H, W, 3) uint8
+    patched: np.ndarray  # (F, H, W, 3) uint8
+    multipliers: Multipliers
+    settings: RenderSettings
+    size: tuple[int, int]  # (width, height) rendered
+    baseline_cached: bool
+    seconds: float
+
+
+class Previewer:
+    """Renders comparisons on one loaded model, one at a time, with a bounded baseline cache."""
+
+    def __init__(self, model: LoadedModel, cache_size: int = 8) -> None:
+        self.model = model
+        self._cache: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.RLock()
+
+    def render(
+        self,
+        image: Image.Image | np.ndarray | str,
+        settings: RenderSettings,
+        multipliers: Multipliers,
+        progress: ProgressFn | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> Comparison:
+        started = time.perf_counter()
+        width, height = settings.resolved_size(self.model)
+        prepared = prepare_image(image, width, height)
+        with self._lock:
+            baseline, cached = self.baseline(prepared, settings, progress, cancel, share=0.5)
+            if multipliers.is_identity:
+                patched = baseline  # identical by construction; no second render
+            else:
+                start = 0.0 if cached else 0.5
+                with self.model.patch.applied(multipliers):
+                    patched = self._generate(prepared, settings, _scaled(progress, start, 1.0, "patched"), cancel)
+        if progress:
+            progress(1.0, "done")
+        return Comparison(baseline, patched, multipliers, settings, (width, height), cached, time.perf_counter() - started)
+
+    def baseline(
+        self,
+        prepared: Image.Image,
+        settings: RenderSettings,
+        progress: ProgressFn | None = None,
+        cancel: Callable[[], bool] | None = None,
+        share: float = 1.0,
+    ) -> tuple[np.ndarray, bool]:
+        """The unpatched render of an already prepared image, from the cache when possible."""
+        key = (self.model.key, image_hash(prepared), prepared.size, settings)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key], True
+            # A patch left applied by a caller would poison the cache: baselines are always unpatched.
+            self.model.patch.restore()
+            frames = self._generate(prepared, settings, _scaled(progress, 0.0, share, "baseline"), cancel)
+            self._cache[key] = frames
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            return frames, False
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def _generate(
+        self,
+        prepared: Image.Image,
+        settings: RenderSettings,
+        progress: ProgressFn | None,
+        cancel: Callable[[], bool] | None,
+    ) -> np.ndarray:
+        def on_step_end(pipe, step, timestep, callback_kwargs):
+            if cancel is not None and cancel():
+                raise RenderCancelled(f"render cancelled at step {step + 1} of {settings.steps}")
+            if progress:
+                progress((step + 1) / settings.steps, f"step {step + 1}/{settings.steps}")
+            return callback_kwargs
+
+        width, height = prepared.size
+        # A CPU generator gives the same noise on every device, so a seed means the same video everywhere.
+        generator = torch.Generator(device="cpu").manual_seed(settings.seed)
+        try:
+            result = self.model.pipe(
+                prepared,
+                height=height,
+                width=width,
+                num_frames=settings.frames,
+                num_inference_steps=settings.steps,
+                min_guidance_scale=settings.min_guidance,
+                max_guidance_scale=settings.max_guidance,
+                fps=settings.fps,
+                motion_bucket_id=settings.motion_bucket_id,
+                noise_aug_strength=settings.noise_aug_strength,
+                decode_chunk_size=settings.decode_chunk_size,
+                generator=generator,
+                output_type="np",
+                callback_on_step_end=on_step_end,
+            )
+        except torch.OutOfMemoryError:
+            _free_memory()
+            raise PreviewError(
+                f"out of memory rendering {settings.frames} frames at {width}x{height}; lower the size, the "
+                "frame count or the decode chunk size"
+            ) from None
+        frames = result.frames[0]  # (F, H, W, 3) float in [0, 1]
+        return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+
+
+def _scaled(progress: ProgressFn | None, start: float, end: float, label: str) -> ProgressFn | None:
+    if progress is None:
+        return None
+    return lambda fraction, text: progress(start + (end - start) * fraction, f"{label}: {text}")
+
+
+def _free_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,25 @@
+"""``python -m preview.demo``: (re)build the embedded demo model folder from fixed seeds.
+
+This writes the untrained architecture; ``python -m preview.train_demo`` trains it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._demo import DEMO_MODEL_DIR, build_demo_pipeline, save_demo_pipeline
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m preview.demo", description=__doc__)
+    parser.add_argument("--out", type=Path, default=DEMO_MODEL_DIR)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    save_demo_pipeline(build_demo_pipeline(args.seed), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
