@@ -1,0 +1,40 @@
+"""Presets: a strict, versioned JSON format, built-ins, share links and ComfyUI interop."""
+
+from ._builtin import BUILTIN_DIR, builtin_presets, get_builtin
+from ._comfyui import (
+    NODE_TYPE,
+    ComfyImport,
+    from_file_bytes,
+    from_image,
+    from_json,
+    from_workflow,
+    to_api_node,
+    to_ui_workflow,
+)
+from ._errors import PresetError
+from ._schema import FORMAT_NAME, FORMAT_VERSION, MAX_DOCUMENT_BYTES, SETTINGS, Preset, check_setting
+from ._share import from_query, to_query, to_url
+
+__all__ = [
+    "BUILTIN_DIR",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MAX_DOCUMENT_BYTES",
+    "NODE_TYPE",
+    "SETTINGS",
+    "ComfyImport",
+    "Preset",
+    "PresetError",
+    "builtin_presets",
+    "check_setting",
+    "from_file_bytes",
+    "from_image",
+    "from_json",
+    "from_query",
+    "from_workflow",
+    "get_builtin",
+    "to_api_node",
+    "to_query",
+    "to_ui_workflow",
+    "to_url",
+]

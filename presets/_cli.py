@@ -1,0 +1,66 @@
+"""``python -m presets``: list, show and validate presets; convert from ComfyUI; make share links."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from patcher import FIELDS
+
+from ._builtin import builtin_presets, get_builtin
+from ._comfyui import from_file_bytes
+from ._errors import PresetError
+from ._schema import MAX_DOCUMENT_BYTES, Preset
+from ._share import to_query, to_url
+
+
+def _read_preset(path: str) -> Preset:
+    file = Path(path)
+    if not file.is_file():
+        raise PresetError(f"{path}: no such file")
+    if file.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise PresetError(f"{path} is larger than {MAX_DOCUMENT_BYTES // 1024} KB; presets are small")
+    return Preset.from_json(file.read_bytes())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m presets", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="the built-in presets")
+    show = commands.add_parser("show", help="print a built-in preset as JSON")
+    show.add_argument("name")
+    validate = commands.add_parser("validate", help="check a preset file")
+    validate.add_argument("file")
+    comfy = commands.add_parser("from-comfyui", help="preset JSON from a ComfyUI workflow (JSON, PNG or WebP)")
+    comfy.add_argument("file")
+    comfy.add_argument("--name", default="Imported from ComfyUI")
+    url = commands.add_parser("to-url", help="share link (query string) for a preset file")
+    url.add_argument("file")
+    url.add_argument("--base", help="page address to put in front, e.g. http://127.0.0.1:7860/")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "list":
+            for preset in builtin_presets().values():
+                values = ", ".join(f"{f}={getattr(preset.multipliers, f):g}" for f in FIELDS)
+                print(f"{preset.name}\n    {values}\n    {preset.description}")
+        elif args.command == "show":
+            print(get_builtin(args.name).to_json(), end="")
+        elif args.command == "validate":
+            preset = _read_preset(args.file)
+            print(f"ok: {preset.name!r} ({preset.multipliers.label()})")
+        elif args.command == "from-comfyui":
+            path = Path(args.file)
+            if not path.is_file():
+                raise PresetError(f"{args.file}: no such file")
+            found = from_file_bytes(path.read_bytes())
+            print(found.message, file=sys.stderr)
+            print(found.to_preset(args.name).to_json(), end="")
+        elif args.command == "to-url":
+            preset = _read_preset(args.file)
+            print(to_url(preset, args.base) if args.base else "?" + to_query(preset))
+    except (PresetError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

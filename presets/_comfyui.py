@@ -1,0 +1,169 @@
+"""ComfyUI interop: read the node's values from workflows and images, write pasteable snippets.
+
+ComfyUI has two JSON shapes: the UI workflow (``{"nodes": [{"type": ..., "widgets_values": [...]}]}``)
+and the API prompt (``{"12": {"class_type": ..., "inputs": {...}}}``). Saved PNGs carry them as
+``workflow`` and ``prompt`` text chunks; saved WebPs as EXIF strings ``"workflow:{...}"`` / ``"prompt:{...}"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from typing import Any
+
+from patcher import FIELDS, Multipliers
+
+from ._errors import PresetError
+from ._schema import Preset
+
+NODE_TYPE = "UNetTemporalAttentionMultiply"
+NODE_TITLE = "UNet Temporal Attention Multiply"
+MAX_WORKFLOW_BYTES = 16 * 1024 * 1024  # whole workflows are far larger than presets
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+
+@dataclasses.dataclass(frozen=True)
+class ComfyImport:
+    multipliers: Multipliers
+    node_id: str  # the node whose values were taken
+    all_node_ids: list[str]  # every UNetTemporalAttentionMultiply node found, in order
+    source: str  # "workflow" or "prompt"
+
+    @property
+    def message(self) -> str:
+        text = f"took the values of {NODE_TYPE} node {self.node_id} from the {self.source}"
+        if len(self.all_node_ids) > 1:
+            text += f"; the workflow has {len(self.all_node_ids)} such nodes: {', '.join(self.all_node_ids)}"
+        return text
+
+    def to_preset(self, name: str = "Imported from ComfyUI") -> Preset:
+        return Preset(name=name, multipliers=self.multipliers, description=self.message)
+
+def _from_ui(workflow: dict) -> ComfyImport | None:
+    nodes = [n for n in workflow.get("nodes", []) if isinstance(n, dict) and n.get("type") == NODE_TYPE]
+    if not nodes:
+        return None
+    ids = [str(n.get("id")) for n in nodes]
+    node = nodes[0]
+    for entry in node.get("inputs") or []:
+        widget = (entry.get("widget") or {}).get("name") if isinstance(entry, dict) else None
+        if widget in FIELDS and entry.get("link") is not None:
+            raise PresetError(f"{widget} of node {ids[0]} comes from another node (link {entry['link']}); set it as a value")
+    values = node.get("widgets_values")
+    if isinstance(values, dict):  # newer front ends may store widgets by name
+        values = [values.get(f) for f in FIELDS]
+    if not isinstance(values, list) or len(values) < len(FIELDS):
+        raise PresetError(f"node {ids[0]} has no widgets_values for the four multipliers (got {values!r})")
+    return ComfyImport(_multipliers(dict(zip(FIELDS, values)), ids[0]), ids[0], ids, "workflow")
+
+def _from_api(prompt: dict) -> ComfyImport | None:
+    nodes = [(str(k), v) for k, v in prompt.items() if isinstance(v, dict) and v.get("class_type") == NODE_TYPE]
+    if not nodes:
+        return None
+    ids = [k for k, _ in nodes]
+    node_id, node = nodes[0]
+    inputs = node.get("inputs")
+    if not isinstance(inputs, dict):
+        raise PresetError(f"node {node_id} has no inputs object")
+    for field in FIELDS:
+        if isinstance(inputs.get(field), list):
+            source = inputs[field]
+            raise PresetError(f"{field} of node {node_id} comes from another node ({source!r}); set it as a value")
+    values = {f: inputs[f] for f in FIELDS if f in inputs}
+    return ComfyImport(_multipliers(values, node_id), node_id, ids, "prompt")
+
+def _multipliers(values: dict[str, Any], node_id: str) -> Multipliers:
+    try:
+        return Multipliers(**values)
+    except ValueError as exc:
+        raise PresetError(f"node {node_id}: {exc}") from None
+
+def from_workflow(doc: Any) -> ComfyImport:
+    """The node's values from a parsed UI workflow or API prompt."""
+    if not isinstance(doc, dict):
+        raise PresetError(f"a ComfyUI workflow is a JSON object, got {type(doc).__name__}")
+    if "nodes" in doc:
+        found = _from_ui(doc)
+    else:
+        found = _from_api(doc)
+    if found is None:
+        raise PresetError(f"no {NODE_TYPE} node in this workflow")
+    return found
+
+def from_json(text: str | bytes) -> ComfyImport:
+    if len(text) > MAX_WORKFLOW_BYTES:
+        raise PresetError(f"workflow is larger than {MAX_WORKFLOW_BYTES // 2**20} MB")
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PresetError(f"not a ComfyUI workflow: the file is not valid JSON ({exc})") from None
+    return from_workflow(doc)
+
+def from_image(data: bytes) -> ComfyImport:
+    """The node's values from a PNG (text chunks) or WebP (EXIF) saved by ComfyUI."""
+    from PIL import Image
+
+    if len(data) > MAX_IMAGE_BYTES:
+        raise PresetError(f"image is larger than {MAX_IMAGE_BYTES // 2**20} MB")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            texts = {k: v for k, v in (getattr(image, "text", None) or image.info).items() if isinstance(v, str)}
+            for value in image.getexif().values():
+                if isinstance(value, bytes):
+                    value = value.decode("utf-8", "replace")
+                if isinstance(value, str) and ":" in value:
+                    key, _, rest = value.partition(":")
+                    if key in ("workflow", "prompt"):
+                        texts.setdefault(key, rest)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise PresetError(f"cannot read the image: {exc}") from None
+    problems = []
+    for key in ("workflow", "prompt"):  # the UI workflow first: it keeps the node ids people see
+        if key in texts:
+            try:
+                return from_json(texts[key])
+            except PresetError as exc:
+                problems.append(f"{key}: {exc}")
+    if problems:
+        raise PresetError("; ".join(problems))
+    raise PresetError("this image carries no ComfyUI workflow or prompt (was it saved by ComfyUI with metadata?)")
+
+def from_file_bytes(data: bytes) -> ComfyImport:
+    """A workflow JSON, or an image that carries one."""
+    if data.lstrip()[:1] in (b"{", b"["):
+        return from_json(data)
+    return from_image(data)
+
+def to_api_node(multipliers: Multipliers, node_id: str = "100", model_from: tuple[str, int] | None = None) -> dict:
+    """An API-format prompt fragment with the node; connect ``model`` to your model loader's output."""
+    inputs: dict[str, Any] = {}
+    if model_from is not None:
+        inputs["model"] = [model_from[0], model_from[1]]
+    inputs.update(multipliers.as_dict())
+    return {node_id: {"class_type": NODE_TYPE, "inputs": inputs, "_meta": {"title": NODE_TITLE}}}
+
+def to_ui_workflow(multipliers: Multipliers, node_id: int = 1) -> dict:
+    """A minimal UI workflow with the one node, ready to load or paste into ComfyUI."""
+    node = {
+        "id": node_id,
+        "type": NODE_TYPE,
+        "pos": [200, 200],
+        "size": [320, 130],
+        "flags": {},
+        "order": 0,
+        "mode": 0,
+        "inputs": [{"name": "model", "type": "MODEL", "link": None}],
+        "outputs": [{"name": "MODEL", "type": "MODEL", "links": None, "slot_index": 0}],
+        "properties": {"Node name for S&R": NODE_TYPE},
+        "widgets_values": [getattr(multipliers, f) for f in FIELDS],
+    }
+    return {
+        "last_node_id": node_id,
+        "last_link_id": 0,
+        "nodes": [node],
+        "links": [],
+        "groups": [],
+        "config": {},
+        "extra": {},
+        "version": 0.4,
+    }

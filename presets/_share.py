@@ -1,0 +1,73 @@
+"""Share links: a preset as a short, readable URL query string, and back."""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+from typing import Mapping
+
+from patcher import FIELDS, MULTIPLIER_DEFAULT, Multipliers, check_multiplier
+
+from ._errors import PresetError
+from ._schema import SETTINGS, Preset, check_setting
+
+logger = logging.getLogger(__name__)
+
+SHARED_NAME = "Shared link"
+
+
+def _number(value: float) -> str:
+    """Shortest text that reads back to the same float: 1.0 -> "1", 0.8 -> "0.8"."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def to_query(preset: Preset) -> str:
+    """``self_temporal=0.8&cross_temporal=1.2&seed=42``: defaults are left out."""
+    params: list[tuple[str, str]] = []
+    for field in FIELDS:
+        value = getattr(preset.multipliers, field)
+        if value != MULTIPLIER_DEFAULT:
+            params.append((field, _number(value)))
+    for name in SETTINGS:
+        if name in preset.settings:
+            params.append((name, str(preset.settings[name]) if SETTINGS[name][0] is int else _number(preset.settings[name])))
+    if preset.name != SHARED_NAME:
+        params.append(("name", preset.name))
+    return urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+
+
+def to_url(preset: Preset, base_url: str) -> str:
+    query = to_query(preset)
+    base = base_url.split("?", 1)[0]
+    return f"{base}?{query}" if query else base
+
+
+def from_query(params: Mapping[str, str] | str) -> tuple[Preset, list[str]]:
+    """Read a query string (or its parsed mapping); returns the preset and warnings for ignored keys."""
+    if isinstance(params, str):
+        params = dict(urllib.parse.parse_qsl(params.lstrip("?"), keep_blank_values=True))
+    multipliers: dict[str, float] = {}
+    settings: dict[str, int | float] = {}
+    warnings = []
+    name = SHARED_NAME
+    for key, raw in params.items():
+        if key in FIELDS:
+            multipliers[key] = check_multiplier(key, _parse_float(key, raw))
+        elif key in SETTINGS:
+            settings[key] = check_setting(key, _parse_float(key, raw))
+        elif key == "name":
+            name = raw
+        else:
+            warnings.append(f"ignored unknown link parameter {key!r}")
+    for warning in warnings:
+        logger.warning(warning)
+    return Preset(name=name, multipliers=Multipliers(**multipliers), settings=settings), warnings
+
+
+def _parse_float(key: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise PresetError(f"link parameter {key} must be a number, got {raw!r}") from None
+    return value

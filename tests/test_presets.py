@@ -1,0 +1,290 @@
+import json
+import subprocess
+import sys
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, PngImagePlugin
+
+import presets
+from patcher import FIELDS, MULTIPLIER_MAX, MULTIPLIER_MIN, Multipliers
+from presets import Preset, PresetError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+multiplier = st.floats(min_value=MULTIPLIER_MIN, max_value=MULTIPLIER_MAX, allow_nan=False)
+multipliers = st.builds(Multipliers, multiplier, multiplier, multiplier, multiplier)
+
+
+@st.composite
+def preset_settings(draw):
+    chosen = {}
+    for name, (kind, low, high) in presets.SETTINGS.items():
+        if draw(st.booleans()):
+            if kind is int:
+                chosen[name] = draw(st.integers(int(low), int(high)))
+            else:
+                chosen[name] = draw(st.floats(low, high, allow_nan=False))
+    if chosen.get("min_guidance", 0) > chosen.get("max_guidance", 99):
+        chosen["min_guidance"], chosen["max_guidance"] = chosen["max_guidance"], chosen["min_guidance"]
+    return chosen
+
+
+names = st.text(min_size=1, max_size=80).filter(lambda s: s.strip())
+all_presets = st.builds(
+    Preset,
+    name=names,
+    multipliers=multipliers,
+    description=st.text(max_size=200),
+    settings=preset_settings(),
+    model=st.none() | st.just("stabilityai/stable-video-diffusion-img2vid-xt"),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(all_presets)
+def test_json_round_trip(preset):
+    assert Preset.from_json(preset.to_json()) == preset
+
+
+@settings(max_examples=200, deadline=None)
+@given(all_presets)
+def test_url_round_trip(preset):
+    back, warnings = presets.from_query(presets.to_query(preset))
+    assert warnings == []
+    assert back.multipliers == preset.multipliers and back.settings == preset.settings
+    assert back.name == preset.name
+
+
+def test_share_link_is_compact_and_readable():
+    preset = Preset(name="Shared link", multipliers=Multipliers(self_temporal=0.8, cross_temporal=1.2), settings={"seed": 42})
+    assert presets.to_query(preset) == "self_temporal=0.8&cross_temporal=1.2&seed=42"
+    assert presets.to_url(preset, "https://example.org/app?old=1") == "https://example.org/app?self_temporal=0.8&cross_temporal=1.2&seed=42"
+    assert presets.to_query(Preset(name="Shared link")) == ""
+
+
+def test_share_link_ignores_unknown_and_rejects_bad_values():
+    preset, warnings = presets.from_query({"self_temporal": "0.5", "utm_source": "x", "__theme": "dark"})
+    assert preset.multipliers.self_temporal == 0.5
+    assert warnings == ["ignored unknown link parameter 'utm_source'", "ignored unknown link parameter '__theme'"]
+    for query, message in [
+        ("self_temporal=abc", "self_temporal must be a number"),
+        ("self_temporal=nan", "self_temporal must be a finite number"),
+        ("cross_temporal=11", "cross_temporal must be between"),
+        ("seed=1.5", "settings.seed must be a whole number"),
+        ("frames=1000", "settings.frames must be between"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            presets.from_query(query)
+
+
+def doc(**changes):
+    base = {
+        "format": "svd-attention-preset",
+        "version": 2,
+        "name": "x",
+        "description": "",
+        "multipliers": dict.fromkeys(FIELDS, 1.0),
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not ...}
+
+
+INVALID = [
+    ([], "preset must be a JSON object"),
+    (doc(format="something-else"), "format must be 'svd-attention-preset'"),
+    (doc(version=3), "made by a newer version"),
+    (doc(version=0), "version must be a positive whole number"),
+    (doc(version="2"), "version must be a positive whole number"),
+    (doc(extra=1), r"unknown field\(s\) extra"),
+    (doc(name=...), "name is missing"),
+    (doc(name=""), "name must not be empty"),
+    (doc(name="n" * 81), "name is 81 characters; at most 80"),
+    (doc(name=5), "name must be a string"),
+    (doc(description="d" * 1001), "description is 1001 characters"),
+    (doc(multipliers=[1, 1, 1, 1]), "multipliers must be an object"),
+    (doc(multipliers={"self_temporal": "1"}), "multipliers: self_temporal must be a number"),
+    (doc(multipliers={"self_temporal": 10.5}), "multipliers: self_temporal must be between 0.0 and 10.0"),
+    (doc(multipliers={"self_temporal": True}), "multipliers: self_temporal must be a number"),
+    (doc(multipliers={"temporal": 1.0}), "unknown multiplier"),
+    (doc(settings={"seed": -1}), "settings.seed must be between"),
+    (doc(settings={"steps": 2.5}), "settings.steps must be a whole number"),
+    (doc(settings={"colour": 1}), "unknown setting 'colour'"),
+    (doc(settings={"min_guidance": 4.0, "max_guidance": 2.0}), "min_guidance must not exceed"),
+    (doc(settings=[]), "settings must be an object"),
+    (doc(model=""), "model must not be empty"),
+]
+
+
+@pytest.mark.parametrize("document, message", INVALID)
+def test_invalid_documents(document, message):
+    with pytest.raises(PresetError, match=message):
+        Preset.from_json(json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"format": "svd-attention-preset", "version": 2, "name": "x", "multipliers": {"self_temporal": NaN}}', "NaN"),
+        ('{"format": "svd-attention-preset", "version": 2, "name": "x", "multipliers": {"self_temporal": Infinity}}', "Infinity"),
+        ("{not json", "not valid JSON"),
+        ('{"name": "' + "x" * 70000 + '"}', "at most 64 KB"),
+    ],
+)
+def test_invalid_text(text, message):
+    with pytest.raises(PresetError, match=message):
+        Preset.from_json(text)
+
+
+def test_version_1_is_upgraded():
+    old = {"format": "svd-attention-preset", "version": 1, "name": "old", "self_temporal": 0.7, "cross_temporal": 1.3}
+    preset = Preset.from_json(json.dumps(old))
+    assert preset.multipliers == Multipliers(self_temporal=0.7, cross_temporal=1.3)
+    assert preset.to_dict()["version"] == presets.FORMAT_VERSION
+
+
+def test_builtins_load_with_unique_names():
+    builtins = presets.builtin_presets()
+    files = sorted(presets.BUILTIN_DIR.glob("*.json"))
+    assert len(builtins) == len(files) >= 5
+    assert builtins["Identity"].multipliers.is_identity
+    assert builtins["Temporal self-attention off (diagnostic)"].multipliers.self_temporal == 0.0
+    for path in files:
+        preset = Preset.from_json(path.read_text())
+        assert len(preset.description) > 40, path.name  # every built-in explains itself
+        assert json.loads(path.read_text()) == preset.to_dict()  # stored in canonical form
+
+
+def test_preset_settings_bounds_agree_with_the_preview_engine():
+    from preview._render import _BOUNDS
+
+    for name, (_, low, high) in presets.SETTINGS.items():
+        assert _BOUNDS[name] == (low, high), name
+
+
+# --- ComfyUI ---------------------------------------------------------------
+
+def ui_workflow(*values_per_node, linked=None):
+    nodes = [{"id": 3, "type": "KSampler", "widgets_values": [1, "fixed", 20]}]
+    for i, values in enumerate(values_per_node):
+        node = {"id": 10 + i, "type": "UNetTemporalAttentionMultiply", "inputs": [{"name": "model", "type": "MODEL", "link": 1}],
+                "widgets_values": list(values)}
+        if linked:
+            node["inputs"].append({"name": linked, "type": "FLOAT", "widget": {"name": linked}, "link": 7})
+        nodes.append(node)
+    return {"last_node_id": 12, "nodes": nodes, "links": [], "version": 0.4}
+
+
+def api_prompt(*values_per_node):
+    prompt = {"4": {"class_type": "ImageOnlyCheckpointLoader", "inputs": {"ckpt_name": "svd_xt.safetensors"}}}
+    for i, values in enumerate(values_per_node):
+        prompt[str(20 + i)] = {"class_type": "UNetTemporalAttentionMultiply", "inputs": {"model": ["4", 0], **values}}
+    return prompt
+
+
+def test_import_ui_workflow():
+    found = presets.from_workflow(ui_workflow([1.0, 1.2, 0.9, 1.1]))
+    assert found.multipliers == Multipliers(1.0, 1.2, 0.9, 1.1)
+    assert found.node_id == "10" and found.source == "workflow"
+
+
+def test_import_api_prompt():
+    found = presets.from_workflow(api_prompt({"self_structural": 1.0, "self_temporal": 0.5, "cross_structural": 1.0, "cross_temporal": 2.0}))
+    assert found.multipliers == Multipliers(self_temporal=0.5, cross_temporal=2.0)
+    assert found.node_id == "20" and found.source == "prompt"
+
+
+def test_several_nodes_take_the_first_and_say_so():
+    found = presets.from_workflow(ui_workflow([1, 0.5, 1, 1], [1, 2, 1, 1]))
+    assert found.multipliers.self_temporal == 0.5
+    assert found.all_node_ids == ["10", "11"] and "2 such nodes: 10, 11" in found.message
+    found = presets.from_workflow(api_prompt({"self_temporal": 0.3}, {"self_temporal": 3.0}))
+    assert found.multipliers.self_temporal == 0.3 and found.all_node_ids == ["20", "21"]
+
+
+@pytest.mark.parametrize(
+    "workflow, message",
+    [
+        ({"nodes": [{"id": 1, "type": "KSampler"}]}, "no UNetTemporalAttentionMultiply node"),
+        ({"1": {"class_type": "KSampler", "inputs": {}}}, "no UNetTemporalAttentionMultiply node"),
+        (api_prompt({"self_temporal": ["7", 0]}), r"self_temporal of node 20 comes from another node"),
+        (ui_workflow([1, 1, 1, 1], linked="cross_temporal"), "cross_temporal of node 10 comes from another node"),
+        (api_prompt({"self_temporal": 12.0}), "node 20: self_temporal must be between"),
+        (ui_workflow([1, 1]), "has no widgets_values for the four multipliers"),
+        ([1, 2], "is a JSON object"),
+    ],
+)
+def test_bad_workflows(workflow, message):
+    with pytest.raises(PresetError, match=message):
+        presets.from_workflow(workflow)
+
+
+def comfy_png(workflow=None, prompt=None) -> bytes:
+    info = PngImagePlugin.PngInfo()  # ComfyUI's SaveImage writes these two tEXt chunks
+    if prompt is not None:
+        info.add_text("prompt", json.dumps(prompt))
+    if workflow is not None:
+        info.add_text("workflow", json.dumps(workflow))
+    out = BytesIO()
+    Image.new("RGB", (8, 8)).save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def test_import_from_png_text_chunks():
+    data = comfy_png(ui_workflow([1.0, 0.75, 1.0, 1.0]), api_prompt({"self_temporal": 0.75}))
+    assert presets.from_image(data).multipliers.self_temporal == 0.75
+    assert presets.from_file_bytes(data).source == "workflow"
+    only_prompt = comfy_png(prompt=api_prompt({"cross_temporal": 1.4}))
+    assert presets.from_image(only_prompt).multipliers.cross_temporal == 1.4
+    with pytest.raises(PresetError, match="carries no ComfyUI workflow"):
+        presets.from_image(comfy_png())
+    with pytest.raises(PresetError, match="cannot read the image"):
+        presets.from_image(b"\x89PNG not really")
+
+
+def test_import_from_webp_exif():
+    image = Image.new("RGB", (8, 8))
+    exif = image.getexif()  # ComfyUI's SaveAnimatedWEBP: 0x0110 prompt, 0x010f workflow
+    exif[0x0110] = "prompt:" + json.dumps(api_prompt({"self_structural": 1.3}))
+    exif[0x010F] = "workflow:" + json.dumps(ui_workflow([1.3, 1, 1, 1]))
+    out = BytesIO()
+    image.save(out, format="WEBP", exif=exif)
+    assert presets.from_image(out.getvalue()).multipliers.self_structural == 1.3
+
+
+@settings(max_examples=50, deadline=None)
+@given(multipliers)
+def test_export_import_round_trip(m):
+    assert presets.from_workflow(presets.to_ui_workflow(m)).multipliers == m
+    snippet = presets.to_api_node(m, model_from=("4", 0))
+    assert presets.from_workflow(json.loads(json.dumps(snippet))).multipliers == m
+    assert snippet["100"]["inputs"]["model"] == ["4", 0]
+
+
+def test_cli(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "presets", *args], cwd=ROOT, capture_output=True, text=True)
+
+    listing = run("list")
+    assert listing.returncode == 0 and "Damped temporal attention" in listing.stdout
+    shown = run("show", "Identity")
+    assert Preset.from_json(shown.stdout).multipliers.is_identity
+    assert run("show", "Nope").returncode == 2
+
+    workflow = tmp_path / "workflow.png"
+    workflow.write_bytes(comfy_png(ui_workflow([1.0, 1.25, 1.0, 1.0])))
+    converted = run("from-comfyui", str(workflow))
+    assert converted.returncode == 0, converted.stderr
+    preset_file = tmp_path / "p.json"
+    preset_file.write_text(converted.stdout)
+    assert Preset.from_json(converted.stdout).multipliers.self_temporal == 1.25
+    assert run("validate", str(preset_file)).returncode == 0
+    assert run("to-url", str(preset_file)).stdout.startswith("?self_temporal=1.25")
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc(version=9)))
+    failed = run("validate", str(bad))
+    assert failed.returncode == 2 and "newer version" in failed.stderr
