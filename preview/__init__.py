@@ -7,7 +7,16 @@ from ._compose import contact_sheet, difference, grid, side_by_side
 from ._demo import DEMO_MODEL_DIR
 from ._encode import OutputDir, write_mp4, write_png, write_webp
 from ._errors import ModelLoadError, PreviewError, RenderCancelled
-from ._loading import MODEL_ENV, LoadedModel, ModelHolder, ModelSource, load_model, resolve_source
+from ._loading import (
+    MODEL_ENV,
+    LoadedModel,
+    ModelHolder,
+    ModelSource,
+    default_device,
+    default_dtype,
+    load_model,
+    resolve_source,
+)
 from ._metrics import Metrics, jitter, temporal_change
 from ._outputs import Artifacts, export_comparison
 from ._render import (
@@ -40,6 +49,8 @@ __all__ = [
     "RenderSettings",
     "SweepResult",
     "contact_sheet",
+    "default_device",
+    "default_dtype",
     "difference",
     "export_comparison",
     "full_settings",

@@ -219,6 +219,10 @@ class ModelHolder:
         self._lock = threading.Lock()
 
     @property
+    def source_spec(self) -> str | None:
+        return self._source
+
+    @property
     def loaded(self) -> LoadedModel | None:
         return self._model
 

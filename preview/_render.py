@@ -18,7 +18,8 @@ from PIL import Image, ImageOps
 from patcher import Multipliers
 
 from ._errors import PreviewError, RenderCancelled
-from ._loading import LoadedModel
+from ._demo import DEMO_FRAMES
+from ._loading import LoadedModel, ModelSource
 
 logger = logging.getLogger(__name__)
 
@@ -96,19 +97,32 @@ def _snap(value: int) -> int:
     return max(SIZE_MULTIPLE, int(round(value / SIZE_MULTIPLE)) * SIZE_MULTIPLE)
 
 
-def preview_settings(model: LoadedModel, **overrides) -> RenderSettings:
-    """Fast defaults: a few seconds on a GPU (fewer frames and steps, lower resolution)."""
-    if model.native_size[0] >= 512:
-        base = RenderSettings(frames=8, steps=10, width=512, height=320, decode_chunk_size=8)
+def preview_settings(model: LoadedModel | ModelSource, **overrides) -> RenderSettings:
+    """Fast defaults: a few seconds on a GPU (fewer frames and steps, lower resolution).
+
+    Takes a loaded model, or just its source, so a UI can show the defaults before loading.
+    """
+    if _is_small(model):
+        frames = model.native_frames if isinstance(model, LoadedModel) else DEMO_FRAMES
+        base = RenderSettings(frames=frames, steps=10, decode_chunk_size=frames)
     else:
-        base = RenderSettings(frames=model.native_frames, steps=10, decode_chunk_size=model.native_frames)
+        base = RenderSettings(frames=8, steps=10, width=512, height=320, decode_chunk_size=8)
     return base.replace(**overrides)
 
 
-def full_settings(model: LoadedModel, **overrides) -> RenderSettings:
+def full_settings(model: LoadedModel | ModelSource, **overrides) -> RenderSettings:
     """SVD's own defaults: native size and frame count, 25 steps."""
-    frames = model.native_frames
+    if isinstance(model, LoadedModel):
+        frames = model.native_frames
+    else:
+        frames = DEMO_FRAMES if model.is_demo else 14
     return RenderSettings(frames=frames, steps=25, decode_chunk_size=min(frames, 14)).replace(**overrides)
+
+
+def _is_small(model: LoadedModel | ModelSource) -> bool:
+    if isinstance(model, LoadedModel):
+        return model.native_size[0] < 512
+    return model.is_demo
 
 
 def prepare_image(image: Image.Image | np.ndarray | str, width: int, height: int) -> Image.Image:

@@ -2,7 +2,8 @@
 
 Two stages, from fixed seeds, on the CPU:
 
-1. the VAE (image encoder + temporal decoder) as an autoencoder of the video frames, then its
+1. the VAE (encoder + temporal decoder) as an autoencoder of the video frames (decoding the
+   posterior mean, with a small KL term), then its
    latent scaling factor from the latents' spread, as Stable Diffusion's VAEs do;
 2. the UNet with SVD's objective: EDM preconditioning for v-prediction, matching what diffusers'
    ``EulerDiscreteScheduler(prediction_type="v_prediction", timestep_type="continuous")`` does at
@@ -75,7 +76,9 @@ def train_vae(vae, rng, steps: int, batch: int, lr: float, log_every: int) -> li
         videos = videos[:, :, top : top + VAE_CROP, left : left + VAE_CROP]
         x = to_tensor(videos).flatten(0, 1)  # (B*F, 3, crop, crop)
         posterior = vae.encode(x).latent_dist
-        recon = vae.decode(posterior.sample(), num_frames=DEMO_FRAMES).sample
+        # Decoding the posterior's mean (its mode), as the pipeline does at inference; the small KL term
+        # keeps the latents near unit scale. Sampling would slow training a lot for a model this small.
+        recon = vae.decode(posterior.mode(), num_frames=DEMO_FRAMES).sample
         rec_loss = F.mse_loss(recon, x) + 0.5 * F.l1_loss(recon, x)
         loss = rec_loss + 1e-6 * posterior.kl().mean()
         opt.zero_grad(set_to_none=True)

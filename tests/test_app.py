@@ -1,0 +1,173 @@
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from app_server import launch_app
+from test_preview import read_mp4
+
+FAST = {"frames": 4, "steps": 2, "decode_chunk_size": 4}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    app, demo, url = launch_app(str(tmp_path_factory.mktemp("outputs")))
+    yield app, url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server[1], verbose=False)
+
+
+@pytest.fixture(scope="module")
+def image_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("img") / "in.png"
+    Image.open("examples/shapes-2.png").save(path)
+    return str(path)
+
+
+def preview_call(client, image, seed=5, **multipliers):
+    values = {"self_structural": 1.0, "self_temporal": 1.0, "cross_structural": 1.0, "cross_temporal": 1.0, **multipliers}
+    return client.predict(image=handle_file(image), seed=seed, **values, **FAST, api_name="/preview")
+
+
+def unet_snapshot(app):
+    return {k: v.clone() for k, v in app.MODEL.get().pipe.unet.state_dict().items()}
+
+
+def assert_unet_equal(app, snapshot):
+    state = app.MODEL.get().pipe.unet.state_dict()
+    assert all(torch.equal(v, snapshot[k]) for k, v in state.items())
+
+
+def test_preview_by_named_parameters_returns_a_side_by_side_mp4(client, image_file):
+    result = preview_call(client, image_file, self_temporal=0.0)
+    side_by_side, baseline = read_mp4(result[0]), read_mp4(result[1])
+    assert side_by_side.shape[0] == baseline.shape[0] == FAST["frames"]
+    assert side_by_side.shape[2] == 2 * baseline.shape[2]
+    assert result[7] == 5  # seed used
+    assert "self_temporal | 0.00 | 14 |" in result[6]
+    metrics = json.loads(open(next(p for p in result[8] if p.endswith(".json"))).read())
+    assert metrics["summary"]["mean_change_vs_baseline"] > 0
+
+
+def upload(url: str, path: str) -> dict:
+    with httpx.Client(base_url=url, timeout=60) as http, open(path, "rb") as f:
+        response = http.post("gradio_api/upload", files={"files": (path.rsplit("/", 1)[-1], f)})
+        response.raise_for_status()
+        return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+
+def call_raw(url: str, api: str, data: list) -> str:
+    """Call an endpoint with raw JSON (gradio_client cannot send NaN) and return the SSE text."""
+    with httpx.Client(base_url=url, timeout=120) as http:
+        posted = http.post(f"gradio_api/call{api}", content=json.dumps({"data": data}),
+                           headers={"content-type": "application/json"})
+        posted.raise_for_status()
+        return http.get(f"gradio_api/call{api}/{posted.json()['event_id']}").text
+
+
+def test_bad_requests_fail_clearly_and_the_next_one_works(server, client, image_file, tmp_path):
+    app, url = server
+    reference = preview_call(client, image_file, seed=9, cross_temporal=1.5)
+    snapshot = unet_snapshot(app)
+
+    with pytest.raises(Exception, match="greater than maximum value 10"):
+        preview_call(client, image_file, self_temporal=10.5)
+    with pytest.raises(Exception, match="less than minimum value 0"):
+        preview_call(client, image_file, cross_structural=-1)
+
+    image_payload = upload(url, image_file)
+    sse = call_raw(url, "/preview", [image_payload, 1.0, float("nan"), 1.0, 1.0, 5, False, *[8, 2, 0, 0, 7, 127, 0.02, 1.0, 3.0, 8]])
+    assert "event: error" in sse and "self_temporal must be a finite number" in sse
+
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("this is not an image")
+    with pytest.raises(Exception, match="cannot identify image file"):
+        preview_call(client, str(not_image))
+
+    huge = tmp_path / "huge.png"
+    Image.new("RGB", (8000, 6000), (10, 20, 30)).save(huge)
+    with pytest.raises(Exception, match="over 40 megapixels are refused"):
+        preview_call(client, str(huge))
+
+    malformed = tmp_path / "preset.json"
+    malformed.write_text('{"format": "svd-attention-preset", "version": 2, "name": "x", "multipliers": {"self_temporal": 99}}')
+    with pytest.raises(Exception, match="self_temporal must be between 0.0 and 10.0"):
+        client.predict(handle_file(str(malformed)), api_name="/load_preset")
+
+    assert_unet_equal(app, snapshot)
+    again = preview_call(client, image_file, seed=9, cross_temporal=1.5)
+    assert np.array_equal(read_mp4(again[2]), read_mp4(reference[2]))
+    assert_unet_equal(app, snapshot)
+
+
+def test_concurrent_clients_get_exactly_their_own_frames(server, image_file):
+    _, url = server
+    cases = [{"self_temporal": 0.0}, {"self_temporal": 2.0}, {"cross_structural": 0.5}, {"cross_temporal": 3.0}]
+    sequential = [read_mp4(preview_call(Client(url, verbose=False), image_file, seed=11, **m)[2]) for m in cases]
+
+    def one(m):
+        return read_mp4(preview_call(Client(url, verbose=False), image_file, seed=11, **m)[2])
+
+    start = threading.Barrier(len(cases))
+
+    def synchronised(m):
+        start.wait()
+        return one(m)
+
+    with ThreadPoolExecutor(len(cases)) as pool:
+        concurrent = list(pool.map(synchronised, cases))
+    for expected, got in zip(sequential, concurrent):
+        assert np.array_equal(expected, got)
+    assert not np.array_equal(sequential[0], sequential[1])
+
+
+def test_preset_endpoints(client, tmp_path):
+    values = {"ss": 1.0, "st": 0.8, "cs": 1.0, "ct": 1.2}
+    saved = client.predict("Calm", "less motion", True, *values.values(), 42, 8, 10, 0, 0, 7, 127, 0.02, 1.0, 3.0, 8, {},
+                           api_name="/save_preset")
+    doc = json.loads(open(saved[0]).read())
+    assert doc["name"] == "Calm" and doc["multipliers"]["self_temporal"] == 0.8 and doc["settings"]["seed"] == 42
+    loaded = client.predict(handle_file(saved[0]), api_name="/load_preset")
+    assert loaded[:4] == (1.0, 0.8, 1.0, 1.2) and loaded[4] == 42
+
+    snippet, workflow = client.predict(1.0, 0.8, 1.0, 1.2, api_name="/export_comfyui")
+    assert json.loads(snippet)["100"]["inputs"]["self_temporal"] == 0.8
+    imported = client.predict(handle_file(workflow), api_name="/import_comfyui")
+    assert imported[:4] == (1.0, 0.8, 1.0, 1.2)
+
+    link = client.predict(1.0, 0.8, 1.0, 1.2, 42, False, 8, 10, 0, 0, 7, 127, 0.02, 1.0, 3.0, 8, api_name="/share_link")
+    assert link.endswith("?self_temporal=0.8&cross_temporal=1.2")
+    applied = client.predict("Temporal self-attention off (diagnostic)", {}, api_name="/apply_preset")
+    assert applied[1] == 0.0
+    assert client.predict(api_name="/reset") == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_sweep_endpoint(client, image_file):
+    video, plot, table = client.predict(handle_file(image_file), "self_temporal", "0, 1", 1.0, 1.0, 1.0, 1.0, 3,
+                                        4, 2, 0, 0, 7, 127, 0.02, 1.0, 3.0, 4, api_name="/sweep")
+    assert read_mp4(video).shape[2] == 2 * 256
+    assert [row[0] for row in table["data"]] == [0.0, 1.0]
+    for field, values, message in [("nonsense", "0, 1", "not in the list of choices"),
+                                   ("self_temporal", "0, fast", "sweep values must be numbers"),
+                                   ("cross_temporal", "0, 12", "cross_temporal must be between 0.0 and 10.0")]:
+        with pytest.raises(Exception, match=message):
+            client.predict(handle_file(image_file), field, values, 1.0, 1.0, 1.0, 1.0, 3, 4, 2, 0, 0, 7, 127,
+                           0.02, 1.0, 3.0, 4, api_name="/sweep")
+
+
+def test_zerogpu_duration_grows_with_the_work():
+    import app
+
+    small = app.make_settings(1, 8, 10, 512, 320, 7, 127, 0.02, 1.0, 3.0, 8)
+    large = app.make_settings(1, 25, 25, 1024, 576, 7, 127, 0.02, 1.0, 3.0, 8)
+    assert 20 <= app._estimate_seconds(small, 2) < app._estimate_seconds(large, 2) <= 300
