@@ -1,0 +1,71 @@
+"""The app in a real browser: Debian's chromium driven by Playwright."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "shapes-3.png")
+
+
+def slider_value(page, field: str) -> float:
+    return float(page.locator(f"#slider-{field} input[type=number]").input_value())
+
+
+def set_slider(page, field: str, value: float) -> None:
+    box = page.locator(f"#slider-{field} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_slider_preview_plays_side_by_side(page, app_url, tmp_path):
+    page.goto(app_url)
+    page.locator("#input-image input[type=file]").set_input_files(EXAMPLE)
+    set_slider(page, "self_temporal", 0.3)
+    page.locator("#preview-button").click()
+    video = page.locator("#side-by-side video")
+    video.wait_for(timeout=120_000)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#side-by-side video');"
+        " return v && v.readyState >= 2 && v.duration > 0 && v.videoWidth > 0; }",
+        timeout=120_000,
+    )
+    state = video.evaluate("v => ({w: v.videoWidth, h: v.videoHeight, d: v.duration, src: v.currentSrc})")
+    assert state["w"] == 512 and state["d"] > 0 and state["src"].endswith(".mp4")
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('#side-by-side video').currentTime > 0", timeout=30_000)
+    assert "self_temporal | 0.30 |" in page.locator("#patch-summary").inner_text().replace("\t", " | ")
+    page.screenshot(path=str(tmp_path / "preview.png"), full_page=True)
+    assert (tmp_path / "preview.png").stat().st_size > 10_000
+
+
+def test_share_link_sets_the_sliders(page, app_url):
+    page.goto(app_url + "?self_temporal=0.45&cross_structural=2.5&seed=1234")
+    page.wait_for_function(
+        "() => { const el = document.querySelector('#slider-self_temporal input[type=number]');"
+        " return el && el.value === '0.45'; }",
+        timeout=30_000,
+    )
+    assert slider_value(page, "self_temporal") == 0.45
+    assert slider_value(page, "cross_structural") == 2.5
+    assert slider_value(page, "self_structural") == 1.0
+    page.get_by_text("Generation settings").click()  # the seed lives in a closed accordion
+    assert page.locator("#seed input").input_value() == "1234"
+
+
+def test_uploaded_preset_is_applied(page, app_url, tmp_path):
+    preset = tmp_path / "calm.json"
+    preset.write_text(json.dumps({
+        "format": "svd-attention-preset", "version": 2, "name": "Calm", "description": "",
+        "multipliers": {"self_structural": 1.0, "self_temporal": 0.7, "cross_structural": 1.0, "cross_temporal": 1.3},
+    }))
+    page.goto(app_url)
+    page.get_by_role("tab", name="Presets").click()
+    page.locator("#upload-preset input[type=file]").set_input_files(str(preset))
+    page.wait_for_function(
+        "() => document.querySelector('#slider-cross_temporal input[type=number]').value === '1.3'",
+        timeout=30_000,
+    )
+    assert slider_value(page, "self_temporal") == 0.7
