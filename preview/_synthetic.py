@@ -83,7 +83,7 @@ def make_video(rng: np.random.Generator, motion_bucket_id: float, frames: int = 
         frame = background.resize((s, s), Image.Resampling.BILINEAR, box=box)
         draw = ImageDraw.Draw(frame)
         for o in objects:
-            draw.polygon(_polygon(o["shape"], o["x"], o["y"], o["r"], o["angle"]), fill=o["color"], outline=(0, 0, 0))
+            draw.polygon(_polygon(o["shape"], o["x"], o["y"], o["r"], o["angle"]), fill=o["color"])
         out[t] = np.asarray(frame.resize((size, size), Image.Resampling.BOX))
         # advance: objects bounce off the frame's edges, the camera pans and zooms
         for o in objects:

@@ -62,23 +62,32 @@ def cosine_lr(step: int, total: int, peak: float, warmup: int = 100) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def train_vae(vae, rng, steps: int, batch: int, lr: float, log_every: int) -> list[dict]:
+def train_vae(vae, rng, crop_steps: int, full_steps: int, batch: int, lr: float, log_every: int) -> list[dict]:
+    """Two phases: many distinct single frames as random crops (cheap), then whole 8-frame videos.
+
+    The first phase teaches the spatial autoencoder on 32 different images a step at a quarter of
+    the cost of full frames; the second adapts it to full-size frames (normalisation and attention
+    statistics differ) and trains the temporal decoder on real clips.
+    """
     vae.train()
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
+    total = crop_steps + full_steps
     curve, running = [], []
-    for step in range(steps):
+    for step in range(total):
         for group in opt.param_groups:
-            group["lr"] = cosine_lr(step, steps, lr)
-        videos, _ = make_batch(rng, batch, DEMO_FRAMES, DEMO_RESOLUTION)
-        # Random crops, the same place in every frame of a video: the networks are convolutional
-        # (plus attention), so half-size crops teach the same thing at a quarter of the cost.
-        top, left = rng.integers(0, DEMO_RESOLUTION - VAE_CROP + 1, 2)
-        videos = videos[:, :, top : top + VAE_CROP, left : left + VAE_CROP]
-        x = to_tensor(videos).flatten(0, 1)  # (B*F, 3, crop, crop)
+            group["lr"] = cosine_lr(step, total, lr)
+        if step < crop_steps:
+            videos, _ = make_batch(rng, batch * DEMO_FRAMES, 1, DEMO_RESOLUTION)
+            top, left = rng.integers(0, DEMO_RESOLUTION - VAE_CROP + 1, 2)
+            videos = videos[:, :, top : top + VAE_CROP, left : left + VAE_CROP]
+        else:
+            videos, _ = make_batch(rng, batch, DEMO_FRAMES, DEMO_RESOLUTION)
+        frames = videos.shape[1]
+        x = to_tensor(videos).flatten(0, 1)  # (B*F, 3, H, W)
         posterior = vae.encode(x).latent_dist
         # Decoding the posterior's mean (its mode), as the pipeline does at inference; the small KL term
         # keeps the latents near unit scale. Sampling would slow training a lot for a model this small.
-        recon = vae.decode(posterior.mode(), num_frames=DEMO_FRAMES).sample
+        recon = vae.decode(posterior.mode(), num_frames=frames).sample
         rec_loss = F.mse_loss(recon, x) + 0.5 * F.l1_loss(recon, x)
         loss = rec_loss + 1e-6 * posterior.kl().mean()
         opt.zero_grad(set_to_none=True)
@@ -86,9 +95,10 @@ def train_vae(vae, rng, steps: int, batch: int, lr: float, log_every: int) -> li
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
         running.append(rec_loss.item())
-        if (step + 1) % log_every == 0 or step + 1 == steps:
+        if (step + 1) % log_every == 0 or step + 1 == total:
             curve.append({"step": step + 1, "loss": float(np.mean(running))})
-            print(f"vae  step {step + 1:5d}/{steps}  recon loss {curve[-1]['loss']:.5f}", flush=True)
+            phase = "crops" if step < crop_steps else "videos"
+            print(f"vae  step {step + 1:5d}/{total} ({phase})  recon loss {curve[-1]['loss']:.5f}", flush=True)
             running = []
     vae.eval()
     return curve
@@ -153,10 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preview.train_demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEMO_MODEL_DIR)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--vae-steps", type=int, default=1500)
-    parser.add_argument("--unet-steps", type=int, default=5000)
+    parser.add_argument("--vae-steps", type=int, default=1500, help="steps on single-frame crops")
+    parser.add_argument("--vae-video-steps", type=int, default=300, help="then steps on whole videos")
+    parser.add_argument("--unet-steps", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--vae-lr", type=float, default=1e-3)
+    parser.add_argument("--vae-lr", type=float, default=2e-3)
     parser.add_argument("--unet-lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--log-every", type=int, default=100)
@@ -173,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     # 1. VAE
-    vae_curve = train_vae(vae, rng, args.vae_steps, args.batch, args.vae_lr, args.log_every)
+    vae_curve = train_vae(vae, rng, args.vae_steps, args.vae_video_steps, args.batch, args.vae_lr, args.log_every)
     vae.requires_grad_(False)
     vae.register_to_config(scaling_factor=latent_scale(vae, rng))
     vae_seconds = time.perf_counter() - started
