@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cuda, mps or cpu (default: best available)")
     p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"])
     p.add_argument("--cpu-offload", action="store_true", help="keep idle parts in CPU memory (small GPUs)")
+    p.add_argument("--forward-chunking", action="store_true", help="chunk the UNet's feed-forward layers (less memory)")
     p.add_argument("--force", action="store_true", help="replace --out / --metrics if they exist")
     return p
 
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise PreviewError(f"{target} already exists; pass --force to replace it")
         multipliers = multipliers_from_args(args)
         sweep_spec = parse_sweep(args.sweep) if args.sweep else None
-        model = load_model(resolve_source(args.model), device=args.device, dtype=args.dtype, cpu_offload=args.cpu_offload)
+        model = load_model(resolve_source(args.model), device=args.device, dtype=args.dtype, cpu_offload=args.cpu_offload,
+                           forward_chunking=args.forward_chunking)
         overrides = {name: getattr(args, name) for name in SETTING_ARGS if getattr(args, name) is not None}
         settings = (full_settings if args.full else preview_settings)(model, **overrides)
         previewer = Previewer(model)
