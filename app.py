@@ -432,7 +432,8 @@ def build_demo() -> gr.Blocks:
                     sweep_video = gr.Video(label="One tile per value", autoplay=True, loop=True)
                     sweep_plot = gr.LinePlot(x="multiplier value", y="value", color="metric",
                                              title="Metric against the value (8-bit levels)", height=240)
-                    sweep_table = gr.Dataframe(label="Summary per value", interactive=False)
+                    sweep_table = gr.Dataframe(label="Summary per value", interactive=False,
+                                               headers=["value", "mean_change_vs_baseline", "patched_temporal_change"])
 
                 with gr.Tab("Presets"):
                     preset_info = gr.Markdown()

@@ -115,14 +115,15 @@ def read_tensor(f: BinaryIO, header: Header, info: TensorInfo) -> torch.Tensor:
     return torch.frombuffer(data, dtype=dtype).reshape(info.shape)
 
 
-def _copy_range(src: BinaryIO, dst: BinaryIO, start: int, length: int) -> None:
+def _copy_range(src: BinaryIO, dst: BinaryIO, start: int, length: int, buffer: memoryview) -> None:
+    """Copy bytes through one reused buffer, so memory stays flat however large the file."""
     src.seek(start)
     while length > 0:
-        chunk = src.read(min(_COPY_CHUNK, length))
-        if not chunk:
+        count = src.readinto(buffer[: min(len(buffer), length)])
+        if not count:
             raise PatchError("input file ended early")
-        dst.write(chunk)
-        length -= len(chunk)
+        dst.write(buffer[:count])
+        length -= count
 
 
 def _encode_header(header: Header, metadata: dict[str, str]) -> bytes:
@@ -181,17 +182,18 @@ def bake(
     try:
         with os.fdopen(fd, "wb") as out, src.open("rb") as f:
             out.write(_encode_header(header, metadata))
+            buffer = memoryview(bytearray(_COPY_CHUNK))
             position = 0
             for info in header.tensors:
-                _copy_range(f, out, header.data_start + position, info.begin - position)
+                _copy_range(f, out, header.data_start + position, info.begin - position, buffer)
                 if info.name in targets:
                     scaled = scale_tensor(read_tensor(f, header, info), getattr(multipliers, targets[info.name]))
                     out.write(scaled.contiguous().view(torch.uint8).numpy().tobytes())
                 else:
-                    _copy_range(f, out, header.data_start + info.begin, info.end - info.begin)
+                    _copy_range(f, out, header.data_start + info.begin, info.end - info.begin, buffer)
                 position = info.end
             data_end = src.stat().st_size - header.data_start
-            _copy_range(f, out, header.data_start + position, data_end - position)
+            _copy_range(f, out, header.data_start + position, data_end - position, buffer)
             out.flush()
             os.fsync(out.fileno())
             written = out.tell()
