@@ -6,6 +6,7 @@ Run with ``python app.py [--model PATH_OR_HUB_ID]``; on Hugging Face Spaces this
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import logging
@@ -131,11 +132,16 @@ def _sweep_duration(image, field, values, ss, st, cs, ct, seed, *rest, **kwargs)
         return 120
 
 
-def _cancel_check(request: gr.Request | None):
-    event = threading.Event()
+@contextlib.contextmanager
+def cancellable(request: gr.Request | None):
+    """A cancel check for one render, which the Stop button of the same browser session trips."""
     key = getattr(request, "session_hash", None) or "local"
-    _cancel_events[key] = event
-    return event.is_set
+    event = _cancel_events[key] = threading.Event()
+    try:
+        yield event.is_set
+    finally:
+        if _cancel_events.get(key) is event:
+            del _cancel_events[key]
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -156,8 +162,9 @@ def run_preview(image, self_structural, self_temporal, cross_structural, cross_t
     image = _image_path(image)
     progress(0.0, desc="loading model")
     previewer = get_previewer()
-    comparison = previewer.render(image, settings, multipliers, progress=lambda f, t: progress(f, desc=t),
-                                  cancel=_cancel_check(request))
+    with cancellable(request) as cancel:
+        comparison = previewer.render(image, settings, multipliers, progress=lambda f, t: progress(f, desc=t),
+                                      cancel=cancel)
     files = preview.export_comparison(comparison, OUTPUTS.new_batch())
     summary = previewer.model.patch.summary()
     return (
@@ -219,8 +226,9 @@ def run_sweep(image, field, values, self_structural, self_temporal, cross_struct
     base = Multipliers(self_structural, self_temporal, cross_structural, cross_temporal)
     settings = make_settings(seed, frames, steps, width, height, fps, motion_bucket_id, noise_aug_strength,
                              min_guidance, max_guidance, decode_chunk_size)
-    result = preview.sweep(get_previewer(), _image_path(image), settings, field, numbers, base=base,
-                           progress=lambda f, t: progress(f, desc=t), cancel=_cancel_check(request))
+    with cancellable(request) as cancel:
+        result = preview.sweep(get_previewer(), _image_path(image), settings, field, numbers, base=base,
+                               progress=lambda f, t: progress(f, desc=t), cancel=cancel)
     batch = OUTPUTS.new_batch()
     video = preview.write_mp4(result.grid(), batch / "sweep.mp4", settings.fps)
     table = pd.DataFrame(result.table())

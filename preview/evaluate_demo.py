@@ -117,11 +117,12 @@ def plot(results: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preview.evaluate_demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="demo", help="pipeline folder (default: the embedded demo model)")
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--plot", type=Path, help="write a PNG chart here")
     args = parser.parse_args(argv)
-    model = load_model("demo", device="cpu", dtype="float32")
+    model = load_model(args.model, device="cpu", dtype="float32")
     previewer = Previewer(model, cache_size=4)
     results = evaluate(previewer, test_images(args.images), preview_settings(model))
     text = json.dumps(results, indent=2)

@@ -171,3 +171,21 @@ def test_zerogpu_duration_grows_with_the_work():
     small = app.make_settings(1, 8, 10, 512, 320, 7, 127, 0.02, 1.0, 3.0, 8)
     large = app.make_settings(1, 25, 25, 1024, 576, 7, 127, 0.02, 1.0, 3.0, 8)
     assert 20 <= app._estimate_seconds(small, 2) < app._estimate_seconds(large, 2) <= 300
+
+
+def test_stop_cancels_a_running_render(server, image_file):
+    import time
+
+    app, url = server
+    client = Client(url, verbose=False)
+    snapshot = unet_snapshot(app)
+    job = client.submit(image=handle_file(image_file), self_structural=1.0, self_temporal=0.5, cross_structural=1.0,
+                        cross_temporal=1.0, seed=77, frames=8, steps=100, decode_chunk_size=8, api_name="/preview")
+    deadline = time.time() + 60
+    while job.status().code.name not in ("PROCESSING", "PROGRESS") and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    client.predict(api_name="/cancel")  # same client, same browser session
+    with pytest.raises(Exception, match="render cancelled at step"):
+        job.result(timeout=120)
+    assert_unet_equal(app, snapshot)
