@@ -87,7 +87,9 @@ def contact_sheet(rows: list[tuple[str, np.ndarray]], max_columns: int = 8) -> n
         cells = upscale(frames[picks], factor)
         strip = np.concatenate(list(cells), axis=1)
         strips.append(np.concatenate([_side_label(label, strip.shape[0]), strip], axis=1))
-    header = label_bar(strips[0].shape[1], [""] + [f"frame {i}" for i in picks])
+    label_width = strips[0].shape[1] - cells.shape[2] * len(picks)
+    header = label_bar(cells.shape[2] * len(picks), [f"frame {i}" for i in picks])
+    header = np.concatenate([np.full((header.shape[0], label_width, 3), 24, np.uint8), header], axis=1)
     return np.concatenate([header, *strips], axis=0)
 
 
