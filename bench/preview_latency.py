@@ -6,12 +6,17 @@ Prints wall times measured in this one run and the ratio of a slider change to a
 (about 0.5 when the baseline cache works: one render instead of two).
 """
 
+import sys
 import time
+from pathlib import Path
 
 from PIL import Image
 
-import preview
-from patcher import Multipliers
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+import preview  # noqa: E402
+from patcher import Multipliers  # noqa: E402
 
 
 def timed(fn):
@@ -24,7 +29,7 @@ def main() -> None:
     (model, load_s) = timed(lambda: preview.load_model("demo"))
     previewer = preview.Previewer(model)
     settings = preview.preview_settings(model)
-    image = Image.open("examples/shapes-1.png")
+    image = Image.open(ROOT / "examples" / "shapes-1.png")
     _, first_s = timed(lambda: previewer.render(image, settings, Multipliers(self_temporal=0.5)))
     _, change_s = timed(lambda: previewer.render(image, settings, Multipliers(self_temporal=1.5)))
     _, apply_s = timed(lambda: [model.patch.apply(Multipliers(self_temporal=v)) for v in (0.5, 1.5)] and model.patch.restore())

@@ -106,7 +106,7 @@ def make_batch(rng: np.random.Generator, count: int, frames: int = 8, size: int 
     return np.stack([make_video(rng, b, frames, size) for b in buckets]), buckets
 
 
-def test_images(count: int = 12, size: int = 64, seed: int = 1_000_003) -> list[Image.Image]:
+def held_out_images(count: int = 12, size: int = 64, seed: int = 1_000_003) -> list[Image.Image]:
     """A fixed held-out set of conditioning images (seeds never used in training)."""
     rng = np.random.default_rng(seed)
     return [Image.fromarray(make_video(rng, 0.0, frames=1, size=size)[0]) for _ in range(count)]

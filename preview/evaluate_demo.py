@@ -27,7 +27,7 @@ from patcher import FIELDS, Multipliers
 from ._loading import load_model
 from ._metrics import jitter, temporal_change
 from ._render import Previewer, RenderSettings, preview_settings
-from ._synthetic import test_images
+from ._synthetic import held_out_images
 
 BUCKETS = (20, 127, 255)
 PROBE_VALUES = (0.0, 2.0)
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = load_model(args.model, device="cpu", dtype="float32")
     previewer = Previewer(model, cache_size=4)
-    results = evaluate(previewer, test_images(args.images), preview_settings(model))
+    results = evaluate(previewer, held_out_images(args.images), preview_settings(model))
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:

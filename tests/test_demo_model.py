@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from preview import Previewer, preview_settings
-from preview._synthetic import test_images
+from preview._synthetic import held_out_images
 from preview.evaluate_demo import evaluate
 
 
 @pytest.fixture(scope="module")
 def results(demo_model):
-    return evaluate(Previewer(demo_model, cache_size=4), test_images(6), preview_settings(demo_model))
+    return evaluate(Previewer(demo_model, cache_size=4), held_out_images(6), preview_settings(demo_model))
 
 
 def test_the_model_is_trained_not_random(demo_model):
