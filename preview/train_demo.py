@@ -64,6 +64,31 @@ def cosine_lr(step: int, total: int, peak: float, warmup: int = 100) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
+class LossCurve:
+    """Averages the loss over every ``every`` steps, prints it, and keeps the curve for the report."""
+
+    def __init__(self, name: str, total: int, every: int) -> None:
+        self.name, self.total, self.every = name, total, every
+        self.points: list[dict] = []
+        self._running: list[float] = []
+
+    def record(self, step: int, loss: float, note: str = "") -> None:
+        self._running.append(loss)
+        if (step + 1) % self.every == 0 or step + 1 == self.total:
+            self.points.append({"step": step + 1, "loss": float(np.mean(self._running))})
+            print(f"{self.name:4s} step {step + 1:5d}/{self.total}{note}  loss {self.points[-1]['loss']:.5f}", flush=True)
+            self._running = []
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+
+
 def train_vae(vae, rng, crop_steps: int, full_steps: int, batch: int, lr: float, log_every: int) -> list[dict]:
     """Two phases: many distinct single frames as random crops (cheap), then whole 8-frame videos.
 
@@ -74,10 +99,8 @@ def train_vae(vae, rng, crop_steps: int, full_steps: int, batch: int, lr: float,
     vae.train()
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     total = crop_steps + full_steps
-    curve, running = [], []
+    curve = LossCurve("vae", total, log_every)
     for step in range(total):
-        for group in opt.param_groups:
-            group["lr"] = cosine_lr(step, total, lr)
         if step < crop_steps:
             videos, _ = make_batch(rng, batch * DEMO_FRAMES, 1, DEMO_RESOLUTION)
             top, left = rng.integers(0, DEMO_RESOLUTION - VAE_CROP + 1, 2)
@@ -92,18 +115,10 @@ def train_vae(vae, rng, crop_steps: int, full_steps: int, batch: int, lr: float,
         recon = vae.decode(posterior.mode(), num_frames=frames).sample
         rec_loss = F.mse_loss(recon, x) + 0.5 * F.l1_loss(recon, x)
         loss = rec_loss + 1e-6 * posterior.kl().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
-        running.append(rec_loss.item())
-        if (step + 1) % log_every == 0 or step + 1 == total:
-            curve.append({"step": step + 1, "loss": float(np.mean(running))})
-            phase = "crops" if step < crop_steps else "videos"
-            print(f"vae  step {step + 1:5d}/{total} ({phase})  recon loss {curve[-1]['loss']:.5f}", flush=True)
-            running = []
+        optimizer_step(opt, loss, vae.parameters(), cosine_lr(step, total, lr))
+        curve.record(step, rec_loss.item(), " (crops)" if step < crop_steps else " (videos)")
     vae.eval()
-    return curve
+    return curve.points
 
 
 def train_decoder(vae, rng, steps: int, batch: int, lr: float, log_every: int) -> list[dict]:
@@ -116,28 +131,19 @@ def train_decoder(vae, rng, steps: int, batch: int, lr: float, log_every: int) -
     vae.decoder.requires_grad_(True)
     vae.decoder.train()
     opt = torch.optim.AdamW(vae.decoder.parameters(), lr=lr, weight_decay=0.0)
-    curve, running = [], []
+    curve = LossCurve("dec", steps, log_every)
     for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = cosine_lr(step, steps, lr, warmup=20)
         videos, _ = make_batch(rng, batch, DEMO_FRAMES, DEMO_RESOLUTION)
         x = to_tensor(videos).flatten(0, 1)
         with torch.no_grad():
             latents = vae.encode(x).latent_dist.mode()
         recon = vae.decode(latents, num_frames=DEMO_FRAMES).sample
         loss = F.mse_loss(recon, x) + 0.5 * F.l1_loss(recon, x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.decoder.parameters(), 1.0)
-        opt.step()
-        running.append(loss.item())
-        if (step + 1) % log_every == 0 or step + 1 == steps:
-            curve.append({"step": step + 1, "loss": float(np.mean(running))})
-            print(f"dec  step {step + 1:5d}/{steps}  recon loss {curve[-1]['loss']:.5f}", flush=True)
-            running = []
+        optimizer_step(opt, loss, vae.decoder.parameters(), cosine_lr(step, steps, lr, warmup=20))
+        curve.record(step, loss.item())
     vae.requires_grad_(False)
     vae.eval()
-    return curve
+    return curve.points
 
 
 @torch.no_grad()
@@ -150,10 +156,8 @@ def train_unet(unet, vae, image_encoder, rng, steps: int, batch: int, lr: float,
     scale = vae.config.scaling_factor
     unet.train()
     opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.01)
-    curve, running = [], []
+    curve = LossCurve("unet", steps, log_every)
     for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = cosine_lr(step, steps, lr)
         videos, buckets = make_batch(rng, batch, DEMO_FRAMES, DEMO_RESOLUTION)
         x = to_tensor(videos)  # (B, F, 3, H, W)
         b = x.shape[0]
@@ -182,17 +186,10 @@ def train_unet(unet, vae, image_encoder, rng, steps: int, batch: int, lr: float,
         # EDM's loss weight (s^2+1)/s^2 on the denoised latents is exactly a plain MSE on this target.
         target = (x0 - c_skip * noisy) / c_out
         loss = F.mse_loss(model_out, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        opt.step()
-        running.append(loss.item())
-        if (step + 1) % log_every == 0 or step + 1 == steps:
-            curve.append({"step": step + 1, "loss": float(np.mean(running))})
-            print(f"unet step {step + 1:5d}/{steps}  loss {curve[-1]['loss']:.5f}", flush=True)
-            running = []
+        optimizer_step(opt, loss, unet.parameters(), cosine_lr(step, steps, lr))
+        curve.record(step, loss.item())
     unet.eval()
-    return curve
+    return curve.points
 
 
 def main(argv: list[str] | None = None) -> int:

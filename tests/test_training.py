@@ -1,0 +1,38 @@
+"""The demo model's training script runs end to end (a few steps) and writes a loadable pipeline."""
+
+import json
+
+import numpy as np
+
+import preview
+from preview import train_demo
+from preview._synthetic import make_batch, make_video, motion_speed
+
+
+def test_generated_videos_move_faster_with_higher_buckets():
+    videos, buckets = make_batch(np.random.default_rng(1), 6)
+    assert videos.shape == (6, 8, 64, 64, 3) and videos.dtype == np.uint8
+    assert ((0 <= buckets) & (buckets <= 255)).all()
+    assert motion_speed(0) == 0 and motion_speed(255) > motion_speed(127) > 0
+    assert np.array_equal(make_batch(np.random.default_rng(1), 6)[0], videos)  # seeded
+    a = make_video(np.random.default_rng(5), 0.0)
+    b = make_video(np.random.default_rng(5), 255.0)
+    still = np.abs(np.diff(a.astype(np.float32), axis=0)).mean()
+    fast = np.abs(np.diff(b.astype(np.float32), axis=0)).mean()
+    assert still < 0.5 < fast
+
+
+def test_training_runs_and_writes_a_pipeline(tmp_path):
+    out = tmp_path / "model"
+    args = ["--out", str(out), "--vae-steps", "2", "--vae-video-steps", "1", "--unet-steps", "2",
+            "--decoder-steps", "1", "--batch", "1", "--log-every", "1"]
+    assert train_demo.main(args) == 0
+    report = json.loads((out / "training_report.json").read_text())
+    assert len(report["vae"]["curve"]) == 3 and len(report["unet"]["curve"]) == 2
+    assert report["decoder"]["run"] == "with the stages above"
+    model = preview.load_model(str(out), device="cpu")
+    assert model.patch.summary()["total"]["tensors"] == 56
+
+    assert train_demo.main(["--decoder-only", str(out), "--out", str(out), "--decoder-steps", "1", "--batch", "1"]) == 0
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["decoder"]["run"] == "separately, with --decoder-only" and "unet" in report
