@@ -81,20 +81,12 @@ def user_errors(fn):
 
 def make_settings(seed, frames, steps, width, height, fps, motion_bucket_id, noise_aug_strength,
                   min_guidance, max_guidance, decode_chunk_size) -> preview.RenderSettings:
+    """UI values (sliders send whole numbers as floats) to validated render settings."""
     return preview.RenderSettings(
-        seed=_whole(seed, "seed"), frames=_whole(frames, "frames"), steps=_whole(steps, "steps"),
-        width=_whole(width, "width"), height=_whole(height, "height"), fps=_whole(fps, "fps"),
-        motion_bucket_id=_whole(motion_bucket_id, "motion_bucket_id"), noise_aug_strength=noise_aug_strength,
-        min_guidance=min_guidance, max_guidance=max_guidance, decode_chunk_size=_whole(decode_chunk_size, "decode_chunk_size"),
+        seed=seed, frames=frames, steps=steps, width=width, height=height, fps=fps,
+        motion_bucket_id=motion_bucket_id, noise_aug_strength=noise_aug_strength,
+        min_guidance=min_guidance, max_guidance=max_guidance, decode_chunk_size=decode_chunk_size,
     )
-
-
-def _whole(value, name: str) -> int:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise preview.PreviewError(f"{name} must be a whole number, got {value!r}")
 
 
 def _image_path(image) -> str:
@@ -282,7 +274,7 @@ def _current_preset(name, description, include_settings, ss, st, cs, ct, seed, *
     settings = {}
     if include_settings:
         values = dict(zip(SETTING_NAMES, settings_values))
-        settings = {"seed": _whole(seed, "seed")} | {k: values[k] for k in LINK_SETTINGS[1:]}
+        settings = {"seed": seed} | {k: values[k] for k in LINK_SETTINGS[1:]}
     return presets.Preset(name=(name or "").strip() or "My preset", description=description or "",
                           multipliers=Multipliers(ss, st, cs, ct), settings=settings)
 
