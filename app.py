@@ -354,6 +354,7 @@ def build_demo() -> gr.Blocks:
     source = preview.resolve_source(MODEL.source_spec)
     defaults = preview.preview_settings(source)
     full = preview.full_settings(source)
+    bounds = preview.SETTING_BOUNDS  # the sliders' ranges are the engine's own
     examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.png"))
 
     with gr.Blocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
@@ -388,21 +389,22 @@ def build_demo() -> gr.Blocks:
                 with gr.Accordion("Generation settings", open=False):
                     quality = gr.Radio(["Preview", "Full quality"], value="Preview", label="Quality")
                     with gr.Row():
-                        seed = gr.Number(defaults.seed, label="Seed", precision=0, minimum=0, maximum=2**32 - 1,
+                        seed = gr.Number(defaults.seed, label="Seed", precision=0, minimum=bounds["seed"][0],
+                                         maximum=bounds["seed"][1],
                                          elem_id="seed")
                         randomize = gr.Checkbox(False, label="Randomize seed")
-                    frames = gr.Slider(2, 50, defaults.frames, step=1, label="Frames")
-                    steps = gr.Slider(1, 100, defaults.steps, step=1, label="Steps")
+                    frames = gr.Slider(*bounds["frames"], defaults.frames, step=1, label="Frames")
+                    steps = gr.Slider(*bounds["steps"], defaults.steps, step=1, label="Steps")
                     with gr.Row():
-                        width = gr.Slider(0, 2048, defaults.width, step=64, label="Width (0 = model's native)")
-                        height = gr.Slider(0, 2048, defaults.height, step=64, label="Height (0 = model's native)")
-                    fps = gr.Slider(1, 60, defaults.fps, step=1, label="FPS (conditioning and playback)")
-                    motion = gr.Slider(0, 1023, defaults.motion_bucket_id, step=1, label="Motion bucket id")
-                    noise_aug = gr.Slider(0.0, 1.0, defaults.noise_aug_strength, step=0.01, label="Noise augmentation")
+                        width = gr.Slider(*bounds["width"], defaults.width, step=64, label="Width (0 = model's native)")
+                        height = gr.Slider(*bounds["height"], defaults.height, step=64, label="Height (0 = model's native)")
+                    fps = gr.Slider(*bounds["fps"], defaults.fps, step=1, label="FPS (conditioning and playback)")
+                    motion = gr.Slider(*bounds["motion_bucket_id"], defaults.motion_bucket_id, step=1, label="Motion bucket id")
+                    noise_aug = gr.Slider(*bounds["noise_aug_strength"], defaults.noise_aug_strength, step=0.01, label="Noise augmentation")
                     with gr.Row():
-                        min_guidance = gr.Slider(0.0, 20.0, defaults.min_guidance, step=0.1, label="Min guidance")
-                        max_guidance = gr.Slider(0.0, 20.0, defaults.max_guidance, step=0.1, label="Max guidance")
-                    chunk = gr.Slider(1, 64, defaults.decode_chunk_size, step=1, label="Decode chunk size")
+                        min_guidance = gr.Slider(*bounds["min_guidance"], defaults.min_guidance, step=0.1, label="Min guidance")
+                        max_guidance = gr.Slider(*bounds["max_guidance"], defaults.max_guidance, step=0.1, label="Max guidance")
+                    chunk = gr.Slider(*bounds["decode_chunk_size"], defaults.decode_chunk_size, step=1, label="Decode chunk size")
 
             with gr.Column(scale=3):
                 with gr.Tabs():

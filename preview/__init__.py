@@ -21,6 +21,7 @@ from ._metrics import Metrics, jitter, temporal_change
 from ._outputs import Artifacts, export_comparison
 from ._render import (
     MAX_IMAGE_PIXELS,
+    SETTING_BOUNDS,
     Comparison,
     Previewer,
     RenderSettings,
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_IMAGE_PIXELS",
     "MAX_SWEEP_VALUES",
     "MODEL_ENV",
+    "SETTING_BOUNDS",
     "Artifacts",
     "Comparison",
     "LoadedModel",

@@ -29,7 +29,7 @@ ProgressFn = Callable[[float, str], None]
 MAX_IMAGE_PIXELS = 40_000_000  # larger uploads are refused before decoding (decompression bombs)
 SIZE_MULTIPLE = 64
 
-_BOUNDS = {  # field: (min, max)
+SETTING_BOUNDS = {  # field: (min, max)
     "seed": (0, 2**32 - 1),
     "frames": (2, 50),
     "steps": (1, 100),
@@ -63,7 +63,7 @@ class RenderSettings:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            low, high = _BOUNDS[field.name]
+            low, high = SETTING_BOUNDS[field.name]
             if field.type == "int":
                 if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                     if not (isinstance(value, float) and value.is_integer()):

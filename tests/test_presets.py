@@ -159,10 +159,10 @@ def test_builtins_load_with_unique_names():
 
 
 def test_preset_settings_bounds_agree_with_the_preview_engine():
-    from preview._render import _BOUNDS
+    from preview import SETTING_BOUNDS
 
     for name, (_, low, high) in presets.SETTINGS.items():
-        assert _BOUNDS[name] == (low, high), name
+        assert SETTING_BOUNDS[name] == (low, high), name
 
 
 # --- ComfyUI ---------------------------------------------------------------
