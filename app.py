@@ -254,10 +254,7 @@ def apply_named_preset(name, user_presets):
 def load_preset_file(path):
     if not path:
         raise presets.PresetError("choose a preset .json file")
-    file = Path(path)
-    if file.stat().st_size > presets.MAX_DOCUMENT_BYTES:
-        raise presets.PresetError(f"preset file is larger than {presets.MAX_DOCUMENT_BYTES // 1024} KB")
-    preset = presets.Preset.from_json(file.read_bytes())
+    preset = presets.Preset.from_file(path)
     return (*_preset_outputs(preset), f"Loaded preset {preset.name!r}")
 
 

@@ -11,17 +11,8 @@ from patcher import FIELDS
 from ._builtin import builtin_presets, get_builtin
 from ._comfyui import from_file_bytes
 from ._errors import PresetError
-from ._schema import MAX_DOCUMENT_BYTES, Preset
+from ._schema import Preset
 from ._share import to_query, to_url
-
-
-def _read_preset(path: str) -> Preset:
-    file = Path(path)
-    if not file.is_file():
-        raise PresetError(f"{path}: no such file")
-    if file.stat().st_size > MAX_DOCUMENT_BYTES:
-        raise PresetError(f"{path} is larger than {MAX_DOCUMENT_BYTES // 1024} KB; presets are small")
-    return Preset.from_json(file.read_bytes())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "show":
             print(get_builtin(args.name).to_json(), end="")
         elif args.command == "validate":
-            preset = _read_preset(args.file)
+            preset = Preset.from_file(args.file)
             print(f"ok: {preset.name!r} ({preset.multipliers.label()})")
         elif args.command == "from-comfyui":
             path = Path(args.file)
@@ -58,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             print(found.message, file=sys.stderr)
             print(found.to_preset(args.name).to_json(), end="")
         elif args.command == "to-url":
-            preset = _read_preset(args.file)
+            preset = Preset.from_file(args.file)
             print(to_url(preset, args.base) if args.base else "?" + to_query(preset))
     except (PresetError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+from pathlib import Path
 from typing import Any, Mapping
 
 from patcher import FIELDS, Multipliers
@@ -122,6 +124,16 @@ class Preset:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise PresetError(f"preset is not valid JSON: {exc}") from None
         return cls.from_dict(doc)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> Preset:
+        """Read a preset file, checking its size before reading it."""
+        file = Path(path)
+        if not file.is_file():
+            raise PresetError(f"{file.name}: no such preset file")
+        if file.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise PresetError(f"preset file is larger than {MAX_DOCUMENT_BYTES // 1024} KB; presets are small")
+        return cls.from_json(file.read_bytes())
 
 
 def _reject_constant(name: str) -> None:

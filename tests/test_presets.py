@@ -288,3 +288,15 @@ def test_cli(tmp_path):
     bad.write_text(json.dumps(doc(version=9)))
     failed = run("validate", str(bad))
     assert failed.returncode == 2 and "newer version" in failed.stderr
+
+
+def test_preset_files_are_checked_before_reading(tmp_path):
+    with pytest.raises(PresetError, match="no such preset file"):
+        Preset.from_file(tmp_path / "missing.json")
+    big = tmp_path / "big.json"
+    big.write_text(" " * (presets.MAX_DOCUMENT_BYTES + 1))
+    with pytest.raises(PresetError, match="larger than 64 KB"):
+        Preset.from_file(big)
+    good = tmp_path / "good.json"
+    good.write_text(Preset(name="x", multipliers=Multipliers(self_temporal=0.5)).to_json())
+    assert Preset.from_file(good).multipliers.self_temporal == 0.5
