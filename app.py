@@ -236,9 +236,8 @@ def reset_multipliers():
 
 def _preset_outputs(preset: presets.Preset):
     """Slider values from a preset, plus its settings where it has them (others untouched)."""
-    m = preset.multipliers
     updates = [preset.settings.get(name, gr.skip()) for name in LINK_SETTINGS]
-    return (m.self_structural, m.self_temporal, m.cross_structural, m.cross_temporal, *updates)
+    return (*preset.multipliers.as_dict().values(), *updates)
 
 
 @user_errors
@@ -263,8 +262,7 @@ def import_comfyui(path):
     if not path:
         raise presets.PresetError("choose a ComfyUI workflow (.json) or an image saved by ComfyUI (.png, .webp)")
     found = presets.from_file_bytes(Path(path).read_bytes())
-    m = found.multipliers
-    return m.self_structural, m.self_temporal, m.cross_structural, m.cross_temporal, found.message
+    return (*found.multipliers.as_dict().values(), found.message)
 
 
 def _current_preset(name, description, include_settings, ss, st, cs, ct, seed, *settings_values) -> presets.Preset:
