@@ -61,7 +61,10 @@ def demo_components(seed: int = 0) -> dict:
         in_channels=3,
         out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 3,
-        block_out_channels=(32, 32, 64),  # 3 levels: latents are 1/4 of the image size
+        # 3 levels: latents are 1/4 of the image size. The decoder's last GroupNorm has 32 groups; at 32
+        # channels that is one channel a group, which erases every channel's mean and with it most
+        # of the colour. 64 channels leave two a group, which keeps colour recoverable.
+        block_out_channels=(64, 32, 64),
         layers_per_block=1,
         latent_channels=4,
         sample_size=DEMO_RESOLUTION,

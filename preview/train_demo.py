@@ -2,8 +2,8 @@
 
 Three stages, from fixed seeds, on the CPU:
 
-1. the VAE (encoder + temporal decoder) as an autoencoder of the video frames (decoding the
-   posterior mean, with a small KL term), then its
+1. the VAE (encoder + temporal decoder) as an autoencoder, first of single frames, then of whole
+   videos (decoding the posterior mean, with a small KL term), then its
    latent scaling factor from the latents' spread, as Stable Diffusion's VAEs do;
 2. the UNet with SVD's objective: EDM preconditioning for v-prediction, matching what diffusers'
    ``EulerDiscreteScheduler(prediction_type="v_prediction", timestep_type="continuous")`` does at
@@ -36,7 +36,6 @@ from ._synthetic import make_batch
 
 logger = logging.getLogger(__name__)
 
-VAE_CROP = 32
 FPS_ID = 6  # the pipeline passes fps - 1; the demo is trained at its default fps of 7
 CFG_DROPOUT = 0.1
 P_MEAN, P_STD = 0.5, 1.8  # log-normal training sigmas, wide enough for SVD's sigma_max of 700
@@ -89,24 +88,21 @@ def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, lr: f
     opt.step()
 
 
-def train_vae(vae, rng, crop_steps: int, full_steps: int, batch: int, lr: float, log_every: int) -> list[dict]:
-    """Two phases: many distinct single frames as random crops (cheap), then whole 8-frame videos.
+def train_vae(vae, rng, image_steps: int, video_steps: int, images: int, lr: float, log_every: int) -> list[dict]:
+    """Two phases: ``images`` distinct single frames a step, then whole 8-frame videos.
 
-    The first phase teaches the spatial autoencoder on 32 different images a step at a quarter of
-    the cost of full frames; the second adapts it to full-size frames (normalisation and attention
-    statistics differ) and trains the temporal decoder on real clips.
+    Single frames teach the spatial autoencoder on many different images for the cost of one
+    video; the video steps train the temporal decoder's time mixing on real clips.
     """
     vae.train()
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
-    total = crop_steps + full_steps
+    total = image_steps + video_steps
     curve = LossCurve("vae", total, log_every)
     for step in range(total):
-        if step < crop_steps:
-            videos, _ = make_batch(rng, batch * DEMO_FRAMES, 1, DEMO_RESOLUTION)
-            top, left = rng.integers(0, DEMO_RESOLUTION - VAE_CROP + 1, 2)
-            videos = videos[:, :, top : top + VAE_CROP, left : left + VAE_CROP]
+        if step < image_steps:
+            videos, _ = make_batch(rng, images, 1, DEMO_RESOLUTION)
         else:
-            videos, _ = make_batch(rng, batch, DEMO_FRAMES, DEMO_RESOLUTION)
+            videos, _ = make_batch(rng, max(1, images // DEMO_FRAMES), DEMO_FRAMES, DEMO_RESOLUTION)
         frames = videos.shape[1]
         x = to_tensor(videos).flatten(0, 1)  # (B*F, 3, H, W)
         posterior = vae.encode(x).latent_dist
@@ -116,12 +112,12 @@ def train_vae(vae, rng, crop_steps: int, full_steps: int, batch: int, lr: float,
         rec_loss = F.mse_loss(recon, x) + 0.5 * F.l1_loss(recon, x)
         loss = rec_loss + 1e-6 * posterior.kl().mean()
         optimizer_step(opt, loss, vae.parameters(), cosine_lr(step, total, lr))
-        curve.record(step, rec_loss.item(), " (crops)" if step < crop_steps else " (videos)")
+        curve.record(step, rec_loss.item(), " (images)" if step < image_steps else " (videos)")
     vae.eval()
     return curve.points
 
 
-def train_decoder(vae, rng, steps: int, batch: int, lr: float, log_every: int) -> list[dict]:
+def train_decoder(vae, rng, steps: int, videos_per_step: int, lr: float, log_every: int) -> list[dict]:
     """Fine-tune only the temporal decoder on whole videos, with the encoder frozen.
 
     The UNet has learned the encoder's latent space, which this leaves untouched; a sharper
@@ -133,7 +129,7 @@ def train_decoder(vae, rng, steps: int, batch: int, lr: float, log_every: int) -
     opt = torch.optim.AdamW(vae.decoder.parameters(), lr=lr, weight_decay=0.0)
     curve = LossCurve("dec", steps, log_every)
     for step in range(steps):
-        videos, _ = make_batch(rng, batch, DEMO_FRAMES, DEMO_RESOLUTION)
+        videos, _ = make_batch(rng, videos_per_step, DEMO_FRAMES, DEMO_RESOLUTION)
         x = to_tensor(videos).flatten(0, 1)
         with torch.no_grad():
             latents = vae.encode(x).latent_dist.mode()
@@ -196,13 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preview.train_demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEMO_MODEL_DIR)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--vae-steps", type=int, default=1500, help="steps on single-frame crops")
-    parser.add_argument("--vae-video-steps", type=int, default=300, help="then steps on whole videos")
-    parser.add_argument("--unet-steps", type=int, default=4000)
-    parser.add_argument("--decoder-steps", type=int, default=600, help="last, decoder-only steps on whole videos")
-    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--vae-steps", type=int, default=1300, help="steps on single frames")
+    parser.add_argument("--vae-video-steps", type=int, default=200, help="then steps on whole videos")
+    parser.add_argument("--vae-images", type=int, default=8, help="frames a VAE step (single images, or one video)")
+    parser.add_argument("--unet-steps", type=int, default=2800)
+    parser.add_argument("--decoder-steps", type=int, default=2000, help="last, decoder-only steps on whole videos")
+    parser.add_argument("--batch", type=int, default=4, help="videos a UNet step")
     parser.add_argument("--vae-lr", type=float, default=2e-3)
-    parser.add_argument("--unet-lr", type=float, default=5e-4)
+    parser.add_argument("--unet-lr", type=float, default=1e-3)
     parser.add_argument("--decoder-lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--log-every", type=int, default=100)
@@ -223,15 +220,15 @@ def main(argv: list[str] | None = None) -> int:
         vae = components["vae"]
         previous = args.decoder_only / "training_report.json"
         report = json.loads(previous.read_text()) if previous.is_file() else {}
-        # a different stream of videos from the one the first run drew
-        rng = np.random.default_rng(args.seed + 1)
+        # a different stream of videos from the ones earlier runs drew
+        rng = np.random.default_rng(args.seed + sum(key.startswith("decoder") for key in report) + 1)
     else:
         components = demo_components(args.seed)
         vae, unet, image_encoder = components["vae"], components["unet"], components["image_encoder"]
         image_encoder.requires_grad_(False)
 
         # 1. VAE
-        vae_curve = train_vae(vae, rng, args.vae_steps, args.vae_video_steps, args.batch, args.vae_lr, args.log_every)
+        vae_curve = train_vae(vae, rng, args.vae_steps, args.vae_video_steps, args.vae_images, args.vae_lr, args.log_every)
         vae.requires_grad_(False)
         vae.register_to_config(scaling_factor=latent_scale(vae, rng))
         vae_seconds = time.perf_counter() - started
@@ -247,13 +244,17 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": {"vae": round(vae_seconds, 1), "unet": round(time.perf_counter() - started - vae_seconds, 1)},
         }
 
-    # 3. Decoder fine-tuning, encoder frozen.
+    # 3. Decoder fine-tuning, encoder frozen. Each --decoder-only run adds a stage: decoder_2, decoder_3...
+    stage, runs = "decoder", 1
+    while stage in report:
+        runs += 1
+        stage = f"decoder_{runs}"
     stage_start = time.perf_counter()
-    decoder_curve = train_decoder(vae, rng, args.decoder_steps, args.batch, args.decoder_lr, args.log_every)
-    report["decoder"] = {"final_recon_loss": decoder_curve[-1]["loss"], "curve": decoder_curve,
+    decoder_curve = train_decoder(vae, rng, args.decoder_steps, 1, args.decoder_lr, args.log_every)
+    report[stage] = {"final_recon_loss": decoder_curve[-1]["loss"], "curve": decoder_curve,
                          "steps": args.decoder_steps, "lr": args.decoder_lr,
                          "run": "separately, with --decoder-only" if args.decoder_only else "with the stages above"}
-    report.setdefault("seconds", {})["decoder"] = round(time.perf_counter() - stage_start, 1)
+    report.setdefault("seconds", {})[stage] = round(time.perf_counter() - stage_start, 1)
     report["seconds"]["total"] = round(sum(v for k, v in report["seconds"].items() if k != "total"), 1)
     report["torch"] = torch.__version__
 
