@@ -7,8 +7,11 @@ What it measures, averaged over a fixed test set that training never saw:
   baseline at three ``motion_bucket_id`` values;
 - each multiplier matters: mean change against the baseline at 0.0 and at 2.0, next to the
   run-to-run noise floor (the same render twice);
-- temporal consistency: jitter (mean |f[t+1] - 2 f[t] + f[t-1]|, low for smooth motion, high for
-  flicker) of the baseline and with ``self_temporal=0``.
+- temporal consistency: jitter (mean |f[t+1] - 2 f[t] + f[t-1]|) of the baseline and with
+  ``self_temporal=0``, with the motion (temporal change, first-to-last difference) of both;
+- for reference, the same motion figures for the true clips the generator draws from each
+  held-out image (the toy world's rules fix them). They show what jitter is worth here: sharp
+  edges that move a pixel or more a frame give a second difference as large as the first.
 
 Writes the figures as JSON and, with ``--plot``, a small PNG chart.
 """
@@ -27,7 +30,7 @@ from patcher import FIELDS, Multipliers
 from ._loading import load_model
 from ._metrics import jitter, temporal_change
 from ._render import Previewer, RenderSettings, preview_settings
-from ._synthetic import held_out_images
+from ._synthetic import held_out_clips, held_out_images
 
 BUCKETS = (20, 127, 255)
 PROBE_VALUES = (0.0, 2.0)
@@ -38,18 +41,35 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
+def _first_last(frames: np.ndarray) -> float:
+    return float(np.abs(frames[-1].astype(np.float32) - frames[0].astype(np.float32)).mean())
+
+
+def reference_motion(count: int, frames: int) -> dict:
+    """Motion figures of the true clips behind the held-out images, per bucket."""
+    out = {}
+    for bucket in BUCKETS:
+        clips = held_out_clips(count, bucket, frames)
+        out[str(bucket)] = {
+            "temporal_change": float(np.mean([temporal_change(c).mean() for c in clips])),
+            "first_last_difference": float(np.mean([_first_last(c) for c in clips])),
+            "jitter": float(np.mean([jitter(c).mean() for c in clips])),
+        }
+    return out
+
+
 def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSettings) -> dict:
     frame0_psnr, floor = [], []
     motion = {b: [] for b in BUCKETS}
     first_last = {b: [] for b in BUCKETS}
     change = {f"{field}={v:g}": [] for field in FIELDS for v in PROBE_VALUES}
-    jitter_base, jitter_off = [], []
+    jitter_base, jitter_off, motion_off, first_last_off = [], [], [], []
     for image in images:
         for bucket in BUCKETS:
             s = settings.replace(motion_bucket_id=bucket)
             base = previewer.render(image, s, Multipliers()).baseline
             motion[bucket].append(float(temporal_change(base).mean()))
-            first_last[bucket].append(float(np.abs(base[-1].astype(np.float32) - base[0].astype(np.float32)).mean()))
+            first_last[bucket].append(_first_last(base))
         base = previewer.render(image, settings, Multipliers()).baseline
         prepared = np.asarray(image.convert("RGB").resize(base.shape[2:0:-1], Image.Resampling.LANCZOS))
         frame0_psnr.append(psnr(base[0], prepared))
@@ -62,6 +82,8 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
                 change[f"{field}={value:g}"].append(float(np.abs(patched.astype(np.float32) - base.astype(np.float32)).mean()))
                 if field == "self_temporal" and value == 0.0:
                     jitter_off.append(float(jitter(patched).mean()))
+                    motion_off.append(float(temporal_change(patched).mean()))
+                    first_last_off.append(_first_last(patched))
         jitter_base.append(float(jitter(base).mean()))
 
     def mean(values: list[float]) -> float:
@@ -77,6 +99,8 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
         "change_vs_baseline": {k: mean(v) for k, v in change.items()},
         "jitter": {"baseline": mean(jitter_base), "self_temporal=0": mean(jitter_off),
                    "ratio": mean(jitter_off) / mean(jitter_base)},
+        "self_temporal=0 motion": {"temporal_change": mean(motion_off), "first_last_difference": mean(first_last_off)},
+        "true_clips": reference_motion(len(images), settings.frames),
         "units": "PSNR in dB; the rest are mean absolute differences in 8-bit levels (0-255)",
     }
 
