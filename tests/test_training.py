@@ -6,7 +6,7 @@ import numpy as np
 
 import preview
 from preview import train_demo
-from preview._synthetic import make_batch, make_video, motion_speed
+from preview._synthetic import held_out_clips, held_out_images, make_batch, make_video, motion_speed
 
 
 def test_generated_videos_move_faster_with_higher_buckets():
@@ -22,6 +22,25 @@ def test_generated_videos_move_faster_with_higher_buckets():
     assert still < 0.5 < fast
 
 
+def test_held_out_images_are_the_first_frames_of_their_true_clips():
+    images = held_out_images(3)
+    for bucket in (0, 255):
+        clips = held_out_clips(3, bucket)
+        assert all(np.array_equal(np.asarray(image), clip[0]) for image, clip in zip(images, clips))
+    slow, fast = held_out_clips(3, 20), held_out_clips(3, 255)
+    assert np.abs(fast[0][-1].astype(np.float32) - fast[0][0]).mean() > np.abs(slow[0][-1].astype(np.float32) - slow[0][0]).mean()
+
+
+def test_motion_follows_fixed_rules_so_a_first_frame_fixes_its_clip():
+    # everything random is drawn for the first frame: how many frames follow, and how fast, draws nothing
+    states = []
+    for frames, bucket in ((1, 0.0), (8, 255.0)):
+        rng = np.random.default_rng(9)
+        make_video(rng, bucket, frames=frames)
+        states.append(rng.bit_generator.state)
+    assert states[0] == states[1]
+
+
 def test_training_runs_and_writes_a_pipeline(tmp_path):
     out = tmp_path / "model"
     args = ["--out", str(out), "--vae-steps", "2", "--vae-video-steps", "1", "--unet-steps", "2",
@@ -35,4 +54,5 @@ def test_training_runs_and_writes_a_pipeline(tmp_path):
 
     assert train_demo.main(["--decoder-only", str(out), "--out", str(out), "--decoder-steps", "1", "--batch", "1"]) == 0
     report = json.loads((out / "training_report.json").read_text())
-    assert report["decoder"]["run"] == "separately, with --decoder-only" and "unet" in report
+    assert report["decoder_2"]["run"] == "separately, with --decoder-only" and "unet" in report
+    assert report["decoder"]["run"] == "with the stages above"  # the earlier stage is kept
