@@ -9,6 +9,8 @@ What it measures, averaged over a fixed test set that training never saw:
   run-to-run noise floor (the same render twice);
 - temporal consistency: jitter (mean |f[t+1] - 2 f[t] + f[t-1]|) of the baseline and with
   ``self_temporal=0``, with the motion (temporal change, first-to-last difference) of both;
+- how far frames 1.. stray from the true clip (the toy world's rules fix it), for the baseline
+  and with ``self_temporal=0``;
 - for reference, the same motion figures for the true clips the generator draws from each
   held-out image (the toy world's rules fix them). They show what jitter is worth here: sharp
   edges that move a pixel or more a frame give a second difference as large as the first.
@@ -45,6 +47,13 @@ def _first_last(frames: np.ndarray) -> float:
     return float(np.abs(frames[-1].astype(np.float32) - frames[0].astype(np.float32)).mean())
 
 
+def _error_after_first(frames: np.ndarray, clip: np.ndarray) -> float:
+    """Mean |frame - true frame| over frames 1.. (frame 0 is the input's own reconstruction)."""
+    if frames.shape != clip.shape:
+        return float("nan")  # renders at another size than the generator's clips
+    return float(np.abs(frames[1:].astype(np.float32) - clip[1:].astype(np.float32)).mean())
+
+
 def reference_motion(count: int, frames: int) -> dict:
     """Motion figures of the true clips behind the held-out images, per bucket."""
     out = {}
@@ -63,8 +72,9 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
     motion = {b: [] for b in BUCKETS}
     first_last = {b: [] for b in BUCKETS}
     change = {f"{field}={v:g}": [] for field in FIELDS for v in PROBE_VALUES}
-    jitter_base, jitter_off, motion_off, first_last_off = [], [], [], []
-    for image in images:
+    jitter_base, jitter_off, motion_off, first_last_off, truth_base, truth_off = [], [], [], [], [], []
+    clips = held_out_clips(len(images), settings.motion_bucket_id, settings.frames)
+    for image, clip in zip(images, clips):
         for bucket in BUCKETS:
             s = settings.replace(motion_bucket_id=bucket)
             base = previewer.render(image, s, Multipliers()).baseline
@@ -84,7 +94,9 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
                     jitter_off.append(float(jitter(patched).mean()))
                     motion_off.append(float(temporal_change(patched).mean()))
                     first_last_off.append(_first_last(patched))
+                    truth_off.append(_error_after_first(patched, clip))
         jitter_base.append(float(jitter(base).mean()))
+        truth_base.append(_error_after_first(base, clip))
 
     def mean(values: list[float]) -> float:
         return float(np.mean(values))
@@ -100,6 +112,7 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
         "jitter": {"baseline": mean(jitter_base), "self_temporal=0": mean(jitter_off),
                    "ratio": mean(jitter_off) / mean(jitter_base)},
         "self_temporal=0 motion": {"temporal_change": mean(motion_off), "first_last_difference": mean(first_last_off)},
+        "error_vs_true_clip": {"baseline": mean(truth_base), "self_temporal=0": mean(truth_off)},
         "true_clips": reference_motion(len(images), settings.frames),
         "units": "PSNR in dB; the rest are mean absolute differences in 8-bit levels (0-255)",
     }
