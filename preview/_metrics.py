@@ -13,7 +13,7 @@ import json
 import numpy as np
 
 
-def _mad(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+def _mad(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
     return np.abs(a.astype(np.float32) - b.astype(np.float32)).mean(axis=axes)
 
 

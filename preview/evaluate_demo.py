@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw, ImageFont
 from patcher import FIELDS, Multipliers
 
 from ._loading import load_model
-from ._metrics import jitter, temporal_change
+from ._metrics import _mad, jitter, temporal_change
 from ._render import Previewer, RenderSettings, preview_settings
 from ._synthetic import held_out_clips, held_out_images
 
@@ -44,14 +44,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _first_last(frames: np.ndarray) -> float:
-    return float(np.abs(frames[-1].astype(np.float32) - frames[0].astype(np.float32)).mean())
+    return float(_mad(frames[-1], frames[0]))
 
 
 def _error_after_first(frames: np.ndarray, clip: np.ndarray) -> float:
     """Mean |frame - true frame| over frames 1.. (frame 0 is the input's own reconstruction)."""
     if frames.shape != clip.shape:
         return float("nan")  # renders at another size than the generator's clips
-    return float(np.abs(frames[1:].astype(np.float32) - clip[1:].astype(np.float32)).mean())
+    return float(_mad(frames[1:], clip[1:]))
 
 
 def reference_motion(count: int, frames: int) -> dict:
@@ -85,11 +85,11 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
         frame0_psnr.append(psnr(base[0], prepared))
         previewer.clear_cache()
         again = previewer.render(image, settings, Multipliers()).baseline
-        floor.append(float(np.abs(again.astype(np.float32) - base.astype(np.float32)).mean()))
+        floor.append(float(_mad(again, base)))
         for field in FIELDS:
             for value in PROBE_VALUES:
                 patched = previewer.render(image, settings, Multipliers(**{field: value})).patched
-                change[f"{field}={value:g}"].append(float(np.abs(patched.astype(np.float32) - base.astype(np.float32)).mean()))
+                change[f"{field}={value:g}"].append(float(_mad(patched, base)))
                 if field == "self_temporal" and value == 0.0:
                     jitter_off.append(float(jitter(patched).mean()))
                     motion_off.append(float(temporal_change(patched).mean()))

@@ -188,6 +188,12 @@ def train_unet(unet, vae, image_encoder, rng, steps: int, batch: int, lr: float,
     return curve.points
 
 
+def decoder_stage(report: dict) -> tuple[str, int]:
+    """The report key and number of the next decoder stage: decoder, then decoder_2, decoder_3..."""
+    runs = 1 + sum(key == "decoder" or key.startswith("decoder_") for key in report)
+    return ("decoder" if runs == 1 else f"decoder_{runs}"), runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preview.train_demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEMO_MODEL_DIR)
@@ -221,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         previous = args.decoder_only / "training_report.json"
         report = json.loads(previous.read_text()) if previous.is_file() else {}
         # a different stream of videos from the ones earlier runs drew
-        rng = np.random.default_rng(args.seed + sum(key.startswith("decoder") for key in report) + 1)
+        rng = np.random.default_rng(args.seed + decoder_stage(report)[1])
     else:
         components = demo_components(args.seed)
         vae, unet, image_encoder = components["vae"], components["unet"], components["image_encoder"]
@@ -244,16 +250,13 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": {"vae": round(vae_seconds, 1), "unet": round(time.perf_counter() - started - vae_seconds, 1)},
         }
 
-    # 3. Decoder fine-tuning, encoder frozen. Each --decoder-only run adds a stage: decoder_2, decoder_3...
-    stage, runs = "decoder", 1
-    while stage in report:
-        runs += 1
-        stage = f"decoder_{runs}"
+    # 3. Decoder fine-tuning, encoder frozen.
+    stage = decoder_stage(report)[0]
     stage_start = time.perf_counter()
     decoder_curve = train_decoder(vae, rng, args.decoder_steps, 1, args.decoder_lr, args.log_every)
     report[stage] = {"final_recon_loss": decoder_curve[-1]["loss"], "curve": decoder_curve,
-                         "steps": args.decoder_steps, "lr": args.decoder_lr,
-                         "run": "separately, with --decoder-only" if args.decoder_only else "with the stages above"}
+                     "steps": args.decoder_steps, "lr": args.decoder_lr,
+                     "run": "separately, with --decoder-only" if args.decoder_only else "with the stages above"}
     report.setdefault("seconds", {})[stage] = round(time.perf_counter() - stage_start, 1)
     report["seconds"]["total"] = round(sum(v for k, v in report["seconds"].items() if k != "total"), 1)
     report["torch"] = torch.__version__
