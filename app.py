@@ -189,7 +189,8 @@ def _summary_markdown(summary: dict, comparison: preview.Comparison, numbers: di
         "",
         f"**Mean change vs baseline:** {numbers['mean_change_vs_baseline']:.2f} levels (of 255) · "
         f"**temporal change** baseline {numbers['baseline_temporal_change']:.2f} → patched "
-        f"{numbers['patched_temporal_change']:.2f} · **jitter** {numbers['baseline_jitter']:.2f} → {numbers['patched_jitter']:.2f}",
+        f"{numbers['patched_temporal_change']:.2f} · **jitter** {numbers['baseline_jitter']:.2f} → {numbers['patched_jitter']:.2f}"
+        f" · **flicker** {numbers['baseline_flicker']:.2f} → {numbers['patched_flicker']:.2f}",
     ])
 
 

@@ -17,7 +17,7 @@ from ._loading import (
     load_model,
     resolve_source,
 )
-from ._metrics import Metrics, jitter, temporal_change
+from ._metrics import Metrics, flicker, jitter, temporal_change
 from ._outputs import Artifacts, export_comparison
 from ._render import (
     MAX_IMAGE_PIXELS,
@@ -55,6 +55,7 @@ __all__ = [
     "default_dtype",
     "difference",
     "export_comparison",
+    "flicker",
     "full_settings",
     "grid",
     "jitter",

@@ -28,6 +28,17 @@ def jitter(frames: np.ndarray) -> np.ndarray:
     return np.abs(f[2:] - 2.0 * f[1:-1] + f[:-2]).mean(axis=(1, 2, 3))
 
 
+def flicker(frames: np.ndarray) -> np.ndarray:
+    """(F-2,): mean over channels of |m[t+1] - 2 m[t] + m[t-1]|, where m[t] is frame t's mean colour.
+
+    Brightness and colour that wobble from frame to frame score high; objects moving over a
+    background barely change a frame's mean colour, so unlike jitter this stays low for real
+    motion, however fast.
+    """
+    m = frames.astype(np.float64).mean(axis=(1, 2))  # (F, 3)
+    return np.abs(m[2:] - 2.0 * m[1:-1] + m[:-2]).mean(axis=1).astype(np.float32)
+
+
 @dataclasses.dataclass(frozen=True)
 class Metrics:
     change_vs_baseline: np.ndarray  # (F,)
@@ -35,6 +46,8 @@ class Metrics:
     patched_temporal: np.ndarray  # (F-1,)
     baseline_jitter: np.ndarray  # (F-2,)
     patched_jitter: np.ndarray  # (F-2,)
+    baseline_flicker: np.ndarray  # (F-2,)
+    patched_flicker: np.ndarray  # (F-2,)
 
     @classmethod
     def compare(cls, baseline: np.ndarray, patched: np.ndarray) -> Metrics:
@@ -46,6 +59,8 @@ class Metrics:
             patched_temporal=temporal_change(patched),
             baseline_jitter=jitter(baseline),
             patched_jitter=jitter(patched),
+            baseline_flicker=flicker(baseline),
+            patched_flicker=flicker(patched),
         )
 
     def summary(self) -> dict[str, float]:
@@ -61,6 +76,8 @@ class Metrics:
             "temporal_change_ratio": patched_motion / base_motion if base_motion else float("nan"),
             "baseline_jitter": mean(self.baseline_jitter),
             "patched_jitter": mean(self.patched_jitter),
+            "baseline_flicker": mean(self.baseline_flicker),
+            "patched_flicker": mean(self.patched_flicker),
         }
 
     def records(self) -> list[dict]:
@@ -81,15 +98,17 @@ class Metrics:
         return json.dumps(self.to_dict(), indent=2)
 
     def to_csv(self) -> str:
-        """One row per frame; temporal columns are empty for frame 0 (and jitter for the last frame too)."""
+        """One row per frame; temporal columns are empty for frame 0 (jitter and flicker for the last frame too)."""
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["frame", "change_vs_baseline", "baseline_temporal", "patched_temporal", "baseline_jitter", "patched_jitter"])
+        writer.writerow(["frame", "change_vs_baseline", "baseline_temporal", "patched_temporal", "baseline_jitter", "patched_jitter",
+                         "baseline_flicker", "patched_flicker"])
         for i, change in enumerate(self.change_vs_baseline):
             def at(a: np.ndarray, offset: int) -> str:
                 j = i - offset
                 return f"{a[j]:.4f}" if 0 <= j < len(a) else ""
 
             writer.writerow([i, f"{change:.4f}", at(self.baseline_temporal, 1), at(self.patched_temporal, 1),
-                             at(self.baseline_jitter, 1), at(self.patched_jitter, 1)])
+                             at(self.baseline_jitter, 1), at(self.patched_jitter, 1),
+                             at(self.baseline_flicker, 1), at(self.patched_flicker, 1)])
         return out.getvalue()

@@ -20,6 +20,8 @@ from preview import (
     RenderCancelled,
     RenderSettings,
     export_comparison,
+    flicker,
+    jitter,
     prepare_image,
     resolve_source,
 )
@@ -186,9 +188,20 @@ def test_metrics_shapes_and_zeros():
     assert np.array_equal(m.change_vs_baseline[:2], [0, 0]) and m.change_vs_baseline[2] > 0
     assert m.patched_temporal[1] > 0 and m.patched_temporal[0] == 0 and m.patched_temporal[2] == 0
     assert m.summary()["baseline_temporal_change"] == 0
+    assert not m.baseline_flicker.any() and m.patched_flicker.shape == (3,)
     rows = m.records()
     assert {r["series"] for r in rows} == {"change vs baseline", "baseline temporal change", "patched temporal change"}
     assert len(rows) == 5 + 4 + 4
+
+
+def test_flicker_ignores_motion_but_not_a_wobbling_brightness():
+    frames = np.full((6, 16, 16, 3), 100, dtype=np.uint8)
+    for t in range(6):  # a light square sliding right a pixel a frame, always inside the frame
+        frames[t, 4:8, 2 + t:6 + t] = 200
+    assert not flicker(frames).any() and jitter(frames).all()
+    wobble = frames.copy()
+    wobble[1::2] += 5  # every other frame 5 levels brighter
+    assert np.allclose(flicker(wobble), 10.0)  # |m - 2 (m + 5) + m|
 
 
 def test_prepare_image_converts_and_crops():
