@@ -11,8 +11,9 @@ Three stages, from fixed seeds, on the CPU:
    conditioned as SVD is: CLIP image embedding for cross-attention, the noise-augmented first-frame
    latents concatenated to every frame, and (fps-1, motion_bucket_id, noise_aug_strength) time ids.
    Conditioning is dropped 10% of the time so classifier-free guidance works;
-3. the VAE decoder alone, encoder frozen, so frames get sharper without moving the latent space
-   the UNet learned.
+3. the VAE decoder alone, encoder frozen, in stages: first on clean latents, so frames get sharper
+   without moving the latent space the UNet learned, then on latents carrying fresh noise in every
+   frame, as sampled ones do, so the temporal decoder learns to smooth out frame-to-frame flicker.
 
 The CLIP image encoder stays at its seeded random initialisation: a fixed random projection of the
 conditioning image, which the UNet learns to read. Writes the pipeline folder and a JSON report.
@@ -117,22 +118,28 @@ def train_vae(vae, rng, image_steps: int, video_steps: int, images: int, lr: flo
     return curve.points
 
 
-def train_decoder(vae, rng, steps: int, videos_per_step: int, lr: float, log_every: int) -> list[dict]:
+def train_decoder(vae, rng, steps: int, videos_per_step: int, lr: float, log_every: int, latent_noise: float = 0.0) -> list[dict]:
     """Fine-tune only the temporal decoder on whole videos, with the encoder frozen.
 
     The UNet has learned the encoder's latent space, which this leaves untouched; a sharper
-    decoder then improves every frame the pipeline produces.
+    decoder then improves every frame the pipeline produces. With ``latent_noise`` (a standard
+    deviation in the UNet's scaled latent units) the decoder reconstructs clean videos from
+    latents that carry fresh noise in every frame, as sampled latents do, and so learns to
+    smooth frame-to-frame flicker out: the job SVD's temporal decoder was made for.
     """
     vae.requires_grad_(False)
     vae.decoder.requires_grad_(True)
     vae.decoder.train()
     opt = torch.optim.AdamW(vae.decoder.parameters(), lr=lr, weight_decay=0.0)
     curve = LossCurve("dec", steps, log_every)
+    noise = torch.Generator().manual_seed(int(rng.integers(2**31))) if latent_noise else None
     for step in range(steps):
         videos, _ = make_batch(rng, videos_per_step, DEMO_FRAMES, DEMO_RESOLUTION)
         x = to_tensor(videos).flatten(0, 1)
         with torch.no_grad():
             latents = vae.encode(x).latent_dist.mode()
+            if latent_noise:
+                latents = perturb_latents(latents, latent_noise / vae.config.scaling_factor, noise)
         recon = vae.decode(latents, num_frames=DEMO_FRAMES).sample
         loss = F.mse_loss(recon, x) + 0.5 * F.l1_loss(recon, x)
         optimizer_step(opt, loss, vae.decoder.parameters(), cosine_lr(step, steps, lr, warmup=20))
@@ -140,6 +147,15 @@ def train_decoder(vae, rng, steps: int, videos_per_step: int, lr: float, log_eve
     vae.requires_grad_(False)
     vae.eval()
     return curve.points
+
+
+def perturb_latents(latents: torch.Tensor, std: float, generator: torch.Generator) -> torch.Tensor:
+    """Add noise of the kind a sampled video's latents carry, drawn afresh for every frame: a
+    per-pixel part and a per-channel offset of half its size (its colour shifting from frame to frame)."""
+    frames, channels = latents.shape[:2]
+    pixels = torch.randn(latents.shape, generator=generator)
+    offset = torch.randn(frames, channels, 1, 1, generator=generator)
+    return latents + std * (pixels + 0.5 * offset)
 
 
 @torch.no_grad()
@@ -202,16 +218,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vae-video-steps", type=int, default=200, help="then steps on whole videos")
     parser.add_argument("--vae-images", type=int, default=8, help="frames a VAE step (single images, or one video)")
     parser.add_argument("--unet-steps", type=int, default=2800)
-    parser.add_argument("--decoder-steps", type=int, default=2000, help="last, decoder-only steps on whole videos")
     parser.add_argument("--batch", type=int, default=4, help="videos a UNet step")
     parser.add_argument("--vae-lr", type=float, default=2e-3)
     parser.add_argument("--unet-lr", type=float, default=1e-3)
-    parser.add_argument("--decoder-lr", type=float, default=1e-3)
+    # the decoder-only stages that come last: one value per stage in each of these three
+    parser.add_argument("--decoder-steps", type=int, nargs="+", default=[2000, 1500, 1500],
+                        help="steps of each decoder-only stage, on whole videos")
+    parser.add_argument("--decoder-lr", type=float, nargs="+", default=[1e-3, 5e-4, 5e-4])
+    parser.add_argument("--latent-noise", type=float, nargs="+", default=[0.0, 0.0, 0.1],
+                        help="per-frame noise on each stage's latents (scaled units), to train flicker out")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--log-every", type=int, default=100)
     parser.add_argument("--decoder-only", type=Path, metavar="DIR",
-                        help="run only the last stage, on the pipeline in DIR (its report is extended)")
+                        help="run only the decoder stages, on the pipeline in DIR (its report is extended)")
     args = parser.parse_args(argv)
+    lengths = {len(args.decoder_steps), len(args.decoder_lr), len(args.latent_noise)}
+    if len(lengths) > 1:
+        parser.error("--decoder-steps, --decoder-lr and --latent-noise need one value per decoder stage, "
+                     f"got {len(args.decoder_steps)}, {len(args.decoder_lr)} and {len(args.latent_noise)}")
 
     from diffusers import StableVideoDiffusionPipeline
 
@@ -226,8 +250,6 @@ def main(argv: list[str] | None = None) -> int:
         vae = components["vae"]
         previous = args.decoder_only / "training_report.json"
         report = json.loads(previous.read_text()) if previous.is_file() else {}
-        # a different stream of videos from the ones earlier runs drew
-        rng = np.random.default_rng(args.seed + decoder_stage(report)[1])
     else:
         components = demo_components(args.seed)
         vae, unet, image_encoder = components["vae"], components["unet"], components["image_encoder"]
@@ -251,13 +273,18 @@ def main(argv: list[str] | None = None) -> int:
         }
 
     # 3. Decoder fine-tuning, encoder frozen.
-    stage = decoder_stage(report)[0]
-    stage_start = time.perf_counter()
-    decoder_curve = train_decoder(vae, rng, args.decoder_steps, 1, args.decoder_lr, args.log_every)
-    report[stage] = {"final_recon_loss": decoder_curve[-1]["loss"], "curve": decoder_curve,
-                     "steps": args.decoder_steps, "lr": args.decoder_lr,
-                     "run": "separately, with --decoder-only" if args.decoder_only else "with the stages above"}
-    report.setdefault("seconds", {})[stage] = round(time.perf_counter() - stage_start, 1)
+    for steps, lr, noise in zip(args.decoder_steps, args.decoder_lr, args.latent_noise):
+        stage, runs = decoder_stage(report)
+        if runs > 1:
+            # each later stage draws from a stream of its own, so running it here or
+            # separately with --decoder-only trains the same weights
+            rng = np.random.default_rng(args.seed + runs)
+        stage_start = time.perf_counter()
+        decoder_curve = train_decoder(vae, rng, steps, 1, lr, args.log_every, noise)
+        report[stage] = {"final_recon_loss": decoder_curve[-1]["loss"], "curve": decoder_curve,
+                         "steps": steps, "lr": lr, "latent_noise": noise,
+                         "run": "separately, with --decoder-only" if args.decoder_only else "with the stages above"}
+        report.setdefault("seconds", {})[stage] = round(time.perf_counter() - stage_start, 1)
     report["seconds"]["total"] = round(sum(v for k, v in report["seconds"].items() if k != "total"), 1)
     report["torch"] = torch.__version__
 

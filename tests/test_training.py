@@ -3,6 +3,9 @@
 import json
 
 import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
 
 import preview
 from preview import train_demo
@@ -41,18 +44,50 @@ def test_motion_follows_fixed_rules_so_a_first_frame_fixes_its_clip():
     assert states[0] == states[1]
 
 
+TINY = ["--vae-steps", "2", "--vae-video-steps", "1", "--unet-steps", "2", "--batch", "1", "--log-every", "1"]
+
+
+def decoder_weights(folder) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "vae" / "diffusion_pytorch_model.safetensors"))
+
+
 def test_training_runs_and_writes_a_pipeline(tmp_path):
     out = tmp_path / "model"
-    args = ["--out", str(out), "--vae-steps", "2", "--vae-video-steps", "1", "--unet-steps", "2",
-            "--decoder-steps", "1", "--batch", "1", "--log-every", "1"]
+    args = ["--out", str(out), *TINY, "--decoder-steps", "1", "2", "--decoder-lr", "1e-3", "1e-3", "--latent-noise", "0", "0.1"]
     assert train_demo.main(args) == 0
     report = json.loads((out / "training_report.json").read_text())
     assert len(report["vae"]["curve"]) == 3 and len(report["unet"]["curve"]) == 2
-    assert report["decoder"]["run"] == "with the stages above"
+    assert report["decoder"]["run"] == report["decoder_2"]["run"] == "with the stages above"
+    assert report["decoder_2"]["latent_noise"] == 0.1 and len(report["decoder_2"]["curve"]) == 2
     model = preview.load_model(str(out), device="cpu")
     assert model.patch.summary()["total"]["tensors"] == 56
 
-    assert train_demo.main(["--decoder-only", str(out), "--out", str(out), "--decoder-steps", "1", "--batch", "1"]) == 0
+    assert train_demo.main(["--decoder-only", str(out), "--out", str(out), "--decoder-steps", "1",
+                            "--decoder-lr", "1e-3", "--latent-noise", "0"]) == 0
     report = json.loads((out / "training_report.json").read_text())
-    assert report["decoder_2"]["run"] == "separately, with --decoder-only" and "unet" in report
-    assert report["decoder"]["run"] == "with the stages above"  # the earlier stage is kept
+    assert report["decoder_3"]["run"] == "separately, with --decoder-only" and "unet" in report
+    assert report["decoder"]["run"] == "with the stages above"  # the earlier stages are kept
+
+
+def test_a_decoder_stage_run_separately_trains_the_same_weights(tmp_path):
+    stages = ["--decoder-lr", "1e-3", "1e-3", "--latent-noise", "0", "0.1"]
+    assert train_demo.main(["--out", str(tmp_path / "one"), *TINY, "--decoder-steps", "1", "2", *stages]) == 0
+    assert train_demo.main(["--out", str(tmp_path / "two"), *TINY, "--decoder-steps", "1", "--decoder-lr", "1e-3",
+                            "--latent-noise", "0"]) == 0
+    assert train_demo.main(["--decoder-only", str(tmp_path / "two"), "--out", str(tmp_path / "two"), "--log-every", "1",
+                            "--decoder-steps", "2", "--decoder-lr", "1e-3", "--latent-noise", "0.1"]) == 0
+    one, two = decoder_weights(tmp_path / "one"), decoder_weights(tmp_path / "two")
+    assert one.keys() == two.keys() and all(torch.equal(one[k], two[k]) for k in one)
+
+
+def test_decoder_stage_options_need_one_value_per_stage(capsys):
+    with pytest.raises(SystemExit):
+        train_demo.main(["--decoder-steps", "10", "20", "--decoder-lr", "1e-3"])
+    assert "one value per decoder stage" in capsys.readouterr().err
+
+
+def test_latent_noise_differs_from_frame_to_frame():
+    latents = torch.zeros(8, 4, 16, 16)
+    noisy = train_demo.perturb_latents(latents, 0.1, torch.Generator().manual_seed(0))
+    means = noisy.mean(dim=(2, 3))  # per frame and channel
+    assert (means.std(dim=0) > 0.01).all() and noisy.std() == pytest.approx(0.1 * (1 + 0.25) ** 0.5, rel=0.1)
