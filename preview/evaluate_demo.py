@@ -7,13 +7,16 @@ What it measures, averaged over a fixed test set that training never saw:
   baseline at three ``motion_bucket_id`` values;
 - each multiplier matters: mean change against the baseline at 0.0 and at 2.0, next to the
   run-to-run noise floor (the same render twice);
-- temporal consistency: jitter (mean |f[t+1] - 2 f[t] + f[t-1]|) of the baseline and with
-  ``self_temporal=0``, with the motion (temporal change, first-to-last difference) of both;
+- temporal consistency, of the baseline and with ``self_temporal=0`` at each bucket: flicker
+  (the second difference over time of each frame's mean colour), the measure this reports as
+  consistency, and jitter (mean |f[t+1] - 2 f[t] + f[t-1]| per pixel), with the motion
+  (temporal change, first-to-last difference) at bucket 127;
 - how far frames 1.. stray from the true clip (the toy world's rules fix it), for the baseline
   and with ``self_temporal=0``;
-- for reference, the same motion figures for the true clips the generator draws from each
-  held-out image (the toy world's rules fix them). They show what jitter is worth here: sharp
-  edges that move a pixel or more a frame give a second difference as large as the first.
+- for reference, the same figures for the true clips the generator draws from each held-out
+  image. They show why flicker, not jitter, measures consistency here: sharp edges that move a
+  pixel or more a frame give a second difference as large as the first, so the true clips'
+  jitter grows with the motion, while their flicker stays near zero at every speed.
 
 Writes the figures as JSON and, with ``--plot``, a small PNG chart.
 """
@@ -30,7 +33,7 @@ from PIL import Image, ImageDraw, ImageFont
 from patcher import FIELDS, Multipliers
 
 from ._loading import load_model
-from ._metrics import _mad, jitter, temporal_change
+from ._metrics import _mad, flicker, jitter, temporal_change
 from ._render import Previewer, RenderSettings, preview_settings
 from ._synthetic import held_out_clips, held_out_images
 
@@ -54,6 +57,13 @@ def _error_after_first(frames: np.ndarray, clip: np.ndarray) -> float:
     return float(_mad(frames[1:], clip[1:]))
 
 
+def _paired(baseline: list[float], off: list[float]) -> dict:
+    """Means over every image and bucket, their ratio, and how many renders came out higher off."""
+    return {"baseline": float(np.mean(baseline)), "self_temporal=0": float(np.mean(off)),
+            "ratio": float(np.mean(off) / np.mean(baseline)),
+            "renders": len(baseline), "higher_with_self_temporal=0": sum(o > b for b, o in zip(baseline, off))}
+
+
 def reference_motion(count: int, frames: int) -> dict:
     """Motion figures of the true clips behind the held-out images, per bucket."""
     out = {}
@@ -63,6 +73,7 @@ def reference_motion(count: int, frames: int) -> dict:
             "temporal_change": float(np.mean([temporal_change(c).mean() for c in clips])),
             "first_last_difference": float(np.mean([_first_last(c) for c in clips])),
             "jitter": float(np.mean([jitter(c).mean() for c in clips])),
+            "flicker": float(np.mean([flicker(c).mean() for c in clips])),
         }
     return out
 
@@ -72,14 +83,19 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
     motion = {b: [] for b in BUCKETS}
     first_last = {b: [] for b in BUCKETS}
     change = {f"{field}={v:g}": [] for field in FIELDS for v in PROBE_VALUES}
-    jitter_base, jitter_off, motion_off, first_last_off, truth_base, truth_off = [], [], [], [], [], []
+    consistency = {(metric, video): [] for metric in ("flicker", "jitter") for video in ("baseline", "self_temporal=0")}
+    motion_off, first_last_off, truth_base, truth_off = [], [], [], []
     clips = held_out_clips(len(images), settings.motion_bucket_id, settings.frames)
     for image, clip in zip(images, clips):
         for bucket in BUCKETS:
             s = settings.replace(motion_bucket_id=bucket)
-            base = previewer.render(image, s, Multipliers()).baseline
+            comparison = previewer.render(image, s, Multipliers(self_temporal=0.0))
+            base = comparison.baseline
             motion[bucket].append(float(temporal_change(base).mean()))
             first_last[bucket].append(_first_last(base))
+            for video, frames in (("baseline", base), ("self_temporal=0", comparison.patched)):
+                consistency["flicker", video].append(float(flicker(frames).mean()))
+                consistency["jitter", video].append(float(jitter(frames).mean()))
         base = previewer.render(image, settings, Multipliers()).baseline
         prepared = np.asarray(image.convert("RGB").resize(base.shape[2:0:-1], Image.Resampling.LANCZOS))
         frame0_psnr.append(psnr(base[0], prepared))
@@ -91,11 +107,9 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
                 patched = previewer.render(image, settings, Multipliers(**{field: value})).patched
                 change[f"{field}={value:g}"].append(float(_mad(patched, base)))
                 if field == "self_temporal" and value == 0.0:
-                    jitter_off.append(float(jitter(patched).mean()))
                     motion_off.append(float(temporal_change(patched).mean()))
                     first_last_off.append(_first_last(patched))
                     truth_off.append(_error_after_first(patched, clip))
-        jitter_base.append(float(jitter(base).mean()))
         truth_base.append(_error_after_first(base, clip))
 
     def mean(values: list[float]) -> float:
@@ -109,8 +123,8 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
         "first_last_difference_by_bucket": {str(b): mean(v) for b, v in first_last.items()},
         "noise_floor": mean(floor),
         "change_vs_baseline": {k: mean(v) for k, v in change.items()},
-        "jitter": {"baseline": mean(jitter_base), "self_temporal=0": mean(jitter_off),
-                   "ratio": mean(jitter_off) / mean(jitter_base)},
+        "temporal_consistency": {metric: _paired(consistency[metric, "baseline"], consistency[metric, "self_temporal=0"])
+                                 for metric in ("flicker", "jitter")},
         "self_temporal=0 motion": {"temporal_change": mean(motion_off), "first_last_difference": mean(first_last_off)},
         "error_vs_true_clip": {"baseline": mean(truth_base), "self_temporal=0": mean(truth_off)},
         "true_clips": reference_motion(len(images), settings.frames),
@@ -119,8 +133,9 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
 
 
 def plot(results: dict, path: Path) -> None:
-    """Two small bar charts: motion against motion_bucket_id, and change per multiplier value."""
-    width, height, pad = 900, 340, 40
+    """Three small bar charts: motion against motion_bucket_id, change per multiplier value, and
+    flicker of the baseline, with self_temporal=0 and of the true clips."""
+    width, height, pad = 1200, 340, 40
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=13)
@@ -147,8 +162,13 @@ def plot(results: dict, path: Path) -> None:
     for key, value in results["change_vs_baseline"].items():
         field, multiplier = key.split("=")
         change.append((f"{short[field]}\nx{multiplier}", value))
-    bars(330, width - pad, "Change vs baseline per multiplier value (noise floor "
+    bars(330, 900, "Change vs baseline per multiplier value (noise floor "
          f"{results['noise_floor']:.1f})", change, "#e15b8c")
+    flicker_figures = results["temporal_consistency"]["flicker"]
+    truth = np.mean([bucket["flicker"] for bucket in results["true_clips"].values()])
+    consistency = [("baseline", flicker_figures["baseline"]), ("self-T\nx0", flicker_figures["self_temporal=0"]),
+                   ("true\nclips", truth)]
+    bars(950, width - pad, "Flicker (lower is steadier)", consistency, "#3c9d5d")
     image.save(path)
 
 
