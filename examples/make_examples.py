@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from preview._synthetic import make_video
+from demo_model.synthetic import make_video
 
 HERE = Path(__file__).resolve().parent
 

@@ -5,10 +5,7 @@ of self-attention (``attn1``) and cross-attention (``attn2``), separately for th
 ("structural") and temporal transformer blocks.
 """
 
-from ._checkpoint import METADATA_KEY, BakeReport, bake, inspect_checkpoint, read_header
-from ._errors import PatchError
-from ._keys import REGIONS, KeyMatch, classify_key, match_key
-from ._multipliers import (
+from controls import (
     FIELDS,
     MULTIPLIER_DEFAULT,
     MULTIPLIER_MAX,
@@ -17,9 +14,15 @@ from ._multipliers import (
     Multipliers,
     check_multiplier,
 )
+
+from ._checkpoint import METADATA_KEY, BakeReport, bake, inspect_checkpoint, read_header
+from ._errors import PatchError
+from ._families import FAMILIES, SVD, ModelFamily, detect_family
+from ._keys import REGIONS, KeyMatch, classify_key, family_warnings, match_key
 from ._patch import AttentionPatch, patch_state_dict, scale_tensor
 
 __all__ = [
+    "FAMILIES",
     "FIELDS",
     "METADATA_KEY",
     "MULTIPLIER_DEFAULT",
@@ -27,14 +30,18 @@ __all__ = [
     "MULTIPLIER_MIN",
     "MULTIPLIER_STEP",
     "REGIONS",
+    "SVD",
     "AttentionPatch",
     "BakeReport",
     "KeyMatch",
+    "ModelFamily",
     "Multipliers",
     "PatchError",
     "bake",
     "check_multiplier",
     "classify_key",
+    "detect_family",
+    "family_warnings",
     "inspect_checkpoint",
     "match_key",
     "patch_state_dict",

@@ -14,7 +14,7 @@ import torch
 
 from ._errors import PatchError
 from ._keys import match_key
-from ._multipliers import Multipliers
+from controls import Multipliers
 from ._patch import check_scalable, scale_tensor
 
 METADATA_KEY = "svd_attention_multiply"  # where bake records the four multipliers

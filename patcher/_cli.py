@@ -7,25 +7,11 @@ import json
 import sys
 from collections import defaultdict
 
-from ._checkpoint import bake, inspect_checkpoint
+from controls import FIELDS, add_multiplier_options, multipliers_from_args
+
+from ._checkpoint import bake, inspect_checkpoint, read_header
 from ._errors import PatchError
-from ._multipliers import FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, Multipliers
-
-
-def add_multiplier_options(parser: argparse.ArgumentParser) -> None:
-    """``--self-structural`` … ``--cross-temporal``; shared with the preview CLI."""
-    for field in FIELDS:
-        parser.add_argument(
-            "--" + field.replace("_", "-"),
-            type=float,
-            default=MULTIPLIER_DEFAULT,
-            metavar="X",
-            help=f"{field} multiplier, {MULTIPLIER_MIN}-{MULTIPLIER_MAX} (default {MULTIPLIER_DEFAULT})",
-        )
-
-
-def multipliers_from_args(args: argparse.Namespace) -> Multipliers:
-    return Multipliers(**{field: getattr(args, field) for field in FIELDS})
+from ._keys import family_warnings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,8 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warn_about_family(path: str) -> None:
+    for warning in family_warnings([t.name for t in read_header(path).tensors]):
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def _inspect(path: str, as_json: bool) -> int:
     found = inspect_checkpoint(path)
+    _warn_about_family(path)
     groups: dict[str, list] = defaultdict(list)
     for info, field, region in found:
         groups[field].append({"name": info.name, "region": region, "dtype": info.dtype, "shape": list(info.shape)})
@@ -76,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "inspect":
             return _inspect(args.file, args.json)
+        _warn_about_family(args.input)
         report = bake(args.input, args.output, multipliers_from_args(args), force=args.force)
     except (PatchError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

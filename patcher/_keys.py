@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import NamedTuple
 
-# Temporal blocks: ``time_stack`` in SGM checkpoints and ComfyUI, ``temporal_transformer_blocks`` in diffusers.
-TEMPORAL_MARKERS = (".time_stack.", ".temporal_transformer_blocks.")
+from ._families import SVD, detect_family, is_attention_output, is_temporal
 
 # Full single-file checkpoints also hold the VAE and the image encoder; only the UNet is patched.
 NON_UNET_PREFIXES = ("first_stage_model.", "conditioner.", "cond_stage_model.", "vae.", "image_encoder.")
@@ -37,9 +37,7 @@ def match_key(name: str) -> KeyMatch | None:
     attention = next((kind for suffix, kind in _SUFFIXES.items() if name.endswith(suffix)), None)
     if attention is None or name.startswith(NON_UNET_PREFIXES):
         return None
-    # A leading dot lets a key that starts with the marker (no prefix) match too.
-    temporal = any(marker in "." + name for marker in TEMPORAL_MARKERS)
-    field = f"{attention}_{'temporal' if temporal else 'structural'}"
+    field = f"{attention}_{'temporal' if is_temporal(name, SVD) else 'structural'}"
     region = next((region for pattern, region in _REGIONS if pattern.search(name)), "other")
     return KeyMatch(field, region)
 
@@ -48,3 +46,20 @@ def classify_key(name: str) -> str | None:
     """The multiplier field that scales the tensor ``name``, or None when it is not touched."""
     match = match_key(name)
     return match.field if match else None
+
+
+def family_warnings(names: list[str]) -> list[str]:
+    """What ComfyUI's rule would and would not scale in a checkpoint of another video family."""
+    family = detect_family(names)
+    if family is None or family is SVD:
+        return []
+    temporal = [n for n in names if is_temporal(n, family) and is_attention_output(n, family)]
+    scaled = Counter(field for n in temporal if (field := classify_key(n)) is not None)
+    text = f"this looks like a {family.name} checkpoint, not SVD: {family.note}"
+    if temporal:
+        as_what = ", ".join(f"{count} as {field}" for field, count in sorted(scaled.items())) or "none of them"
+        text += (f" ComfyUI's rule (followed here exactly) knows only SVD's temporal naming; of its {len(temporal)} "
+                 f"temporal attention output tensors it scales {as_what}, so the *_temporal multipliers do not reach them.")
+    if not any(classify_key(n) for n in names):
+        text += " The node's rule matches no tensor here, so it changes nothing."
+    return [text + " The app's preview supports SVD only."]

@@ -12,7 +12,7 @@ import torch
 
 from ._errors import PatchError
 from ._keys import REGIONS, match_key
-from ._multipliers import FIELDS, Multipliers
+from controls import FIELDS, Multipliers
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from patcher import FIELDS
+from controls import FIELDS
 
 from ._builtin import builtin_presets, get_builtin
 from ._comfyui import from_file_bytes

@@ -12,7 +12,7 @@ import io
 import json
 from typing import Any
 
-from patcher import FIELDS, Multipliers
+from controls import FIELDS, Multipliers
 
 from ._errors import PresetError
 from ._schema import Preset

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from patcher import FIELDS, Multipliers
+from controls import FIELDS, Multipliers, Setting, check_settings
+from controls import SETTINGS as ALL_SETTINGS
+from controls import check_setting as _check_setting
 
 from ._errors import PresetError
 
@@ -36,40 +37,13 @@ MAX_NAME_CHARS = 80
 MAX_DESCRIPTION_CHARS = 1000
 MAX_MODEL_CHARS = 200
 
-# Generation settings a preset may carry: name -> (type, min, max). The preview engine's own
-# bounds agree with these (a test checks it); presets do not depend on the engine.
-SETTINGS: dict[str, tuple[type, float, float]] = {
-    "seed": (int, 0, 2**32 - 1),
-    "frames": (int, 2, 50),
-    "steps": (int, 1, 100),
-    "width": (int, 0, 2048),
-    "height": (int, 0, 2048),
-    "fps": (int, 1, 60),
-    "motion_bucket_id": (int, 0, 1023),
-    "noise_aug_strength": (float, 0.0, 1.0),
-    "min_guidance": (float, 0.0, 20.0),
-    "max_guidance": (float, 0.0, 20.0),
-}
+# The render settings a preset (and a share link) may carry: the shared part of the one table.
+SETTINGS: tuple[Setting, ...] = tuple(s for s in ALL_SETTINGS if s.shared)
 
 
 def check_setting(name: str, value: Any) -> int | float:
-    """Validate one generation setting; ``ValueError`` names the setting and the value."""
-    if name not in SETTINGS:
-        raise PresetError(f"unknown setting {name!r}; expected some of {', '.join(SETTINGS)}")
-    kind, low, high = SETTINGS[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PresetError(f"settings.{name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise PresetError(f"settings.{name} must be finite, got {value!r}")
-    if kind is int:
-        if value != int(value):
-            raise PresetError(f"settings.{name} must be a whole number, got {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
-    if not low <= value <= high:
-        raise PresetError(f"settings.{name} must be between {low} and {high}, got {value!r}")
-    return value
+    """Validate one setting a preset carries; the error names ``settings.<name>`` and the value."""
+    return _check_setting(name, value, SETTINGS, PresetError, prefix="settings.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,10 +63,7 @@ class Preset:
             raise PresetError(f"multipliers must be Multipliers, got {type(self.multipliers).__name__}")
         if not isinstance(self.settings, Mapping):
             raise PresetError(f"settings must be an object, got {type(self.settings).__name__}")
-        settings = {k: check_setting(k, v) for k, v in self.settings.items()}
-        if settings.get("min_guidance", 0.0) > settings.get("max_guidance", math.inf):
-            raise PresetError("settings.min_guidance must not exceed settings.max_guidance")
-        object.__setattr__(self, "settings", settings)
+        object.__setattr__(self, "settings", check_settings(self.settings, SETTINGS, PresetError, prefix="settings."))
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {

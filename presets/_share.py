@@ -6,7 +6,7 @@ import logging
 import urllib.parse
 from typing import Mapping
 
-from patcher import FIELDS, MULTIPLIER_DEFAULT, Multipliers, check_multiplier
+from controls import FIELDS, MULTIPLIER_DEFAULT, Multipliers, check_multiplier, setting_names
 
 from ._errors import PresetError
 from ._schema import SETTINGS, Preset, check_setting
@@ -29,9 +29,10 @@ def to_query(preset: Preset) -> str:
         value = getattr(preset.multipliers, field)
         if value != MULTIPLIER_DEFAULT:
             params.append((field, _number(value)))
-    for name in SETTINGS:
-        if name in preset.settings:
-            params.append((name, str(preset.settings[name]) if SETTINGS[name][0] is int else _number(preset.settings[name])))
+    for setting in SETTINGS:
+        if setting.name in preset.settings:
+            value = preset.settings[setting.name]
+            params.append((setting.name, str(value) if setting.kind is int else _number(value)))
     if preset.name != SHARED_NAME:
         params.append(("name", preset.name))
     return urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
@@ -54,7 +55,7 @@ def from_query(params: Mapping[str, str] | str) -> tuple[Preset, list[str]]:
     for key, raw in params.items():
         if key in FIELDS:
             multipliers[key] = check_multiplier(key, _parse_float(key, raw))
-        elif key in SETTINGS:
+        elif key in setting_names(SETTINGS):
             settings[key] = check_setting(key, _parse_float(key, raw))
         elif key == "name":
             name = raw

@@ -4,10 +4,12 @@ No Gradio here; the app and the ``python -m preview`` command both call this pac
 """
 
 from ._compose import contact_sheet, difference, grid, side_by_side
-from ._demo import DEMO_MODEL_DIR
 from ._encode import OutputDir, write_mp4, write_png, write_webp
 from ._errors import ModelLoadError, PreviewError, RenderCancelled
+from ._families import PIPELINE_FAMILIES, VideoFamily
 from ._loading import (
+    DEMO_FRAMES,
+    DEMO_MODEL_DIR,
     MODEL_ENV,
     LoadedModel,
     ModelHolder,
@@ -17,11 +19,10 @@ from ._loading import (
     load_model,
     resolve_source,
 )
-from ._metrics import Metrics, flicker, jitter, temporal_change
+from ._metrics import Metrics, flicker, jitter, mean_abs_diff, temporal_change
 from ._outputs import Artifacts, export_comparison
 from ._render import (
     MAX_IMAGE_PIXELS,
-    SETTING_BOUNDS,
     Comparison,
     Previewer,
     RenderSettings,
@@ -29,14 +30,17 @@ from ._render import (
     prepare_image,
     preview_settings,
 )
+from ._gpu import estimate_gpu_seconds, on_gpu
+from ._studio import PreviewOutcome, Studio, SweepOutcome, comparison_summary
 from ._sweep import MAX_SWEEP_VALUES, SweepResult, parse_sweep, sweep
 
 __all__ = [
+    "DEMO_FRAMES",
     "DEMO_MODEL_DIR",
     "MAX_IMAGE_PIXELS",
     "MAX_SWEEP_VALUES",
     "MODEL_ENV",
-    "SETTING_BOUNDS",
+    "PIPELINE_FAMILIES",
     "Artifacts",
     "Comparison",
     "LoadedModel",
@@ -46,20 +50,28 @@ __all__ = [
     "ModelSource",
     "OutputDir",
     "PreviewError",
+    "PreviewOutcome",
     "Previewer",
     "RenderCancelled",
     "RenderSettings",
+    "Studio",
+    "SweepOutcome",
     "SweepResult",
+    "VideoFamily",
+    "comparison_summary",
     "contact_sheet",
     "default_device",
     "default_dtype",
     "difference",
+    "estimate_gpu_seconds",
     "export_comparison",
     "flicker",
     "full_settings",
     "grid",
     "jitter",
     "load_model",
+    "mean_abs_diff",
+    "on_gpu",
     "parse_sweep",
     "prepare_image",
     "preview_settings",

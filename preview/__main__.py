@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from controls import add_multiplier_options, add_setting_options, multipliers_from_args, settings_from_args
 from patcher import PatchError
-from patcher._cli import add_multiplier_options, multipliers_from_args
 
 from ._compose import side_by_side
 from ._encode import write_mp4, write_png, write_webp
@@ -28,17 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output .mp4 (or .webp / .png contact sheet)")
     p.add_argument("--model", help="diffusers folder or Hub id (default: $SVD_MODEL, else the embedded demo model)")
     add_multiplier_options(p)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--frames", type=int)
-    p.add_argument("--steps", type=int)
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
-    p.add_argument("--fps", type=int)
-    p.add_argument("--motion-bucket-id", type=int)
-    p.add_argument("--noise-aug", type=float, dest="noise_aug_strength")
-    p.add_argument("--min-guidance", type=float)
-    p.add_argument("--max-guidance", type=float)
-    p.add_argument("--decode-chunk-size", type=int)
+    add_setting_options(p)
     p.add_argument("--full", action="store_true", help="full quality (native size and frames, 25 steps) instead of preview")
     p.add_argument("--metrics", type=Path, help="write metrics here (.json or .csv)")
     p.add_argument("--sweep", help="sweep one multiplier, e.g. self_temporal=0,0.5,1,1.5,2")
@@ -48,10 +38,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--forward-chunking", action="store_true", help="chunk the UNet's feed-forward layers (less memory)")
     p.add_argument("--force", action="store_true", help="replace --out / --metrics if they exist")
     return p
-
-
-SETTING_ARGS = ("seed", "frames", "steps", "width", "height", "fps", "motion_bucket_id", "noise_aug_strength",
-                "min_guidance", "max_guidance", "decode_chunk_size")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         sweep_spec = parse_sweep(args.sweep) if args.sweep else None
         model = load_model(resolve_source(args.model), device=args.device, dtype=args.dtype, cpu_offload=args.cpu_offload,
                            forward_chunking=args.forward_chunking)
-        overrides = {name: getattr(args, name) for name in SETTING_ARGS if getattr(args, name) is not None}
-        settings = (full_settings if args.full else preview_settings)(model, **overrides)
+        settings = (full_settings if args.full else preview_settings)(model, **settings_from_args(args))
         previewer = Previewer(model)
         with tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
             def progress(fraction: float, text: str) -> None:

@@ -16,12 +16,14 @@ import torch
 
 from patcher import AttentionPatch
 
-from ._demo import DEMO_MODEL_DIR
 from ._errors import ModelLoadError
+from ._families import PIPELINE_FAMILIES, SVD, VideoFamily
 
 logger = logging.getLogger(__name__)
 
 MODEL_ENV = "SVD_MODEL"
+DEMO_MODEL_DIR = Path(__file__).resolve().parent / "demo_model"  # built and trained by the demo_model package
+DEMO_FRAMES = 8
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -79,6 +81,7 @@ class LoadedModel:
     dtype: torch.dtype
     native_size: tuple[int, int]  # (width, height) the UNet was configured for
     native_frames: int
+    family: VideoFamily = SVD
 
     @property
     def key(self) -> str:
@@ -124,7 +127,7 @@ def load_model(
         if not index.is_file():
             raise ModelLoadError(f"{source.location} has no model_index.json; it is not a diffusers pipeline folder")
         class_name = json.loads(index.read_text()).get("_class_name")
-        if class_name != "StableVideoDiffusionPipeline":
+        if class_name not in PIPELINE_FAMILIES:
             raise ModelLoadError(f"{source.location} holds a {class_name}, not a StableVideoDiffusionPipeline")
 
     # 2. Load, preferring the fp16 variant of Hub repos when running in half precision.
@@ -152,8 +155,7 @@ def load_model(
         pipe.unet.enable_forward_chunking()
     pipe.set_progress_bar_config(disable=True)
 
-    scale = pipe.vae_scale_factor
-    size = int(pipe.unet.config.sample_size) * scale
+    family = PIPELINE_FAMILIES[type(pipe).__name__]
     logger.info("loaded %s on %s (%s)", source.location, device, dtype)
     return LoadedModel(
         pipe=pipe,
@@ -161,9 +163,9 @@ def load_model(
         source=source,
         device=device,
         dtype=dtype,
-        # SVD's config says 96 latents square, but it was trained at 1024x576; small models are square.
-        native_size=(1024, 576) if size >= 512 else (size, size),
+        native_size=family.native_size_of(int(pipe.unet.config.sample_size), pipe.vae_scale_factor),
         native_frames=int(pipe.unet.config.num_frames),
+        family=family,
     )
 
 

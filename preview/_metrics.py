@@ -13,13 +13,13 @@ import json
 import numpy as np
 
 
-def _mad(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
+def mean_abs_diff(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
     return np.abs(a.astype(np.float32) - b.astype(np.float32)).mean(axis=axes)
 
 
 def temporal_change(frames: np.ndarray) -> np.ndarray:
     """(F-1,): mean |frame[t+1] - frame[t]|, a motion / flicker proxy."""
-    return _mad(frames[1:], frames[:-1], (1, 2, 3))
+    return mean_abs_diff(frames[1:], frames[:-1], (1, 2, 3))
 
 
 def jitter(frames: np.ndarray) -> np.ndarray:
@@ -54,7 +54,7 @@ class Metrics:
         if baseline.shape != patched.shape:
             raise ValueError(f"baseline {baseline.shape} and patched {patched.shape} differ in shape")
         return cls(
-            change_vs_baseline=_mad(patched, baseline, (1, 2, 3)),
+            change_vs_baseline=mean_abs_diff(patched, baseline, (1, 2, 3)),
             baseline_temporal=temporal_change(baseline),
             patched_temporal=temporal_change(patched),
             baseline_jitter=jitter(baseline),

@@ -6,7 +6,6 @@ import collections
 import dataclasses
 import hashlib
 import logging
-import math
 import threading
 import time
 from typing import Callable
@@ -15,11 +14,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from patcher import Multipliers
+from controls import SETTINGS, Multipliers, settings_dataclass
 
 from ._errors import PreviewError, RenderCancelled
-from ._demo import DEMO_FRAMES
-from ._loading import LoadedModel, ModelSource
+from ._families import SVD
+from ._loading import DEMO_FRAMES, LoadedModel, ModelSource
 
 logger = logging.getLogger(__name__)
 
@@ -29,63 +28,10 @@ ProgressFn = Callable[[float, str], None]
 MAX_IMAGE_PIXELS = 40_000_000  # larger uploads are refused before decoding (decompression bombs)
 SIZE_MULTIPLE = 64
 
-SETTING_BOUNDS = {  # field: (min, max)
-    "seed": (0, 2**32 - 1),
-    "frames": (2, 50),
-    "steps": (1, 100),
-    "width": (0, 2048),  # 0: the model's native size
-    "height": (0, 2048),
-    "fps": (1, 60),
-    "motion_bucket_id": (0, 1023),
-    "noise_aug_strength": (0.0, 1.0),
-    "min_guidance": (0.0, 20.0),
-    "max_guidance": (0.0, 20.0),
-    "decode_chunk_size": (1, 64),
-}
 
-
-@dataclasses.dataclass(frozen=True)
-class RenderSettings:
-    """Everything besides the image and the multipliers that determines a render."""
-
-    seed: int = 42
-    frames: int = 8
-    steps: int = 10
-    width: int = 0  # snapped to a multiple of 64; 0 = the model's native width
-    height: int = 0
-    fps: int = 7
-    motion_bucket_id: int = 127  # SVD's motion conditioning; higher means more motion
-    noise_aug_strength: float = 0.02  # noise added to the conditioning image
-    min_guidance: float = 1.0  # classifier-free guidance ramps from min (first frame) to max (last)
-    max_guidance: float = 3.0
-    decode_chunk_size: int = 8  # frames decoded at once by the VAE; lower saves memory
-
-    def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            low, high = SETTING_BOUNDS[field.name]
-            if field.type == "int":
-                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                    if not (isinstance(value, float) and value.is_integer()):
-                        raise PreviewError(f"{field.name} must be a whole number, got {value!r}")
-                value = int(value)
-            else:
-                if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-                    raise PreviewError(f"{field.name} must be a number, got {value!r}")
-                value = float(value)
-                if not math.isfinite(value):
-                    raise PreviewError(f"{field.name} must be finite, got {value!r}")
-            if not low <= value <= high:
-                raise PreviewError(f"{field.name} must be between {low} and {high}, got {value!r}")
-            object.__setattr__(self, field.name, value)
-        if self.min_guidance > self.max_guidance:
-            raise PreviewError(f"min_guidance ({self.min_guidance}) must not exceed max_guidance ({self.max_guidance})")
-
-    def replace(self, **changes) -> RenderSettings:
-        return dataclasses.replace(self, **changes)
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+class RenderSettings(settings_dataclass(SETTINGS, "RenderSettings", PreviewError)):
+    """Everything besides the image and the multipliers that determines a render: one field per
+    entry of ``controls.SETTINGS``, validated on construction."""
 
     def resolved_size(self, model: LoadedModel) -> tuple[int, int]:
         """(width, height): the model's native size for 0, otherwise snapped to multiples of 64."""
@@ -106,17 +52,23 @@ def preview_settings(model: LoadedModel | ModelSource, **overrides) -> RenderSet
         frames = model.native_frames if isinstance(model, LoadedModel) else DEMO_FRAMES
         base = RenderSettings(frames=frames, steps=10, decode_chunk_size=frames)
     else:
-        base = RenderSettings(frames=8, steps=10, width=512, height=320, decode_chunk_size=8)
+        base = RenderSettings(**_family(model).preview)
     return base.replace(**overrides)
 
 
 def full_settings(model: LoadedModel | ModelSource, **overrides) -> RenderSettings:
-    """SVD's own defaults: native size and frame count, 25 steps."""
+    """The family's own defaults: native size and frame count, its number of steps."""
+    family = _family(model)
     if isinstance(model, LoadedModel):
         frames = model.native_frames
     else:
-        frames = DEMO_FRAMES if model.is_demo else 14
-    return RenderSettings(frames=frames, steps=25, decode_chunk_size=min(frames, 14)).replace(**overrides)
+        frames = DEMO_FRAMES if model.is_demo else family.native_frames
+    return RenderSettings(frames=frames, steps=family.full_steps,
+                          decode_chunk_size=min(frames, family.max_decode_chunk)).replace(**overrides)
+
+
+def _family(model: LoadedModel | ModelSource):
+    return model.family if isinstance(model, LoadedModel) else SVD
 
 
 def _is_small(model: LoadedModel | ModelSource) -> bool:

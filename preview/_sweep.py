@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
-from patcher import FIELDS, Multipliers, check_multiplier
+from controls import FIELDS, Multipliers, check_multiplier
 
 from . import _compose as compose
 from ._errors import PreviewError

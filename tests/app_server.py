@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-import os
 import socket
+
+import app
+import preview
 
 
 def free_port() -> int:
@@ -13,15 +14,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_app(output_dir: str):
-    os.environ["SVD_MODEL"] = ""
-    os.environ["SVD_LAB_OUTPUT_DIR"] = output_dir
-    import app
-
-    app = importlib.reload(app)  # fresh model holder and output folder for this server
-    demo = app.build_demo()
+def launch_app(output_dir: str, model: str | None = None):
+    """A fresh app (its own model holder and output folder); returns (lab, demo, url)."""
+    studio = preview.Studio(preview.ModelHolder(model), preview.OutputDir(output_dir))
+    demo = app.build_demo(studio)
     demo.queue(max_size=16)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 max_file_size=app.MAX_UPLOAD, show_error=True)
-    return app, demo, f"http://127.0.0.1:{port}/"
+    return demo.lab, demo, f"http://127.0.0.1:{port}/"

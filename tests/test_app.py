@@ -17,8 +17,8 @@ FAST = {"frames": 4, "steps": 2, "decode_chunk_size": 4}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    app, demo, url = launch_app(str(tmp_path_factory.mktemp("outputs")))
-    yield app, url
+    lab, demo, url = launch_app(str(tmp_path_factory.mktemp("outputs")))
+    yield lab, url
     demo.close()
 
 
@@ -39,12 +39,12 @@ def preview_call(client, image, seed=5, **multipliers):
     return client.predict(image=handle_file(image), seed=seed, **values, **FAST, api_name="/preview")
 
 
-def unet_snapshot(app):
-    return {k: v.clone() for k, v in app.MODEL.get().pipe.unet.state_dict().items()}
+def unet_snapshot(lab):
+    return {k: v.clone() for k, v in lab.studio.model.get().pipe.unet.state_dict().items()}
 
 
-def assert_unet_equal(app, snapshot):
-    state = app.MODEL.get().pipe.unet.state_dict()
+def assert_unet_equal(lab, snapshot):
+    state = lab.studio.model.get().pipe.unet.state_dict()
     assert all(torch.equal(v, snapshot[k]) for k, v in state.items())
 
 
@@ -76,9 +76,9 @@ def call_raw(url: str, api: str, data: list) -> str:
 
 
 def test_bad_requests_fail_clearly_and_the_next_one_works(server, client, image_file, tmp_path):
-    app, url = server
+    lab, url = server
     reference = preview_call(client, image_file, seed=9, cross_temporal=1.5)
-    snapshot = unet_snapshot(app)
+    snapshot = unet_snapshot(lab)
 
     with pytest.raises(Exception, match="greater than maximum value 10"):
         preview_call(client, image_file, self_temporal=10.5)
@@ -86,7 +86,7 @@ def test_bad_requests_fail_clearly_and_the_next_one_works(server, client, image_
         preview_call(client, image_file, cross_structural=-1)
 
     image_payload = upload(url, image_file)
-    sse = call_raw(url, "/preview", [image_payload, 1.0, float("nan"), 1.0, 1.0, 5, False, *[8, 2, 0, 0, 7, 127, 0.02, 1.0, 3.0, 8]])
+    sse = call_raw(url, "/preview", [image_payload, 1.0, float("nan"), 1.0, 1.0, 5, 8, 2, 0, 0, 7, 127, 0.02, 1.0, 3.0, 8, False])
     assert "event: error" in sse and "self_temporal must be a finite number" in sse
 
     not_image = tmp_path / "notes.png"
@@ -104,10 +104,10 @@ def test_bad_requests_fail_clearly_and_the_next_one_works(server, client, image_
     with pytest.raises(Exception, match="self_temporal must be between 0.0 and 10.0"):
         client.predict(handle_file(str(malformed)), api_name="/load_preset")
 
-    assert_unet_equal(app, snapshot)
+    assert_unet_equal(lab, snapshot)
     again = preview_call(client, image_file, seed=9, cross_temporal=1.5)
     assert np.array_equal(read_mp4(again[2]), read_mp4(reference[2]))
-    assert_unet_equal(app, snapshot)
+    assert_unet_equal(lab, snapshot)
 
 
 def test_concurrent_clients_get_exactly_their_own_frames(server, image_file):
@@ -132,20 +132,20 @@ def test_concurrent_clients_get_exactly_their_own_frames(server, image_file):
 
 
 def test_preset_endpoints(client, tmp_path):
-    values = {"ss": 1.0, "st": 0.8, "cs": 1.0, "ct": 1.2}
-    saved = client.predict("Calm", "less motion", True, *values.values(), 42, 8, 10, 0, 0, 7, 127, 0.02, 1.0, 3.0, 8, {},
-                           api_name="/save_preset")
+    values = {"self_structural": 1.0, "self_temporal": 0.8, "cross_structural": 1.0, "cross_temporal": 1.2}
+    saved = client.predict(name="Calm", description="less motion", include_settings=True, **values, seed=42,
+                           user_presets={}, api_name="/save_preset")
     doc = json.loads(open(saved[0]).read())
     assert doc["name"] == "Calm" and doc["multipliers"]["self_temporal"] == 0.8 and doc["settings"]["seed"] == 42
     loaded = client.predict(handle_file(saved[0]), api_name="/load_preset")
     assert loaded[:4] == (1.0, 0.8, 1.0, 1.2) and loaded[4] == 42
 
-    snippet, workflow = client.predict(1.0, 0.8, 1.0, 1.2, api_name="/export_comfyui")
+    snippet, workflow = client.predict(**values, api_name="/export_comfyui")
     assert json.loads(snippet)["100"]["inputs"]["self_temporal"] == 0.8
     imported = client.predict(handle_file(workflow), api_name="/import_comfyui")
     assert imported[:4] == (1.0, 0.8, 1.0, 1.2)
 
-    link = client.predict(1.0, 0.8, 1.0, 1.2, 42, False, 8, 10, 0, 0, 7, 127, 0.02, 1.0, 3.0, 8, api_name="/share_link")
+    link = client.predict(**values, seed=42, include_settings=False, api_name="/share_link")
     assert link.endswith("?self_temporal=0.8&cross_temporal=1.2")
     applied = client.predict("Temporal self-attention off (diagnostic)", {}, api_name="/apply_preset")
     assert applied[1] == 0.0
@@ -153,32 +153,31 @@ def test_preset_endpoints(client, tmp_path):
 
 
 def test_sweep_endpoint(client, image_file):
-    video, plot, table = client.predict(handle_file(image_file), "self_temporal", "0, 1", 1.0, 1.0, 1.0, 1.0, 3,
-                                        4, 2, 0, 0, 7, 127, 0.02, 1.0, 3.0, 4, api_name="/sweep")
+    video, plot, table = client.predict(image=handle_file(image_file), field="self_temporal", values="0, 1", seed=3,
+                                        **FAST, api_name="/sweep")
     assert read_mp4(video).shape[2] == 2 * 256
     assert [row[0] for row in table["data"]] == [0.0, 1.0]
     for field, values, message in [("nonsense", "0, 1", "not in the list of choices"),
                                    ("self_temporal", "0, fast", "sweep values must be numbers"),
                                    ("cross_temporal", "0, 12", "cross_temporal must be between 0.0 and 10.0")]:
         with pytest.raises(Exception, match=message):
-            client.predict(handle_file(image_file), field, values, 1.0, 1.0, 1.0, 1.0, 3, 4, 2, 0, 0, 7, 127,
-                           0.02, 1.0, 3.0, 4, api_name="/sweep")
+            client.predict(image=handle_file(image_file), field=field, values=values, seed=3, **FAST, api_name="/sweep")
 
 
 def test_zerogpu_duration_grows_with_the_work():
-    import app
+    import preview
 
-    small = app.make_settings(1, 8, 10, 512, 320, 7, 127, 0.02, 1.0, 3.0, 8)
-    large = app.make_settings(1, 25, 25, 1024, 576, 7, 127, 0.02, 1.0, 3.0, 8)
-    assert 20 <= app._estimate_seconds(small, 2) < app._estimate_seconds(large, 2) <= 300
+    small = preview.RenderSettings(frames=8, steps=10, width=512, height=320)
+    large = preview.RenderSettings(frames=25, steps=25, width=1024, height=576)
+    assert 20 <= preview.estimate_gpu_seconds(small, 2) < preview.estimate_gpu_seconds(large, 2) <= 300
 
 
 def test_stop_cancels_a_running_render(server, image_file):
     import time
 
-    app, url = server
+    lab, url = server
     client = Client(url, verbose=False)
-    snapshot = unet_snapshot(app)
+    snapshot = unet_snapshot(lab)
     job = client.submit(image=handle_file(image_file), self_structural=1.0, self_temporal=0.5, cross_structural=1.0,
                         cross_temporal=1.0, seed=77, frames=8, steps=100, decode_chunk_size=8, api_name="/preview")
     deadline = time.time() + 60
@@ -188,4 +187,4 @@ def test_stop_cancels_a_running_render(server, image_file):
     client.predict(api_name="/cancel")  # same client, same browser session
     with pytest.raises(Exception, match="render cancelled at step"):
         job.result(timeout=120)
-    assert_unet_equal(app, snapshot)
+    assert_unet_equal(lab, snapshot)

@@ -1,6 +1,6 @@
 """What the shipped demo model does, measured on held-out generated images.
 
-The figures are those of `python -m preview.evaluate_demo` (the same 12 images, seed and settings
+The figures are those of `python -m demo_model.evaluate` (the same 12 images, seed and settings
 as here; renders are seeded, so they repeat exactly) written to docs/demo_model_quality.json. The
 thresholds sit below them with a margin and guard against regressions when the model is retrained.
 """
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from preview import Previewer, preview_settings
-from preview._synthetic import held_out_images
-from preview.evaluate_demo import evaluate
+from demo_model.synthetic import held_out_images
+from demo_model.evaluate import evaluate
 
 
 @pytest.fixture(scope="module")

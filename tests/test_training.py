@@ -8,8 +8,8 @@ import torch
 from safetensors.torch import load_file
 
 import preview
-from preview import train_demo
-from preview._synthetic import held_out_clips, held_out_images, make_batch, make_video, motion_speed
+from demo_model import train as train_demo
+from demo_model.synthetic import held_out_clips, held_out_images, make_batch, make_video, motion_speed
 
 
 def test_generated_videos_move_faster_with_higher_buckets():

@@ -1,6 +1,6 @@
-"""``python -m preview.demo``: (re)build the embedded demo model folder from fixed seeds.
+"""``python -m demo_model.build``: (re)build the embedded demo model folder from fixed seeds.
 
-This writes the untrained architecture; ``python -m preview.train_demo`` trains it.
+This writes the untrained architecture; ``python -m demo_model.train`` trains it.
 """
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._demo import DEMO_MODEL_DIR, build_demo_pipeline, save_demo_pipeline
+from preview import DEMO_MODEL_DIR
+
+from .architecture import build_demo_pipeline, save_demo_pipeline
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m preview.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m demo_model.build", description=__doc__)
     parser.add_argument("--out", type=Path, default=DEMO_MODEL_DIR)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="replace an existing model folder (e.g. the trained one)")

@@ -1,4 +1,4 @@
-"""``python -m preview.evaluate_demo``: measure the embedded demo model on held-out generated images.
+"""``python -m demo_model.evaluate``: measure the embedded demo model on held-out generated images.
 
 What it measures, averaged over a fixed test set that training never saw:
 
@@ -30,12 +30,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from patcher import FIELDS, Multipliers
+from controls import FIELDS, Multipliers
 
-from ._loading import load_model
-from ._metrics import _mad, flicker, jitter, temporal_change
-from ._render import Previewer, RenderSettings, preview_settings
-from ._synthetic import held_out_clips, held_out_images
+from preview import (
+    Previewer,
+    RenderSettings,
+    flicker,
+    jitter,
+    load_model,
+    mean_abs_diff,
+    preview_settings,
+    temporal_change,
+)
+
+from .synthetic import held_out_clips, held_out_images
 
 BUCKETS = (20, 127, 255)
 PROBE_VALUES = (0.0, 2.0)
@@ -47,14 +55,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _first_last(frames: np.ndarray) -> float:
-    return float(_mad(frames[-1], frames[0]))
+    return float(mean_abs_diff(frames[-1], frames[0]))
 
 
 def _error_after_first(frames: np.ndarray, clip: np.ndarray) -> float:
     """Mean |frame - true frame| over frames 1.. (frame 0 is the input's own reconstruction)."""
     if frames.shape != clip.shape:
         return float("nan")  # renders at another size than the generator's clips
-    return float(_mad(frames[1:], clip[1:]))
+    return float(mean_abs_diff(frames[1:], clip[1:]))
 
 
 def _paired(baseline: list[float], off: list[float]) -> dict:
@@ -101,11 +109,11 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
         frame0_psnr.append(psnr(base[0], prepared))
         previewer.clear_cache()
         again = previewer.render(image, settings, Multipliers()).baseline
-        floor.append(float(_mad(again, base)))
+        floor.append(float(mean_abs_diff(again, base)))
         for field in FIELDS:
             for value in PROBE_VALUES:
                 patched = previewer.render(image, settings, Multipliers(**{field: value})).patched
-                change[f"{field}={value:g}"].append(float(_mad(patched, base)))
+                change[f"{field}={value:g}"].append(float(mean_abs_diff(patched, base)))
                 if field == "self_temporal" and value == 0.0:
                     motion_off.append(float(temporal_change(patched).mean()))
                     first_last_off.append(_first_last(patched))
@@ -173,7 +181,7 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m preview.evaluate_demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m demo_model.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="demo", help="pipeline folder (default: the embedded demo model)")
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--json", type=Path, help="write the figures here")

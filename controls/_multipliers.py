@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from typing import Any, Mapping
+
+from ._numbers import check_number
 
 # Bounds of the ComfyUI node's FLOAT inputs; the UI sliders use the same constants.
 MULTIPLIER_MIN = 0.0
@@ -14,18 +14,17 @@ MULTIPLIER_STEP = 0.01
 MULTIPLIER_DEFAULT = 1.0
 
 FIELDS = ("self_structural", "self_temporal", "cross_structural", "cross_temporal")
+FIELD_HELP = {
+    "self_structural": "Spatial self-attention output: how much each frame's own layout mixes across the image.",
+    "self_temporal": "Temporal self-attention output: how much each pixel looks at the other frames (motion coherence).",
+    "cross_structural": "Spatial cross-attention output: how strongly the input image's embedding steers each frame.",
+    "cross_temporal": "Temporal cross-attention output: the image embedding's pull inside the temporal blocks.",
+}
 
 
 def check_multiplier(name: str, value: Any) -> float:
     """Return ``value`` as a float, or raise ``ValueError`` naming ``name`` and the value."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if not MULTIPLIER_MIN <= value <= MULTIPLIER_MAX:
-        raise ValueError(f"{name} must be between {MULTIPLIER_MIN} and {MULTIPLIER_MAX}, got {value!r}")
-    return value
+    return check_number(name, value, float, MULTIPLIER_MIN, MULTIPLIER_MAX)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``python -m preview.train_demo``: train the embedded demo model on procedurally generated videos.
+"""``python -m demo_model.train``: train the embedded demo model on procedurally generated videos.
 
 Three stages, from fixed seeds, on the CPU:
 
@@ -32,8 +32,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._demo import DEMO_FRAMES, DEMO_MODEL_DIR, DEMO_RESOLUTION, demo_components
-from ._synthetic import make_batch
+from preview import DEMO_FRAMES, DEMO_MODEL_DIR
+
+from .architecture import DEMO_RESOLUTION, demo_components
+from .synthetic import make_batch
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +213,7 @@ def decoder_stage(report: dict) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m preview.train_demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m demo_model.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEMO_MODEL_DIR)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vae-steps", type=int, default=1300, help="steps on single frames")

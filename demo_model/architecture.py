@@ -1,6 +1,6 @@
-"""The embedded demo model: SVD's architecture at toy size, small enough to ship in the repo.
+"""The embedded demo model's architecture: SVD's at toy size, small enough to ship in the repo.
 
-``python -m preview.demo`` writes it as a diffusers folder of ``.safetensors`` and configs. The
+``python -m demo_model.build`` writes it as a diffusers folder of ``.safetensors`` and configs. The
 architecture and conditioning are SVD's (spatio-temporal UNet with attn1/attn2 in spatial and
 temporal blocks, temporal VAE decoder, CLIP image encoder, v-prediction Euler/Karras scheduler);
 only the widths and the native resolution (64x64, 8 frames) are tiny.
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-DEMO_MODEL_DIR = Path(__file__).resolve().parent / "demo_model"
+from preview import DEMO_FRAMES, DEMO_MODEL_DIR
+
 DEMO_RESOLUTION = 64
-DEMO_FRAMES = 8
 
 
 def demo_scheduler():

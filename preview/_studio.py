@@ -1,0 +1,139 @@
+"""What a running app holds: one model, its previewer, the output folder and the Stop switches.
+
+One ``Studio`` per app instance (created by ``app.build_demo``); nothing lives at module level, so
+tests and embedders can run several side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from typing import Callable, Iterator
+
+import numpy as np
+from PIL import Image
+
+from controls import Multipliers
+
+from ._encode import OutputDir, write_mp4
+from ._loading import ModelHolder, ModelSource, default_device, default_dtype, resolve_source
+from ._metrics import Metrics
+from ._outputs import Artifacts, export_comparison
+from ._render import Comparison, Previewer, ProgressFn, RenderSettings, full_settings, preview_settings
+from ._sweep import SweepResult, sweep
+
+@dataclasses.dataclass(frozen=True)
+class PreviewOutcome:
+    comparison: Comparison
+    files: Artifacts
+    summary: str  # Markdown: what was scaled, how long it took, the headline numbers
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepOutcome:
+    result: SweepResult
+    video: str  # path of the labelled grid video
+    rows: list[dict]  # one row per value: the value and its summary metrics
+    long_rows: list[dict]  # (value, metric, number) rows for a line plot
+
+
+class Studio:
+    """Renders for an app: loads the model on first use, caches baselines, writes files, stops on request."""
+
+    def __init__(self, model: ModelHolder | None = None, outputs: OutputDir | None = None) -> None:
+        self.model = model or ModelHolder()
+        self.outputs = outputs or OutputDir()
+        self._previewer: Previewer | None = None
+        self._lock = threading.Lock()
+        self._cancel_events: dict[str, threading.Event] = {}
+
+    @property
+    def source(self) -> ModelSource:
+        return resolve_source(self.model.source_spec)
+
+    def previewer(self) -> Previewer:
+        """The one Previewer, created with the model on first use (never at start-up unless asked)."""
+        with self._lock:
+            if self._previewer is None:
+                self._previewer = Previewer(self.model.get())
+            return self._previewer
+
+    def badge(self) -> str:
+        """One Markdown line saying which model renders, where and in which precision."""
+        source = self.source
+        device = default_device()
+        dtype = str(default_dtype(device)).removeprefix("torch.")
+        if source.is_demo:
+            return (f"**Model:** embedded demo model — a tiny SVD-architecture model trained on generated shapes, "
+                    f"not SVD · {device} · {dtype}. Point `SVD_MODEL` (or `--model`) at a diffusers folder or "
+                    "`stabilityai/stable-video-diffusion-img2vid-xt` for real SVD.")
+        return f"**Model:** `{source.location}` · {device} · {dtype}"
+
+    def default_settings(self, full: bool = False) -> RenderSettings:
+        return (full_settings if full else preview_settings)(self.model.loaded or self.source)
+
+    # --- Stop ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def cancellable(self, key: str) -> Iterator[Callable[[], bool]]:
+        """A cancel check for one render, which ``cancel(key)`` trips."""
+        event = self._cancel_events[key] = threading.Event()
+        try:
+            yield event.is_set
+        finally:
+            if self._cancel_events.get(key) is event:
+                del self._cancel_events[key]
+
+    def cancel(self, key: str) -> bool:
+        """Stop the render running under ``key`` after its current step; False when none runs."""
+        event = self._cancel_events.get(key)
+        if event is not None:
+            event.set()
+        return event is not None
+
+    # --- renders ------------------------------------------------------------------------------
+
+    def preview(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, multipliers: Multipliers,
+                key: str = "local", progress: ProgressFn | None = None) -> PreviewOutcome:
+        previewer = self.previewer()
+        with self.cancellable(key) as cancel:
+            comparison = previewer.render(image, settings, multipliers, progress=progress, cancel=cancel)
+        files = export_comparison(comparison, self.outputs.new_batch())
+        summary = comparison_summary(comparison, previewer.model.patch.summary(), files.metrics)
+        return PreviewOutcome(comparison, files, summary)
+
+    def sweep(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, field: str, values: list[float],
+              base: Multipliers, key: str = "local", progress: ProgressFn | None = None) -> SweepOutcome:
+        with self.cancellable(key) as cancel:
+            result = sweep(self.previewer(), image, settings, field, values, base=base, progress=progress, cancel=cancel)
+        video = write_mp4(result.grid(), self.outputs.new_batch() / "sweep.mp4", settings.fps)
+        rows = result.table()
+        plotted = ("mean_change_vs_baseline", "patched_temporal_change", "patched_jitter")
+        long_rows = [{"multiplier value": row[field], "metric": metric, "value": row[metric]}
+                     for metric in plotted for row in rows]
+        return SweepOutcome(result, str(video), rows, long_rows)
+
+
+def comparison_summary(comparison: Comparison, patch_summary: dict, metrics: Metrics) -> str:
+    """A Markdown table of what each multiplier scaled, then the render's facts and headline numbers."""
+    m = comparison.multipliers
+    numbers = metrics.summary()
+    rows = [f"| {field} | {getattr(m, field):.2f} | {g['tensors']} | {g['parameters']:,} |"
+            for field, g in patch_summary["groups"].items()]
+    width, height = comparison.size
+    cached = "cached baseline" if comparison.baseline_cached else "baseline rendered"
+    return "\n".join([
+        "| multiplier | value | tensors scaled | parameters |",
+        "| --- | ---: | ---: | ---: |",
+        *rows,
+        "",
+        f"{patch_summary['total']['tensors']} tensors, {patch_summary['fraction']:.1%} of the UNet's parameters. "
+        f"{comparison.settings.frames} frames at {width}x{height}, {comparison.settings.steps} steps, "
+        f"{cached}, {comparison.seconds:.1f} s.",
+        "",
+        f"**Mean change vs baseline:** {numbers['mean_change_vs_baseline']:.2f} levels (of 255) · "
+        f"**temporal change** baseline {numbers['baseline_temporal_change']:.2f} → patched "
+        f"{numbers['patched_temporal_change']:.2f} · **jitter** {numbers['baseline_jitter']:.2f} → "
+        f"{numbers['patched_jitter']:.2f} · **flicker** {numbers['baseline_flicker']:.2f} → {numbers['patched_flicker']:.2f}",
+    ])
