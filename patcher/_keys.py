@@ -55,7 +55,7 @@ def family_warnings(names: list[str]) -> list[str]:
         return []
     temporal = [n for n in names if is_temporal(n, family) and is_attention_output(n, family)]
     scaled = Counter(field for n in temporal if (field := classify_key(n)) is not None)
-    text = f"this looks like a {family.name} checkpoint, not SVD: {family.note}"
+    text = f"this checkpoint is {family.name}, not SVD: {family.note}"
     if temporal:
         as_what = ", ".join(f"{count} as {field}" for field, count in sorted(scaled.items())) or "none of them"
         text += (f" ComfyUI's rule (followed here exactly) knows only SVD's temporal naming; of its {len(temporal)} "

@@ -2,18 +2,21 @@
 
 import ast
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["patcher", "presets", "preview"]
+PACKAGES = ["controls", "patcher", "presets", "preview"]
 
-# package -> the project packages (and heavy UI libraries) it must not import
+# package -> the project packages and heavy libraries it must not import, directly or through others
 FORBIDDEN = {
-    "patcher": {"presets", "preview", "gradio", "diffusers", "app"},
-    "presets": {"preview", "gradio", "diffusers", "torch", "app"},
-    "preview": {"presets", "gradio", "app"},
+    "controls": {"patcher", "presets", "preview", "demo_model", "app", "torch", "numpy", "gradio", "diffusers"},
+    "patcher": {"presets", "preview", "demo_model", "app", "gradio", "diffusers"},
+    "presets": {"patcher", "preview", "demo_model", "app", "torch", "gradio", "diffusers"},
+    "preview": {"presets", "demo_model", "app", "gradio"},
 }
 
 
@@ -28,15 +31,44 @@ def test_all_lists_exactly_the_public_names(name):
 
 
 @pytest.mark.parametrize("name", PACKAGES)
-def test_layers_import_only_downwards(name):
-    for path in (ROOT / name).glob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                modules = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = [node.module]
-            else:
-                continue
-            for module in modules:
-                assert module.split(".")[0] not in FORBIDDEN[name], f"{path.relative_to(ROOT)} imports {module}"
+def test_importing_a_package_loads_none_of_its_forbidden_modules(name):
+    """Transitively: a blocked module (set to None in sys.modules) makes any import of it fail."""
+    blocked = sorted(FORBIDDEN[name])
+    code = (f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\n"
+            f"import {name}\nprint('ok')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_the_block_in_the_test_above_really_blocks():
+    code = "import sys\nsys.modules['torch'] = None\nimport patcher"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "torch" in result.stderr
+
+
+def _imports(path: Path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+SOURCES = sorted(p for d in [*PACKAGES, "demo_model"] for p in (ROOT / d).glob("*.py")) + [ROOT / "app.py"]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_imports_another_packages_private_module(path):
+    own = path.parent.name if path.parent != ROOT else None
+    for module in _imports(path):
+        parts = module.split(".")
+        if parts[0] in (*PACKAGES, "demo_model") and parts[0] != own:
+            private = [p for p in parts[1:] if p.startswith("_")]
+            assert not private, f"{path.relative_to(ROOT)} imports {module}, a private part of {parts[0]}"
+
+
+def test_the_runtime_never_imports_the_training_code():
+    for path in SOURCES:
+        if path.parent.name != "demo_model":
+            assert not any(m.split(".")[0] == "demo_model" for m in _imports(path)), path

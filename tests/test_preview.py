@@ -275,7 +275,9 @@ def test_output_dir_cleans_up_old_batches(tmp_path):
 
 def test_model_sources_fail_with_clear_messages(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert resolve_source(None).kind == "demo" or resolve_source("demo").kind == "demo"
+    monkeypatch.delenv(preview.MODEL_ENV, raising=False)
+    assert resolve_source(None).is_demo and resolve_source("").is_demo and resolve_source("demo").is_demo
+    assert resolve_source(None).location == str(preview.DEMO_MODEL_DIR)
     with pytest.raises(ModelLoadError, match="neither an existing folder nor a Hub id"):
         resolve_source(str(tmp_path / "missing"))
     weights = tmp_path / "svd.safetensors"
