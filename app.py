@@ -49,12 +49,6 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
-def _image_path(image) -> str:
-    if not image:
-        raise preview.PreviewError("upload an image first (or pick one of the examples)")
-    return image
-
-
 def _current_preset(name, description, include_settings, multipliers: Multipliers, settings: dict) -> presets.Preset:
     shared = {k: settings[k] for k in LINK_SETTINGS} if include_settings else {}
     return presets.Preset(name=(name or "").strip() or "My preset", description=description or "",
@@ -86,7 +80,6 @@ class Lab:
         if randomize_seed:
             settings = {**settings, "seed": random.randint(0, 2**32 - 1)}
         render_settings = preview.RenderSettings(**settings)
-        image = _image_path(image)
         progress(0.0, desc="loading model")
         outcome = self.studio.preview(image, render_settings, multipliers, key=_session(request),
                                       progress=lambda f, t: progress(f, desc=t))
@@ -106,14 +99,10 @@ class Lab:
         """Render one multiplier over a list of values: a grid video and the metrics against the value."""
         field, numbers = preview.parse_sweep(f"{field}={values}")
         base = Multipliers(self_structural, self_temporal, cross_structural, cross_temporal)
-        outcome = self.studio.sweep(_image_path(image), preview.RenderSettings(**settings), field, numbers, base,
+        outcome = self.studio.sweep(image, preview.RenderSettings(**settings), field, numbers, base,
                                     key=_session(request), progress=lambda f, t: progress(f, desc=t))
         table = pd.DataFrame(outcome.rows).round(3)
         return outcome.video, pd.DataFrame(outcome.long_rows), table
-
-    @staticmethod
-    def reset():
-        return (MULTIPLIER_DEFAULT,) * 4
 
     @user_errors
     def apply_preset(self, name, user_presets):
@@ -250,15 +239,12 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
 
             with gr.Column(scale=3):
                 with gr.Tabs():
-                    with gr.Tab("Side by side"):
-                        side_by_side = gr.Video(label="Baseline | patched", autoplay=True, loop=True,
-                                                elem_id="side-by-side")
-                    with gr.Tab("Baseline"):
-                        baseline = gr.Video(label="Baseline", autoplay=True, loop=True)
-                    with gr.Tab("Patched"):
-                        patched = gr.Video(label="Patched", autoplay=True, loop=True)
-                    with gr.Tab("Difference ×4"):
-                        difference = gr.Video(label="|patched − baseline| × 4", autoplay=True, loop=True)
+                    videos = []
+                    for tab, label, elem_id in (("Side by side", "Baseline | patched", "side-by-side"),
+                                                ("Baseline", "Baseline", None), ("Patched", "Patched", None),
+                                                ("Difference ×4", "|patched − baseline| × 4", None)):
+                        with gr.Tab(tab):
+                            videos.append(gr.Video(label=label, autoplay=True, loop=True, elem_id=elem_id))
                     with gr.Tab("Contact sheet"):
                         sheet = gr.Image(label="Frames", type="filepath", format="png")
                 plot = gr.LinePlot(x="frame", y="value", color="series", title="Per-frame metrics (8-bit levels)",
@@ -302,7 +288,7 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
         settings_inputs = list(settings.values())
         link_outputs = [*multipliers, *(settings[n] for n in LINK_SETTINGS), preset_info]
         preview_inputs = [image, *multipliers, *settings_inputs, randomize]
-        preview_outputs = [side_by_side, baseline, patched, difference, sheet, plot, summary, seed_used, downloads]
+        preview_outputs = [*videos, sheet, plot, summary, seed_used, downloads]
         model_events = {"concurrency_id": "model", "concurrency_limit": 1}
         preview_handler = preview.on_gpu(lab.preview, renders=lambda args: 2)
 
@@ -315,7 +301,7 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
             slider.release(preview_on_release, [auto, *preview_inputs],
                            preview_outputs, api_name=False, trigger_mode="always_last", **model_events)
         stop.click(lab.cancel, None, None, api_name="cancel", queue=False)
-        reset.click(lab.reset, None, multipliers, api_name="reset")
+        reset.click(lambda: (MULTIPLIER_DEFAULT,) * 4, None, multipliers, api_name="reset")
         quality.change(lambda q: tuple((full if q == "Full quality" else defaults).as_dict().values()), quality,
                        settings_inputs, api_name=False)
         preset_picker.input(lab.apply_preset, [preset_picker, user_presets], link_outputs, api_name="apply_preset")

@@ -17,6 +17,7 @@ from PIL import Image
 from controls import Multipliers
 
 from ._encode import OutputDir, write_mp4
+from ._errors import PreviewError
 from ._loading import ModelHolder, ModelSource, default_device, default_dtype, resolve_source
 from ._metrics import Metrics
 from ._outputs import Artifacts, export_comparison
@@ -96,6 +97,7 @@ class Studio:
 
     def preview(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, multipliers: Multipliers,
                 key: str = "local", progress: ProgressFn | None = None) -> PreviewOutcome:
+        _check_image(image)
         previewer = self.previewer()
         with self.cancellable(key) as cancel:
             comparison = previewer.render(image, settings, multipliers, progress=progress, cancel=cancel)
@@ -105,6 +107,7 @@ class Studio:
 
     def sweep(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, field: str, values: list[float],
               base: Multipliers, key: str = "local", progress: ProgressFn | None = None) -> SweepOutcome:
+        _check_image(image)
         with self.cancellable(key) as cancel:
             result = sweep(self.previewer(), image, settings, field, values, base=base, progress=progress, cancel=cancel)
         video = write_mp4(result.grid(), self.outputs.new_batch() / "sweep.mp4", settings.fps)
@@ -113,6 +116,11 @@ class Studio:
         long_rows = [{"multiplier value": row[field], "metric": metric, "value": row[metric]}
                      for metric in plotted for row in rows]
         return SweepOutcome(result, str(video), rows, long_rows)
+
+
+def _check_image(image) -> None:
+    if image is None or (isinstance(image, str) and not image):
+        raise PreviewError("upload an image first (or pick one of the examples)")
 
 
 def comparison_summary(comparison: Comparison, patch_summary: dict, metrics: Metrics) -> str:
