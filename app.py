@@ -212,8 +212,9 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
 
         with gr.Row():
             with gr.Column(scale=2):
-                image = gr.Image(label="Input image", type="filepath", sources=["upload", "clipboard"], height=260,
-                                 elem_id="input-image")
+                # image_mode=None: the file arrives as uploaded (alpha, 16-bit, EXIF) and preview.load_image reads it
+                image = gr.Image(label="Input image", type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                 height=260, elem_id="input-image")
                 if examples:
                     gr.Examples(examples, inputs=image, label="Examples")
                 sliders = {}

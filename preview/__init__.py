@@ -19,15 +19,14 @@ from ._loading import (
     load_model,
     resolve_source,
 )
+from ._images import MAX_IMAGE_PIXELS, load_image, prepare_image
 from ._metrics import Metrics, flicker, jitter, mean_abs_diff, temporal_change
 from ._outputs import Artifacts, export_comparison
 from ._render import (
-    MAX_IMAGE_PIXELS,
     Comparison,
     Previewer,
     RenderSettings,
     full_settings,
-    prepare_image,
     preview_settings,
 )
 from ._gpu import estimate_gpu_seconds, on_gpu
@@ -69,6 +68,7 @@ __all__ = [
     "full_settings",
     "grid",
     "jitter",
+    "load_image",
     "load_model",
     "mean_abs_diff",
     "on_gpu",

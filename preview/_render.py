@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import logging
 import threading
 import time
@@ -12,12 +11,13 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from controls import SETTINGS, Multipliers, settings_dataclass
 
 from ._errors import PreviewError, RenderCancelled
 from ._families import SVD
+from ._images import image_hash, prepare_image
 from ._loading import DEMO_FRAMES, LoadedModel, ModelSource
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,6 @@ logger = logging.getLogger(__name__)
 # progress(fraction in [0, 1], description)
 ProgressFn = Callable[[float, str], None]
 
-MAX_IMAGE_PIXELS = 40_000_000  # larger uploads are refused before decoding (decompression bombs)
 SIZE_MULTIPLE = 64
 
 
@@ -75,42 +74,6 @@ def _is_small(model: LoadedModel | ModelSource) -> bool:
     if isinstance(model, LoadedModel):
         return model.native_size[0] < 512
     return model.is_demo
-
-
-def prepare_image(image: Image.Image | np.ndarray | str, width: int, height: int) -> Image.Image:
-    """RGB image of exactly ``width`` x ``height``: resized to cover, then centre-cropped."""
-    if isinstance(image, str):
-        try:
-            with Image.open(image) as opened:
-                _check_pixels(opened.size)
-                image = opened.copy()
-        except (OSError, Image.DecompressionBombError) as exc:
-            raise PreviewError(f"cannot read the image: {exc}") from None
-    elif isinstance(image, np.ndarray):
-        if image.ndim not in (2, 3) or image.dtype != np.uint8:
-            raise PreviewError(f"image array must be uint8 HxW or HxWxC, got {image.dtype} {image.shape}")
-        image = Image.fromarray(image)
-    if not isinstance(image, Image.Image):
-        raise PreviewError(f"expected an image, got {type(image).__name__}")
-    _check_pixels(image.size)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # Composite transparency on white rather than letting it turn black.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    image = image.convert("RGB")
-    return ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
-
-
-def _check_pixels(size: tuple[int, int]) -> None:
-    if size[0] * size[1] > MAX_IMAGE_PIXELS:
-        raise PreviewError(f"image is {size[0]}x{size[1]}; images over {MAX_IMAGE_PIXELS // 1_000_000} megapixels are refused")
-    if min(size) < 1:
-        raise PreviewError("image is empty")
-
-
-def image_hash(image: Image.Image) -> str:
-    return hashlib.sha256(image.tobytes()).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
