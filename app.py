@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import html
 import json
 import logging
 import os
 import random
+import string
 from pathlib import Path
 
 import gradio as gr
@@ -38,15 +40,26 @@ def user_errors(fn):
         except gr.Error:
             raise
         except preview.RenderCancelled as exc:
-            raise gr.Error(str(exc), title="Cancelled") from None
+            raise gr.Error(_toast(str(exc)), title="Cancelled") from None
         except (preview.PreviewError, presets.PresetError, PatchError, ValueError) as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(_toast(str(exc))) from None
 
     return wrapper
 
 
 def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
+
+
+def _toast(text: str) -> str:
+    """Toasts render HTML: show visitors' text (link values, file contents) as text."""
+    return html.escape(text, quote=False)
+
+
+def _markdown_text(text: str) -> str:
+    """Text as itself inside Markdown: no links, images, HTML or formatting from a visitor's file or link."""
+    entities = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+    return "".join(entities.get(c) or ("\\" + c if c in string.punctuation else c) for c in text)
 
 
 def _current_preset(name, description, include_settings, multipliers: Multipliers, settings: dict) -> presets.Preset:
@@ -70,6 +83,19 @@ class Lab:
 
     def __init__(self, studio: preview.Studio) -> None:
         self.studio = studio
+        self.demo: gr.Blocks | None = None  # set by build_demo
+
+    def _gone(self, request: gr.Request | None):
+        """True once Gradio has dropped the request's event: its client cancelled it or went away.
+
+        Gradio cancels the event's task but cannot stop the thread running the render; this check,
+        polled at every denoising step, can. (Gradio has no public view of running events.)
+        """
+        session = getattr(request, "session_hash", None)
+        queue = getattr(self.demo, "_queue", None)
+        if session is None or queue is None:
+            return None
+        return lambda: not any(e.session_hash == session and e.alive for job in queue.active_jobs if job for e in job)
 
     @user_errors
     @with_setting_parameters
@@ -82,7 +108,7 @@ class Lab:
         render_settings = preview.RenderSettings(**settings)
         progress(0.0, desc="loading model")
         outcome = self.studio.preview(image, render_settings, multipliers, key=_session(request),
-                                      progress=lambda f, t: progress(f, desc=t))
+                                      progress=lambda f, t: progress(f, desc=t), gone=self._gone(request))
         files = outcome.files
         return (str(files.side_by_side), str(files.baseline), str(files.patched), str(files.difference),
                 str(files.contact_sheet), pd.DataFrame(files.metrics.records()), outcome.summary,
@@ -100,7 +126,8 @@ class Lab:
         field, numbers = preview.parse_sweep(f"{field}={values}")
         base = Multipliers(self_structural, self_temporal, cross_structural, cross_temporal)
         outcome = self.studio.sweep(image, preview.RenderSettings(**settings), field, numbers, base,
-                                    key=_session(request), progress=lambda f, t: progress(f, desc=t))
+                                    key=_session(request), progress=lambda f, t: progress(f, desc=t),
+                                    gone=self._gone(request))
         table = pd.DataFrame(outcome.rows).round(3)
         return outcome.video, pd.DataFrame(outcome.long_rows), table
 
@@ -110,21 +137,21 @@ class Lab:
             preset = presets.Preset.from_dict(user_presets[name])
         else:
             preset = presets.get_builtin(name)
-        return (*_preset_outputs(preset), preset.description or preset.name)
+        return (*_preset_outputs(preset), _markdown_text(preset.description or preset.name))
 
     @user_errors
     def load_preset(self, path):
         if not path:
             raise presets.PresetError("choose a preset .json file")
         preset = presets.Preset.from_file(path)
-        return (*_preset_outputs(preset), f"Loaded preset {preset.name!r}")
+        return (*_preset_outputs(preset), _markdown_text(f"Loaded preset {preset.name!r}"))
 
     @user_errors
     def import_comfyui(self, path):
         if not path:
             raise presets.PresetError("choose a ComfyUI workflow (.json) or an image saved by ComfyUI (.png, .webp)")
         found = presets.from_file_bytes(Path(path).read_bytes())
-        return (*found.multipliers.as_dict().values(), found.message)
+        return (*found.multipliers.as_dict().values(), _markdown_text(found.message))
 
     @user_errors
     @with_setting_parameters
@@ -161,10 +188,10 @@ class Lab:
         try:
             preset, warnings = presets.from_query(params)
         except ValueError as exc:
-            gr.Warning(f"Share link not applied: {exc}")
-            return (gr.skip(),) * (4 + len(LINK_SETTINGS)) + (f"Share link not applied: {exc}",)
+            gr.Warning(_toast(f"Share link not applied: {exc}"))
+            return (gr.skip(),) * (4 + len(LINK_SETTINGS)) + (_markdown_text(f"Share link not applied: {exc}"),)
         for warning in warnings:
-            gr.Warning(warning)
+            gr.Warning(_toast(warning))
         return (*_preset_outputs(preset), "Settings restored from the link.")
 
 
@@ -189,8 +216,9 @@ def setting_inputs(defaults: preview.RenderSettings, table=SETTINGS) -> dict[str
     for s in table:
         value = getattr(defaults, s.name, s.default)
         if s.widget == "number":
-            inputs[s.name] = gr.Number(value, label=s.label, info=s.help, precision=0, minimum=s.low, maximum=s.high,
-                                       elem_id=s.name)
+            # precision=None: 1.5 reaches the checker and is refused, not rounded to 2
+            inputs[s.name] = gr.Number(value, label=s.label, info=s.help, precision=None, step=1, minimum=s.low,
+                                       maximum=s.high, elem_id=s.name)
         else:
             inputs[s.name] = gr.Slider(s.low, s.high, value, step=s.step, label=s.label, info=s.help, elem_id=s.name)
     return inputs
@@ -203,7 +231,7 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
     examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.png"))
 
     with gr.Blocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
-        demo.lab = lab
+        demo.lab, lab.demo = lab, demo
         gr.Markdown(f"# {TITLE}\nScale Stable Video Diffusion's self- and cross-attention, separately for the "
                     "spatial and temporal blocks (ComfyUI's `UNetTemporalAttentionMultiply`), and compare "
                     "baseline and patched videos rendered from the same seed.")

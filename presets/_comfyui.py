@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 from typing import Any
 
 from controls import FIELDS, Multipliers
 
 from ._errors import PresetError
+from ._json import read_json, type_name
 from ._schema import Preset
 
 NODE_TYPE = "UNetTemporalAttentionMultiply"
@@ -39,38 +39,61 @@ class ComfyImport:
     def to_preset(self, name: str = "Imported from ComfyUI") -> Preset:
         return Preset(name=name, multipliers=self.multipliers, description=self.message)
 
+MAX_NODES = 10_000  # real workflows have tens to a few hundred
+
+
+def _expect(value: Any, kind: type, path: str, what: str) -> Any:
+    if not isinstance(value, kind):
+        raise PresetError(f"{path} must be {what}, got {type_name(value)}")
+    return value
+
+
 def _from_ui(workflow: dict) -> ComfyImport | None:
-    nodes = [n for n in workflow.get("nodes", []) if isinstance(n, dict) and n.get("type") == NODE_TYPE]
-    if not nodes:
+    nodes = _expect(workflow["nodes"], list, "nodes", "a list of objects")
+    if len(nodes) > MAX_NODES:
+        raise PresetError(f"the workflow has {len(nodes):,} nodes; at most {MAX_NODES:,} are read")
+    found = []
+    for i, node in enumerate(nodes):
+        node = _expect(node, dict, f"nodes[{i}]", "an object")
+        if node.get("type") == NODE_TYPE:
+            found.append((i, node))
+    if not found:
         return None
-    ids = [str(n.get("id")) for n in nodes]
-    node = nodes[0]
-    for entry in node.get("inputs") or []:
-        widget = (entry.get("widget") or {}).get("name") if isinstance(entry, dict) else None
-        if widget in FIELDS and entry.get("link") is not None:
-            raise PresetError(f"{widget} of node {ids[0]} comes from another node (link {entry['link']}); set it as a value")
+    ids = [str(node.get("id")) for _, node in found]
+    index, node = found[0]
+    path = f"nodes[{index}]"
+    inputs = node.get("inputs") or []
+    entries = inputs.values() if isinstance(inputs, dict) else _expect(inputs, list, f"{path}.inputs", "a list or an object")
+    for j, entry in enumerate(entries):
+        entry = _expect(entry, dict, f"{path}.inputs[{j}]", "an object")
+        widget = _expect(entry.get("widget") or {}, dict, f"{path}.inputs[{j}].widget", "an object")
+        if widget.get("name") in FIELDS and entry.get("link") is not None:
+            raise PresetError(f"{widget['name']} of node {ids[0]} comes from another node (link {entry['link']!r}); "
+                              "set it as a value")
     values = node.get("widgets_values")
     if isinstance(values, dict):  # newer front ends may store widgets by name
         values = [values.get(f) for f in FIELDS]
     if not isinstance(values, list) or len(values) < len(FIELDS):
-        raise PresetError(f"node {ids[0]} has no widgets_values for the four multipliers (got {values!r})")
+        got = f"{len(values)} values" if isinstance(values, list) else type_name(values)
+        raise PresetError(f"{path}.widgets_values must list the four multipliers, got {got}")
     return ComfyImport(_multipliers(dict(zip(FIELDS, values)), ids[0]), ids[0], ids, "workflow")
 
+
 def _from_api(prompt: dict) -> ComfyImport | None:
+    if len(prompt) > MAX_NODES:
+        raise PresetError(f"the prompt has {len(prompt):,} nodes; at most {MAX_NODES:,} are read")
     nodes = [(str(k), v) for k, v in prompt.items() if isinstance(v, dict) and v.get("class_type") == NODE_TYPE]
     if not nodes:
         return None
     ids = [k for k, _ in nodes]
     node_id, node = nodes[0]
-    inputs = node.get("inputs")
-    if not isinstance(inputs, dict):
-        raise PresetError(f"node {node_id} has no inputs object")
+    inputs = _expect(node.get("inputs"), dict, f"{node_id}.inputs", "an object")
     for field in FIELDS:
         if isinstance(inputs.get(field), list):
-            source = inputs[field]
-            raise PresetError(f"{field} of node {node_id} comes from another node ({source!r}); set it as a value")
+            raise PresetError(f"{field} of node {node_id} comes from another node ({inputs[field]!r}); set it as a value")
     values = {f: inputs[f] for f in FIELDS if f in inputs}
     return ComfyImport(_multipliers(values, node_id), node_id, ids, "prompt")
+
 
 def _multipliers(values: dict[str, Any], node_id: str) -> Multipliers:
     try:
@@ -78,26 +101,19 @@ def _multipliers(values: dict[str, Any], node_id: str) -> Multipliers:
     except ValueError as exc:
         raise PresetError(f"node {node_id}: {exc}") from None
 
+
 def from_workflow(doc: Any) -> ComfyImport:
     """The node's values from a parsed UI workflow or API prompt."""
-    if not isinstance(doc, dict):
-        raise PresetError(f"a ComfyUI workflow is a JSON object, got {type(doc).__name__}")
-    if "nodes" in doc:
-        found = _from_ui(doc)
-    else:
-        found = _from_api(doc)
+    _expect(doc, dict, "the workflow", "a JSON object")
+    found = _from_ui(doc) if "nodes" in doc else _from_api(doc)
     if found is None:
         raise PresetError(f"no {NODE_TYPE} node in this workflow")
     return found
 
+
 def from_json(text: str | bytes) -> ComfyImport:
-    if len(text) > MAX_WORKFLOW_BYTES:
-        raise PresetError(f"workflow is larger than {MAX_WORKFLOW_BYTES // 2**20} MB")
-    try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PresetError(f"not a ComfyUI workflow: the file is not valid JSON ({exc})") from None
-    return from_workflow(doc)
+    return from_workflow(read_json(text, "the workflow", MAX_WORKFLOW_BYTES))
+
 
 def from_image(data: bytes) -> ComfyImport:
     """The node's values from a PNG (text chunks) or WebP (EXIF) saved by ComfyUI."""

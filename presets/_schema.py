@@ -29,6 +29,7 @@ from controls import SETTINGS as ALL_SETTINGS
 from controls import check_setting as _check_setting
 
 from ._errors import PresetError
+from ._json import read_json, type_name
 
 FORMAT_NAME = "svd-attention-preset"
 FORMAT_VERSION = 2
@@ -62,7 +63,7 @@ class Preset:
         if not isinstance(self.multipliers, Multipliers):
             raise PresetError(f"multipliers must be Multipliers, got {type(self.multipliers).__name__}")
         if not isinstance(self.settings, Mapping):
-            raise PresetError(f"settings must be an object, got {type(self.settings).__name__}")
+            raise PresetError(f"settings must be an object, got {type_name(self.settings)}")
         object.__setattr__(self, "settings", check_settings(self.settings, SETTINGS, PresetError, prefix="settings."))
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,13 +89,7 @@ class Preset:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Preset:
-        if len(text) > MAX_DOCUMENT_BYTES:
-            raise PresetError(f"preset is {len(text)} bytes; presets are at most {MAX_DOCUMENT_BYTES // 1024} KB")
-        try:
-            doc = json.loads(text, parse_constant=_reject_constant)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise PresetError(f"preset is not valid JSON: {exc}") from None
-        return cls.from_dict(doc)
+        return cls.from_dict(read_json(text, "preset", MAX_DOCUMENT_BYTES))
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> Preset:
@@ -107,13 +102,9 @@ class Preset:
         return cls.from_json(file.read_bytes())
 
 
-def _reject_constant(name: str) -> None:
-    raise PresetError(f"preset contains {name}, which is not a number JSON allows")
-
-
 def _check_text(field: str, value: Any, limit: int, required: bool = False) -> None:
     if not isinstance(value, str):
-        raise PresetError(f"{field} must be a string, got {type(value).__name__}")
+        raise PresetError(f"{field} must be a string, got {type_name(value)}")
     if required and not value.strip():
         raise PresetError(f"{field} must not be empty")
     if len(value) > limit:
@@ -126,7 +117,7 @@ _TOP_LEVEL = {"format", "version", "name", "description", "multipliers", "settin
 def _upgrade(doc: Any) -> dict[str, Any]:
     """Check the envelope and bring an older version's document to the current layout."""
     if not isinstance(doc, dict):
-        raise PresetError(f"preset must be a JSON object, got {type(doc).__name__}")
+        raise PresetError(f"preset must be a JSON object, got {type_name(doc)}")
     if doc.get("format") != FORMAT_NAME:
         raise PresetError(f"format must be {FORMAT_NAME!r}, got {doc.get('format')!r}")
     version = doc.get("version")
@@ -153,7 +144,7 @@ def _from_current(doc: dict[str, Any]) -> Preset:
         raise PresetError("name is missing")
     multipliers = doc.get("multipliers", {})
     if not isinstance(multipliers, dict):
-        raise PresetError(f"multipliers must be an object, got {type(multipliers).__name__}")
+        raise PresetError(f"multipliers must be an object, got {type_name(multipliers)}")
     try:
         parsed = Multipliers.from_dict(multipliers)
     except ValueError as exc:

@@ -77,11 +77,12 @@ class Studio:
     # --- Stop ---------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def cancellable(self, key: str) -> Iterator[Callable[[], bool]]:
-        """A cancel check for one render, which ``cancel(key)`` trips."""
+    def cancellable(self, key: str, gone: Callable[[], bool] | None = None) -> Iterator[Callable[[], bool]]:
+        """A cancel check for one render: true once ``cancel(key)`` was called or ``gone()`` says the
+        caller has left (a closed tab, a cancelled API request)."""
         event = self._cancel_events[key] = threading.Event()
         try:
-            yield event.is_set
+            yield (lambda: event.is_set() or gone()) if gone is not None else event.is_set
         finally:
             if self._cancel_events.get(key) is event:
                 del self._cancel_events[key]
@@ -96,19 +97,21 @@ class Studio:
     # --- renders ------------------------------------------------------------------------------
 
     def preview(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, multipliers: Multipliers,
-                key: str = "local", progress: ProgressFn | None = None) -> PreviewOutcome:
+                key: str = "local", progress: ProgressFn | None = None,
+                gone: Callable[[], bool] | None = None) -> PreviewOutcome:
         _check_image(image)
         previewer = self.previewer()
-        with self.cancellable(key) as cancel:
+        with self.cancellable(key, gone) as cancel:
             comparison = previewer.render(image, settings, multipliers, progress=progress, cancel=cancel)
         files = export_comparison(comparison, self.outputs.new_batch())
         summary = comparison_summary(comparison, previewer.model.patch.summary(), files.metrics)
         return PreviewOutcome(comparison, files, summary)
 
     def sweep(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, field: str, values: list[float],
-              base: Multipliers, key: str = "local", progress: ProgressFn | None = None) -> SweepOutcome:
+              base: Multipliers, key: str = "local", progress: ProgressFn | None = None,
+              gone: Callable[[], bool] | None = None) -> SweepOutcome:
         _check_image(image)
-        with self.cancellable(key) as cancel:
+        with self.cancellable(key, gone) as cancel:
             result = sweep(self.previewer(), image, settings, field, values, base=base, progress=progress, cancel=cancel)
         video = write_mp4(result.grid(), self.outputs.new_batch() / "sweep.mp4", settings.fps)
         rows = result.table()

@@ -188,3 +188,29 @@ def test_stop_cancels_a_running_render(server, image_file):
     with pytest.raises(Exception, match="render cancelled at step"):
         job.result(timeout=120)
     assert_unet_equal(lab, snapshot)
+
+
+def test_a_request_cancelled_by_its_client_stops_at_the_next_step(server, image_file):
+    import time
+
+    from conftest import UnetCalls
+
+    lab, url = server
+    snapshot = unet_snapshot(lab)
+    calls = UnetCalls(lab.studio.model.get().pipe.unet)
+    try:
+        client = Client(url, verbose=False)
+        job = client.submit(image=handle_file(image_file), self_temporal=0.4, seed=78, frames=8, steps=100,
+                            decode_chunk_size=8, api_name="/preview")  # 100 steps: 100 UNet calls when it runs out
+        deadline = time.time() + 60
+        while calls.count < 3 and time.time() < deadline:
+            time.sleep(0.05)
+        job.cancel()  # what gradio_client does for a cancelled call; a closed tab drops its event the same way
+        # the next visitor's request runs at once, on a UNet that is bitwise original again
+        after = preview_call(Client(url, verbose=False), image_file, seed=5)
+        assert read_mp4(after[0]).shape[0] == FAST["frames"]
+        stopped_at = calls.count
+    finally:
+        calls.remove()
+    assert stopped_at < 60, f"the cancelled render ran {stopped_at} steps"
+    assert_unet_equal(lab, snapshot)

@@ -213,8 +213,8 @@ def test_several_nodes_take_the_first_and_say_so():
         (api_prompt({"self_temporal": ["7", 0]}), r"self_temporal of node 20 comes from another node"),
         (ui_workflow([1, 1, 1, 1], linked="cross_temporal"), "cross_temporal of node 10 comes from another node"),
         (api_prompt({"self_temporal": 12.0}), "node 20: self_temporal must be between"),
-        (ui_workflow([1, 1]), "has no widgets_values for the four multipliers"),
-        ([1, 2], "is a JSON object"),
+        (ui_workflow([1, 1]), "widgets_values must list the four multipliers, got 2 values"),
+        ([1, 2], "must be a JSON object, got a list"),
     ],
 )
 def test_bad_workflows(workflow, message):
