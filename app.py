@@ -192,7 +192,7 @@ class Lab:
             return (gr.skip(),) * (4 + len(LINK_SETTINGS)) + (_markdown_text(f"Share link not applied: {exc}"),)
         for warning in warnings:
             gr.Warning(_toast(warning))
-        return (*_preset_outputs(preset), "Settings restored from the link.")
+        return (*_preset_outputs(preset), _markdown_text(" ".join(["Settings restored from the link.", *warnings])))
 
 
 def _page_url(request: gr.Request | None) -> str:

@@ -69,3 +69,12 @@ def test_uploaded_preset_is_applied(page, app_url, tmp_path):
         timeout=30_000,
     )
     assert slider_value(page, "self_temporal") == 0.7
+
+
+def test_html_in_a_share_link_never_reaches_the_page_as_html(page, app_url):
+    page.goto(app_url + "?self_temporal=%3Ca%20href%3Dhttps%3A%2F%2Fevil.invalid%2F%3Eclick%20here%3C%2Fa%3E"
+                        "&%3Cimg%20src%3Dx%20id%3Dinjected%3E=1")
+    page.get_by_text("click here", exact=False).first.wait_for(timeout=30_000)  # the toast, as text
+    assert page.locator("a[href*='evil.invalid']").count() == 0
+    assert page.locator("img#injected").count() == 0
+    assert "<a href=https://evil.invalid/>click here</a>" in page.locator("body").inner_text()
