@@ -21,7 +21,7 @@ import pandas as pd
 import presets
 import preview
 from controls import FIELD_HELP, FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, MULTIPLIER_STEP, SETTINGS
-from controls import Multipliers, setting_names, with_setting_parameters
+from controls import Multipliers, setting_names, with_named_parameters
 from patcher import PatchError
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -98,11 +98,10 @@ class Lab:
         return lambda: not any(e.session_hash == session and e.alive for job in queue.active_jobs if job for e in job)
 
     @user_errors
-    @with_setting_parameters
-    def preview(self, image, self_structural, self_temporal, cross_structural, cross_temporal, settings,
-                randomize_seed=False, request: gr.Request = None, progress=gr.Progress(track_tqdm=True)):
+    @with_named_parameters
+    def preview(self, image, multipliers, settings, randomize_seed=False, request: gr.Request = None,
+                progress=gr.Progress(track_tqdm=True)):
         """Render baseline and patched videos from the same seed; return the comparison and its numbers."""
-        multipliers = Multipliers(self_structural, self_temporal, cross_structural, cross_temporal)
         if randomize_seed:
             settings = {**settings, "seed": random.randint(0, 2**32 - 1)}
         render_settings = preview.RenderSettings(**settings)
@@ -119,13 +118,12 @@ class Lab:
         gr.Info("Stopping after the current step")
 
     @user_errors
-    @with_setting_parameters
-    def sweep(self, image, field, values, self_structural, self_temporal, cross_structural, cross_temporal, settings,
-              request: gr.Request = None, progress=gr.Progress(track_tqdm=True)):
+    @with_named_parameters
+    def sweep(self, image, field, values, multipliers, settings, request: gr.Request = None,
+              progress=gr.Progress(track_tqdm=True)):
         """Render one multiplier over a list of values: a grid video and the metrics against the value."""
         field, numbers = preview.parse_sweep(f"{field}={values}")
-        base = Multipliers(self_structural, self_temporal, cross_structural, cross_temporal)
-        outcome = self.studio.sweep(image, preview.RenderSettings(**settings), field, numbers, base,
+        outcome = self.studio.sweep(image, preview.RenderSettings(**settings), field, numbers, multipliers,
                                     key=_session(request), progress=lambda f, t: progress(f, desc=t),
                                     gone=self._gone(request))
         table = pd.DataFrame(outcome.rows).round(3)
@@ -154,10 +152,8 @@ class Lab:
         return (*found.multipliers.as_dict().values(), _markdown_text(found.message))
 
     @user_errors
-    @with_setting_parameters
-    def save_preset(self, name, description, include_settings, self_structural, self_temporal, cross_structural,
-                    cross_temporal, settings, user_presets=None):
-        multipliers = Multipliers(self_structural, self_temporal, cross_structural, cross_temporal)
+    @with_named_parameters
+    def save_preset(self, name, description, include_settings, multipliers, settings, user_presets=None):
         preset = _current_preset(name, description, include_settings, multipliers, settings)
         path = self.studio.outputs.new_batch() / "svd-attention-preset.json"  # fixed name: never a path from typed text
         path.write_text(preset.to_json(), encoding="utf-8")
@@ -165,17 +161,15 @@ class Lab:
         return str(path), user_presets, gr.update(choices=_preset_choices(user_presets), value=preset.name)
 
     @user_errors
-    def export_comfyui(self, self_structural, self_temporal, cross_structural, cross_temporal):
-        m = Multipliers(self_structural, self_temporal, cross_structural, cross_temporal)
+    @with_named_parameters
+    def export_comfyui(self, multipliers):
         path = self.studio.outputs.new_batch() / "unet-temporal-attention-multiply.json"
-        path.write_text(json.dumps(presets.to_ui_workflow(m), indent=2))
-        return json.dumps(presets.to_api_node(m), indent=2), str(path)
+        path.write_text(json.dumps(presets.to_ui_workflow(multipliers), indent=2))
+        return json.dumps(presets.to_api_node(multipliers), indent=2), str(path)
 
     @user_errors
-    @with_setting_parameters
-    def share_link(self, self_structural, self_temporal, cross_structural, cross_temporal, settings,
-                   include_settings=False, request: gr.Request = None):
-        multipliers = Multipliers(self_structural, self_temporal, cross_structural, cross_temporal)
+    @with_named_parameters
+    def share_link(self, multipliers, settings, include_settings=False, request: gr.Request = None):
         return presets.to_url(_current_preset("Shared link", "", include_settings, multipliers, settings),
                               _page_url(request))
 
@@ -350,13 +344,12 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", help="diffusers folder or Hub id (default: $SVD_MODEL, else the embedded demo model)")
+    preview.add_model_options(parser)
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    parser.add_argument("--cpu-offload", action="store_true", help="model CPU offload for small GPUs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    model = preview.ModelHolder(args.model or os.environ.get(preview.MODEL_ENV) or None, cpu_offload=args.cpu_offload)
+    model = preview.ModelHolder(args.model or os.environ.get(preview.MODEL_ENV) or None, **preview.model_options(args))
     demo = build_demo(preview.Studio(model))
     demo.queue(max_size=16)
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD, show_error=True,

@@ -16,7 +16,7 @@ from ._multipliers import (
 )
 from ._numbers import check_number
 from ._settings import SETTINGS, Setting, check_setting, check_settings, setting_names, settings_dataclass
-from ._signature import with_setting_parameters
+from ._signature import with_named_parameters
 
 __all__ = [
     "FIELDS",
@@ -38,5 +38,5 @@ __all__ = [
     "setting_names",
     "settings_dataclass",
     "settings_from_args",
-    "with_setting_parameters",
+    "with_named_parameters",
 ]

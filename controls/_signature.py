@@ -1,4 +1,4 @@
-"""Give a handler one keyword parameter per render setting, so APIs name each setting."""
+"""Give a handler one named parameter per knob, so UIs and API clients name each one."""
 
 from __future__ import annotations
 
@@ -6,39 +6,44 @@ import functools
 import inspect
 from typing import Callable, Sequence
 
+from ._multipliers import FIELDS, MULTIPLIER_DEFAULT, Multipliers
 from ._settings import SETTINGS, Setting
 
 
-def with_setting_parameters(fn: Callable | None = None, *, table: Sequence[Setting] = SETTINGS, keyword: str = "settings"):
-    """Replace ``fn``'s ``settings`` parameter by the table's settings, each with its default.
+def with_named_parameters(fn: Callable | None = None, *, table: Sequence[Setting] = SETTINGS):
+    """Spell out ``fn``'s ``multipliers`` and ``settings`` parameters, one named parameter per knob.
 
-    The wrapper's signature lists ``frames=8, steps=10, ...`` where ``fn`` had ``settings``, so a
-    UI framework or API client sees (and may pass) each setting by name; ``fn`` receives them as
-    one dict. Every other parameter keeps its place, name and default.
+    The wrapper's signature lists ``self_structural=1.0, ..., cross_temporal=1.0`` where ``fn`` had
+    ``multipliers`` and ``frames=8, steps=10, ...`` where it had ``settings``, so a UI framework or
+    API client sees (and may pass) each knob by name. ``fn`` receives a validated ``Multipliers``
+    and a dict of the settings' values. Every other parameter keeps its place, name and default.
     """
     if fn is None:
-        return functools.partial(with_setting_parameters, table=table, keyword=keyword)
+        return functools.partial(with_named_parameters, table=table)
+    Param = inspect.Parameter
+    expansions = {
+        "multipliers": [Param(f, Param.POSITIONAL_OR_KEYWORD, default=MULTIPLIER_DEFAULT, annotation=float) for f in FIELDS],
+        "settings": [Param(s.name, Param.POSITIONAL_OR_KEYWORD, default=s.default, annotation=s.kind) for s in table],
+    }
     signature = inspect.signature(fn)
-    params = list(signature.parameters.values())
-    names = [p.name for p in params]
-    if keyword not in names:
-        raise TypeError(f"{fn.__qualname__} has no {keyword!r} parameter to expand")
-    at = names.index(keyword)
-    expanded = [
-        inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=s.default, annotation=s.kind)
-        for s in table
-    ]
-    new_signature = signature.replace(parameters=[*params[:at], *expanded, *params[at + 1:]])
+    if not expansions.keys() & signature.parameters.keys():
+        raise TypeError(f"{fn.__qualname__} has neither a 'multipliers' nor a 'settings' parameter to spell out")
+    params = [q for p in signature.parameters.values() for q in expansions.get(p.name, [p])]
+    new_signature = signature.replace(parameters=params)
+    has = {name: name in signature.parameters for name in expansions}
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         bound = new_signature.bind(*args, **kwargs)
         bound.apply_defaults()
         arguments = dict(bound.arguments)
-        values = {s.name: arguments.pop(s.name) for s in table}
-        return fn(**arguments, **{keyword: values})
+        if has["multipliers"]:
+            arguments["multipliers"] = Multipliers(**{f: arguments.pop(f) for f in FIELDS})
+        if has["settings"]:
+            arguments["settings"] = {s.name: arguments.pop(s.name) for s in table}
+        return fn(**arguments)
 
     wrapper.__signature__ = new_signature
-    annotations = {k: v for k, v in getattr(fn, "__annotations__", {}).items() if k != keyword}
-    wrapper.__annotations__ = {**annotations, **{s.name: s.kind for s in table}}
+    annotations = {k: v for k, v in getattr(fn, "__annotations__", {}).items() if k not in expansions}
+    wrapper.__annotations__ = {**annotations, **{p.name: p.annotation for ps in expansions.values() for p in ps}}
     return wrapper

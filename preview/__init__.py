@@ -15,8 +15,10 @@ from ._loading import (
     ModelHolder,
     ModelSource,
     default_device,
+    add_model_options,
     default_dtype,
     load_model,
+    model_options,
     resolve_source,
 )
 from ._images import MAX_IMAGE_PIXELS, load_image, prepare_image
@@ -58,6 +60,7 @@ __all__ = [
     "SweepResult",
     "VideoFamily",
     "comparison_summary",
+    "add_model_options",
     "contact_sheet",
     "default_device",
     "default_dtype",
@@ -71,6 +74,7 @@ __all__ = [
     "load_image",
     "load_model",
     "mean_abs_diff",
+    "model_options",
     "on_gpu",
     "parse_sweep",
     "prepare_image",

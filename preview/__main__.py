@@ -16,7 +16,7 @@ from patcher import PatchError
 from ._compose import side_by_side
 from ._encode import write_mp4, write_png, write_webp
 from ._errors import PreviewError
-from ._loading import load_model, resolve_source
+from ._loading import add_model_options, load_model, model_options, resolve_source
 from ._metrics import Metrics
 from ._render import Previewer, full_settings, preview_settings
 from ._sweep import parse_sweep, sweep
@@ -26,16 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m preview", description=__doc__)
     p.add_argument("--image", required=True, help="input image (PNG, JPEG, WebP, ...)")
     p.add_argument("--out", required=True, type=Path, help="output .mp4 (or .webp / .png contact sheet)")
-    p.add_argument("--model", help="diffusers folder or Hub id (default: $SVD_MODEL, else the embedded demo model)")
+    add_model_options(p)
     add_multiplier_options(p)
     add_setting_options(p)
     p.add_argument("--full", action="store_true", help="full quality (native size and frames, 25 steps) instead of preview")
     p.add_argument("--metrics", type=Path, help="write metrics here (.json or .csv)")
     p.add_argument("--sweep", help="sweep one multiplier, e.g. self_temporal=0,0.5,1,1.5,2")
-    p.add_argument("--device", help="cuda, mps or cpu (default: best available)")
-    p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"])
-    p.add_argument("--cpu-offload", action="store_true", help="keep idle parts in CPU memory (small GPUs)")
-    p.add_argument("--forward-chunking", action="store_true", help="chunk the UNet's feed-forward layers (less memory)")
     p.add_argument("--force", action="store_true", help="replace --out / --metrics if they exist")
     return p
 
@@ -49,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise PreviewError(f"{target} already exists; pass --force to replace it")
         multipliers = multipliers_from_args(args)
         sweep_spec = parse_sweep(args.sweep) if args.sweep else None
-        model = load_model(resolve_source(args.model), device=args.device, dtype=args.dtype, cpu_offload=args.cpu_offload,
-                           forward_chunking=args.forward_chunking)
+        model = load_model(resolve_source(args.model), **model_options(args))
         settings = (full_settings if args.full else preview_settings)(model, **settings_from_args(args))
         previewer = Previewer(model)
         with tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import json
@@ -209,6 +210,21 @@ def _explain_load_failure(source: ModelSource, exc: Exception) -> str:
     if ".safetensors" in text or "safetensors" in text:
         return f"{source.location} has no .safetensors weights; only .safetensors are loaded (pickle files are refused)"
     return f"could not load {source.location} as an SVD pipeline: {text.splitlines()[0] if text else type(exc).__name__}"
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--model`` and how to run it; shared by ``python app.py`` and ``python -m preview``."""
+    parser.add_argument("--model", help=f"diffusers folder or Hub id (default: ${MODEL_ENV}, else the embedded demo model)")
+    parser.add_argument("--device", help="cuda, mps or cpu (default: best available)")
+    parser.add_argument("--dtype", choices=list(DTYPES), help="default: float16 on GPUs, float32 on the CPU")
+    parser.add_argument("--cpu-offload", action="store_true", help="keep idle parts in CPU memory (small GPUs)")
+    parser.add_argument("--forward-chunking", action="store_true", help="chunk the UNet's feed-forward layers (less memory)")
+
+
+def model_options(args: argparse.Namespace) -> dict:
+    """``load_model``'s keyword arguments from the options above."""
+    return {"device": args.device, "dtype": args.dtype, "cpu_offload": args.cpu_offload,
+            "forward_chunking": args.forward_chunking}
 
 
 class ModelHolder:

@@ -11,7 +11,7 @@ import app
 import controls
 import presets
 import preview
-from controls import SETTINGS, Setting, check_number, settings_dataclass, with_setting_parameters
+from controls import SETTINGS, Setting, check_number, settings_dataclass, with_named_parameters
 
 EXTRA = Setting("shift", float, 0.0, 4.0, 1.0, "Shift", "a setting that does not exist yet", step=0.1)
 EXTENDED = (*SETTINGS, EXTRA)
@@ -53,8 +53,8 @@ def test_adding_one_table_entry_grows_every_consumer_by_exactly_that_entry():
     def handler(image, settings, request=None):
         return settings
 
-    plain_params = list(inspect.signature(with_setting_parameters(handler)).parameters)
-    extended_params = list(inspect.signature(with_setting_parameters(handler, table=EXTENDED)).parameters)
+    plain_params = list(inspect.signature(with_named_parameters(handler)).parameters)
+    extended_params = list(inspect.signature(with_named_parameters(handler, table=EXTENDED)).parameters)
     assert extended_params == plain_params[:-1] + ["shift", "request"]
 
 
@@ -67,7 +67,7 @@ def test_the_app_and_cli_list_the_table_in_order():
 
 
 def test_expanded_handlers_receive_settings_by_name_or_position():
-    @with_setting_parameters
+    @with_named_parameters
     def handler(image, settings, flag=False):
         return image, settings, flag
 
@@ -101,3 +101,18 @@ def test_one_number_checker_for_every_knob(value, kind, outcome):
     else:
         result = check_number("x", value, kind, 0, 10)
         assert result == outcome and type(result) is kind
+
+
+def test_multipliers_are_spelled_out_as_the_four_field_names():
+    @with_named_parameters
+    def handler(image, multipliers, settings):
+        return multipliers, settings
+
+    params = list(inspect.signature(handler).parameters)
+    assert params[:5] == ["image", *controls.FIELDS] and params[5:] == [s.name for s in SETTINGS]
+    multipliers, _ = handler("x", self_temporal=0.5)
+    assert multipliers == controls.Multipliers(self_temporal=0.5)
+    with pytest.raises(ValueError, match="cross_temporal must be between"):
+        handler("x", cross_temporal=11)
+    with pytest.raises(TypeError, match="neither"):
+        with_named_parameters(lambda image: image)
