@@ -313,7 +313,7 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
         preview_inputs = [image, *multipliers, *settings_inputs, randomize]
         preview_outputs = [*videos, sheet, plot, summary, seed_used, downloads]
         model_events = {"concurrency_id": "model", "concurrency_limit": 1}
-        preview_handler = preview.on_gpu(lab.preview, renders=lambda args: 2)
+        preview_handler = lab.preview
 
         def preview_on_release(auto, *args, request: gr.Request = None, progress=gr.Progress(track_tqdm=True)):
             """Slider release: re-render only when auto-preview is on."""
@@ -328,7 +328,7 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
         quality.change(lambda q: tuple((full if q == "Full quality" else defaults).as_dict().values()), quality,
                        settings_inputs, api_name=False)
         preset_picker.input(lab.apply_preset, [preset_picker, user_presets], link_outputs, api_name="apply_preset")
-        sweep_run.click(preview.on_gpu(lab.sweep, renders=lambda args: len(str(args["values"]).split(",")) + 1),
+        sweep_run.click(lab.sweep,
                         [image, sweep_field, sweep_values, *multipliers, *settings_inputs],
                         [sweep_video, sweep_plot, sweep_table], api_name="sweep", **model_events)
         save.click(lab.save_preset, [preset_name, preset_description, include_settings, *multipliers, *settings_inputs,

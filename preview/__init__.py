@@ -31,7 +31,7 @@ from ._render import (
     full_settings,
     preview_settings,
 )
-from ._gpu import estimate_gpu_seconds, on_gpu
+from ._gpu import RenderJob, estimate_gpu_seconds, gpu_render_frames, on_zerogpu, render_frames
 from ._studio import PreviewOutcome, Studio, SweepOutcome, comparison_summary
 from ._sweep import MAX_SWEEP_VALUES, SweepResult, parse_sweep, sweep
 
@@ -54,6 +54,7 @@ __all__ = [
     "PreviewOutcome",
     "Previewer",
     "RenderCancelled",
+    "RenderJob",
     "RenderSettings",
     "Studio",
     "SweepOutcome",
@@ -69,16 +70,18 @@ __all__ = [
     "export_comparison",
     "flicker",
     "full_settings",
+    "gpu_render_frames",
     "grid",
     "jitter",
     "load_image",
     "load_model",
     "mean_abs_diff",
     "model_options",
-    "on_gpu",
+    "on_zerogpu",
     "parse_sweep",
     "prepare_image",
     "preview_settings",
+    "render_frames",
     "resolve_source",
     "side_by_side",
     "sweep",

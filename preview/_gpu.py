@@ -1,53 +1,190 @@
-"""Time-limited GPU hosts (ZeroGPU on Hugging Face Spaces): how long a call needs, and the decorator."""
+"""The GPU boundary: the one function that runs on the GPU's clock, and how long it may take.
+
+``render_frames`` takes a small, picklable ``RenderJob`` (a prepared image, the settings, the
+multipliers of each video to render) and returns frames as uint8 arrays. Nothing else runs inside
+it: image preparation, the baseline cache, composition, encoding and metrics stay in the calling
+process.
+
+On ZeroGPU (Hugging Face Spaces) ``gpu_render_frames`` is ``render_frames`` under ``spaces.GPU``:
+each call runs in a worker process forked from the app, which gets a GPU slice for the call. The
+worker sees the models loaded before it was forked (load them at start-up), receives the job
+pickled, and only the return value comes back: nothing it changes in memory does. Progress and
+Stop cannot reach into it, so a ZeroGPU render always runs to its end (or its deadline). Elsewhere
+``spaces.GPU`` is a pass-through and ``gpu_render_frames`` is ``render_frames`` itself.
+"""
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import logging
-from typing import Any, Callable
+import os
+from typing import Callable
 
-from controls import setting_names
+import numpy as np
+import torch
+from PIL import Image
 
-from ._render import RenderSettings
+from controls import Multipliers
 
-try:  # ZeroGPU on Hugging Face Spaces; absent everywhere else
+from ._errors import PreviewError, RenderCancelled
+from ._loading import LoadedModel
+
+try:  # Hugging Face's ZeroGPU package; a pass-through off ZeroGPU, absent where not installed
     import spaces
 except ImportError:
     spaces = None
 
 logger = logging.getLogger(__name__)
 
-# Assumed cost of one denoising step of SVD at 1024x576 and 14 frames on an H200-class GPU, in
-# seconds. A guess to be replaced by bench/gpu.py's measurement; doubled below for safety.
-SECONDS_PER_STEP = 0.15
-GPU_SECONDS_CAP = 300
+# progress(fraction in [0, 1], description)
+ProgressFn = Callable[[float, str], None]
+CancelFn = Callable[[], bool]
+
+# Models the GPU function can reach, by id. A ZeroGPU worker is forked from the app and inherits
+# this table, so models must be registered (loaded) before the first GPU call.
+_MODELS: dict[int, LoadedModel] = {}
 
 
-def estimate_gpu_seconds(settings: RenderSettings, renders: int) -> int:
-    """GPU time to ask a time-limited host (ZeroGPU) for: ``renders`` renders at ``settings``, bounded."""
-    width, height = (settings.width or 1024), (settings.height or 576)
-    per_step = SECONDS_PER_STEP * settings.frames / 14 * (width * height) / (1024 * 576)
-    return int(min(GPU_SECONDS_CAP, 20 + renders * settings.steps * per_step * 2))
+def register_model(model: LoadedModel) -> int:
+    _MODELS[id(model)] = model
+    return id(model)
 
 
+@dataclasses.dataclass(frozen=True)
+class RenderJob:
+    """What one GPU call renders: small and picklable, because ZeroGPU sends it to a worker process."""
 
-def on_gpu(handler: Callable, renders: Callable[[dict[str, Any]], int]) -> Callable:
-    """``spaces.GPU`` on ZeroGPU, asking for the time the call's own settings need; ``handler`` elsewhere.
+    model_id: int  # register_model's id of the loaded model
+    image: np.ndarray  # (H, W, 3) uint8, already prepared at the render size
+    settings: object  # RenderSettings
+    videos: tuple[Multipliers, ...]  # one video per entry, in order; Multipliers() is the baseline
 
-    ``handler`` takes the render settings as keyword parameters (``controls.with_setting_parameters``);
-    ``renders`` says from its bound arguments how many renders the call makes.
-    """
-    if spaces is None:
-        return handler
-    signature = inspect.signature(handler)
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.shape[1], self.image.shape[0]
 
-    def duration(*args, **kwargs) -> int:
-        try:
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            settings = RenderSettings(**{name: bound.arguments[name] for name in setting_names()})
-            return estimate_gpu_seconds(settings, renders(bound.arguments))
-        except Exception:  # a bad value is reported by the handler itself
-            return 120
 
-    return spaces.GPU(duration=duration)(handler)
+def render_frames(job: RenderJob, progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> list[np.ndarray]:
+    """Render each of ``job.videos``; (F, H, W, 3) uint8 frames each. The UNet is restored after each."""
+    model = _MODELS.get(job.model_id)
+    if model is None:
+        raise PreviewError("the model was not loaded before the GPU call; load it at start-up (--preload)")
+    prepared = Image.fromarray(job.image)
+    videos = []
+    for i, multipliers in enumerate(job.videos):
+        label = "baseline" if multipliers.is_identity else "patched"
+        step_progress = _scaled(progress, i / len(job.videos), (i + 1) / len(job.videos), label)
+        with model.patch.applied(multipliers):  # identity: the unpatched UNet
+            videos.append(_generate(model, prepared, job.settings, step_progress, cancel))
+    return videos
+
+
+def _generate(model: LoadedModel, prepared: Image.Image, settings, progress: ProgressFn | None,
+              cancel: CancelFn | None) -> np.ndarray:
+    def on_step_end(pipe, step, timestep, callback_kwargs):
+        if cancel is not None and cancel():
+            raise RenderCancelled(f"render cancelled at step {step + 1} of {settings.steps}")
+        if progress:
+            progress((step + 1) / settings.steps, f"step {step + 1}/{settings.steps}")
+        return callback_kwargs
+
+    width, height = prepared.size
+    # A CPU generator gives the same noise on every device, so a seed means the same video everywhere.
+    generator = torch.Generator(device="cpu").manual_seed(settings.seed)
+    try:
+        result = model.pipe(
+            prepared,
+            height=height,
+            width=width,
+            num_frames=settings.frames,
+            num_inference_steps=settings.steps,
+            min_guidance_scale=settings.min_guidance,
+            max_guidance_scale=settings.max_guidance,
+            fps=settings.fps,
+            motion_bucket_id=settings.motion_bucket_id,
+            noise_aug_strength=settings.noise_aug_strength,
+            decode_chunk_size=settings.decode_chunk_size,
+            generator=generator,
+            output_type="np",
+            callback_on_step_end=on_step_end,
+        )
+    except torch.OutOfMemoryError:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise PreviewError(
+            f"out of memory rendering {settings.frames} frames at {width}x{height}; lower the size, the "
+            "frame count or the decode chunk size"
+        ) from None
+    frames = result.frames[0]  # (F, H, W, 3) float in [0, 1]
+    return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+
+
+def _scaled(progress: ProgressFn | None, start: float, end: float, label: str) -> ProgressFn | None:
+    if progress is None:
+        return None
+    return lambda fraction, text: progress(start + (end - start) * fraction, f"{label}: {text}")
+
+
+# --- how long a call may take --------------------------------------------------------------------
+
+# Seconds per denoising step of SVD-XT's UNet (classifier-free guidance, batch 2) in float16 at its
+# native 1024x576 and 14 frames, by GPU class (the first name found in the device's name wins).
+# ASSUMPTION until bench/gpu.py fills it from a measurement: derived from public reports of SVD-XT
+# taking about a minute for 25 frames x 25 steps on an A100, scaled to 14 frames and by each
+# class's fp16 throughput relative to the A100; ZeroGPU's slice is an H200 MIG 3g (60 of 132 SMs).
+STEP_SECONDS = {
+    "MIG 3g": 0.95,
+    "H200": 0.42,
+    "H100": 0.45,
+    "A100": 0.85,
+    "L40S": 1.0,
+    "A10G": 2.4,
+    "L4": 3.0,
+    "T4": 6.5,
+}
+DEFAULT_STEP_SECONDS = 2.4  # an unknown GPU: assume an A10G-class card
+DECODE_SECONDS_PER_FRAME = 0.15  # temporal VAE decode at 1024x576, A100-class (same assumption)
+SAFETY_FACTOR = 1.5
+STARTUP_SECONDS = 10  # worker fork, moving the weights to the GPU slice
+# ZeroGPU refuses longer requests; the limit is not documented (Hugging Face staff: "5 minutes is
+# the maximum time that can be requested at once").
+ZEROGPU_MAX_SECONDS = 300
+NATIVE_WORK = 1024 * 576 * 14  # pixels x frames the table's figures are for
+
+
+def gpu_class() -> str:
+    """The device's marketing name, e.g. 'NVIDIA H200 MIG 3g.71gb'; 'cpu' without CUDA."""
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+
+
+def step_seconds(device_name: str | None = None) -> float:
+    name = device_name if device_name is not None else gpu_class()
+    return next((s for key, s in STEP_SECONDS.items() if key in name), DEFAULT_STEP_SECONDS)
+
+
+def estimate_gpu_seconds(job: RenderJob, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+                         device_name: str | None = None) -> int:
+    """The GPU time to request for ``render_frames(job)``: same arguments, measured costs, a safety
+    factor, never above ZeroGPU's maximum."""
+    width, height = job.size
+    scale = width * height * job.settings.frames / NATIVE_WORK
+    per_video = (job.settings.steps * step_seconds(device_name) * scale
+                 + job.settings.frames * DECODE_SECONDS_PER_FRAME * width * height / (1024 * 576))
+    seconds = STARTUP_SECONDS + SAFETY_FACTOR * len(job.videos) * per_video
+    return int(min(ZEROGPU_MAX_SECONDS, max(1, round(seconds))))
+
+
+def on_zerogpu() -> bool:
+    return spaces is not None and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
+
+
+if spaces is not None:
+    # Decorated at import, as ZeroGPU requires (it checks for a GPU function at start-up).
+    gpu_render_frames = spaces.GPU(duration=estimate_gpu_seconds)(render_frames)
+else:
+    gpu_render_frames = render_frames
+
+
+def runs_isolated(runner: Callable) -> bool:
+    """Whether ``runner`` runs in another process (ZeroGPU, or a test double of it): no callbacks then."""
+    return getattr(runner, "isolated", False) or (runner is gpu_render_frames and on_zerogpu())

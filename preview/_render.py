@@ -10,20 +10,17 @@ import time
 from typing import Callable
 
 import numpy as np
-import torch
 from PIL import Image
 
 from controls import SETTINGS, Multipliers, settings_dataclass
 
-from ._errors import PreviewError, RenderCancelled
+from ._errors import PreviewError
 from ._families import SVD
+from ._gpu import ProgressFn, RenderJob, gpu_render_frames, register_model, runs_isolated
 from ._images import image_hash, prepare_image
 from ._loading import DEMO_FRAMES, LoadedModel, ModelSource
 
 logger = logging.getLogger(__name__)
-
-# progress(fraction in [0, 1], description)
-ProgressFn = Callable[[float, str], None]
 
 SIZE_MULTIPLE = 64
 
@@ -88,10 +85,16 @@ class Comparison:
 
 
 class Previewer:
-    """Renders comparisons on one loaded model, one at a time, with a bounded baseline cache."""
+    """Renders comparisons on one loaded model, one at a time, with a bounded baseline cache.
 
-    def __init__(self, model: LoadedModel, cache_size: int = 8) -> None:
+    Only ``gpu`` (``render_frames``, or the same under ZeroGPU's ``spaces.GPU``) touches the model;
+    image preparation and the cache stay here, in the calling process.
+    """
+
+    def __init__(self, model: LoadedModel, cache_size: int = 8, gpu: Callable | None = None) -> None:
         self.model = model
+        self.model_id = register_model(model)
+        self._gpu = gpu or gpu_render_frames
         self._cache: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.RLock()
@@ -107,14 +110,26 @@ class Previewer:
         started = time.perf_counter()
         width, height = settings.resolved_size(self.model)
         prepared = prepare_image(image, width, height)
+        key = self._cache_key(prepared, settings)
         with self._lock:
-            baseline, cached = self.baseline(prepared, settings, progress, cancel, share=0.5)
-            if multipliers.is_identity:
-                patched = baseline  # identical by construction; no second render
-            else:
-                start = 0.0 if cached else 0.5
-                with self.model.patch.applied(multipliers):
-                    patched = self._generate(prepared, settings, _scaled(progress, start, 1.0, "patched"), cancel)
+            cached = key in self._cache
+            videos = () if cached else (Multipliers(),)
+            if not multipliers.is_identity:  # identity: patched is the baseline by construction
+                videos += (multipliers,)
+            if runs_isolated(self._gpu):  # one GPU call (one ZeroGPU slot) for both videos
+                rendered = self._run(prepared, settings, videos, None, None)
+                if not cached:
+                    self._remember(key, rendered[0])
+            else:  # in-process: the baseline is cached as soon as it exists, even if the patched render stops
+                rendered = []
+                for i, video in enumerate(videos):
+                    share = _scaled(progress, i / len(videos), (i + 1) / len(videos))
+                    rendered += self._run(prepared, settings, (video,), share, cancel)
+                    if i == 0 and not cached:
+                        self._remember(key, rendered[0])
+            baseline = self._cache[key]
+            self._cache.move_to_end(key)
+            patched = baseline if multipliers.is_identity else rendered[-1]
         if progress:
             progress(1.0, "done")
         return Comparison(baseline, patched, multipliers, settings, (width, height), cached, time.perf_counter() - started)
@@ -125,76 +140,41 @@ class Previewer:
         settings: RenderSettings,
         progress: ProgressFn | None = None,
         cancel: Callable[[], bool] | None = None,
-        share: float = 1.0,
     ) -> tuple[np.ndarray, bool]:
         """The unpatched render of an already prepared image, from the cache when possible."""
-        key = (self.model.key, image_hash(prepared), prepared.size, settings)
+        key = self._cache_key(prepared, settings)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key], True
-            # A patch left applied by a caller would poison the cache: baselines are always unpatched.
-            self.model.patch.restore()
-            frames = self._generate(prepared, settings, _scaled(progress, 0.0, share, "baseline"), cancel)
-            self._cache[key] = frames
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            frames = self._run(prepared, settings, (Multipliers(),), progress, cancel)[0]
+            self._remember(key, frames)
             return frames, False
 
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
 
-    def _generate(
-        self,
-        prepared: Image.Image,
-        settings: RenderSettings,
-        progress: ProgressFn | None,
-        cancel: Callable[[], bool] | None,
-    ) -> np.ndarray:
-        def on_step_end(pipe, step, timestep, callback_kwargs):
-            if cancel is not None and cancel():
-                raise RenderCancelled(f"render cancelled at step {step + 1} of {settings.steps}")
-            if progress:
-                progress((step + 1) / settings.steps, f"step {step + 1}/{settings.steps}")
-            return callback_kwargs
+    def _cache_key(self, prepared: Image.Image, settings: RenderSettings) -> tuple:
+        return (self.model.key, image_hash(prepared), prepared.size, settings)
 
-        width, height = prepared.size
-        # A CPU generator gives the same noise on every device, so a seed means the same video everywhere.
-        generator = torch.Generator(device="cpu").manual_seed(settings.seed)
-        try:
-            result = self.model.pipe(
-                prepared,
-                height=height,
-                width=width,
-                num_frames=settings.frames,
-                num_inference_steps=settings.steps,
-                min_guidance_scale=settings.min_guidance,
-                max_guidance_scale=settings.max_guidance,
-                fps=settings.fps,
-                motion_bucket_id=settings.motion_bucket_id,
-                noise_aug_strength=settings.noise_aug_strength,
-                decode_chunk_size=settings.decode_chunk_size,
-                generator=generator,
-                output_type="np",
-                callback_on_step_end=on_step_end,
-            )
-        except torch.OutOfMemoryError:
-            _free_memory()
-            raise PreviewError(
-                f"out of memory rendering {settings.frames} frames at {width}x{height}; lower the size, the "
-                "frame count or the decode chunk size"
-            ) from None
-        frames = result.frames[0]  # (F, H, W, 3) float in [0, 1]
-        return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    def _remember(self, key: tuple, frames: np.ndarray) -> None:
+        self._cache[key] = frames
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _run(self, prepared: Image.Image, settings: RenderSettings, videos: tuple[Multipliers, ...],
+             progress: ProgressFn | None, cancel: Callable[[], bool] | None) -> list[np.ndarray]:
+        if not videos:
+            return []
+        job = RenderJob(self.model_id, np.asarray(prepared), settings, videos)
+        if runs_isolated(self._gpu):  # another process: callbacks cannot follow it there
+            return self._gpu(job)
+        return self._gpu(job, progress, cancel)
 
 
-def _scaled(progress: ProgressFn | None, start: float, end: float, label: str) -> ProgressFn | None:
+def _scaled(progress: ProgressFn | None, start: float, end: float) -> ProgressFn | None:
     if progress is None:
         return None
-    return lambda fraction, text: progress(start + (end - start) * fraction, f"{label}: {text}")
-
-
-def _free_memory() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    return lambda fraction, text: progress(start + (end - start) * fraction, text)

@@ -42,9 +42,11 @@ class SweepOutcome:
 class Studio:
     """Renders for an app: loads the model on first use, caches baselines, writes files, stops on request."""
 
-    def __init__(self, model: ModelHolder | None = None, outputs: OutputDir | None = None) -> None:
+    def __init__(self, model: ModelHolder | None = None, outputs: OutputDir | None = None,
+                 gpu: Callable | None = None) -> None:
         self.model = model or ModelHolder()
         self.outputs = outputs or OutputDir()
+        self.gpu = gpu  # the GPU function (default: preview.gpu_render_frames); tests pass a ZeroGPU double
         self._previewer: Previewer | None = None
         self._lock = threading.Lock()
         self._cancel_events: dict[str, threading.Event] = {}
@@ -57,7 +59,7 @@ class Studio:
         """The one Previewer, created with the model on first use (never at start-up unless asked)."""
         with self._lock:
             if self._previewer is None:
-                self._previewer = Previewer(self.model.get())
+                self._previewer = Previewer(self.model.get(), gpu=self.gpu)
             return self._previewer
 
     def badge(self) -> str:

@@ -58,10 +58,10 @@ def test_identity_patched_equals_baseline_exactly(demo_model, sample_image):
     comparison = previewer.render(sample_image, FAST, Multipliers())
     assert np.array_equal(comparison.patched, comparison.baseline)
     # and rendering through the patch with all-1.0 really gives the same frames
-    prepared = prepare_image(sample_image, 64, 64)
-    with demo_model.patch.applied(Multipliers()):
-        explicit = previewer._generate(prepared, FAST, None, None)
-    assert np.array_equal(explicit, comparison.baseline)
+    prepared = np.asarray(prepare_image(sample_image, 64, 64))
+    job = preview.RenderJob(previewer.model_id, prepared, FAST, (Multipliers(), Multipliers(self_temporal=1.0)))
+    explicit = preview.render_frames(job)
+    assert np.array_equal(explicit[0], comparison.baseline) and np.array_equal(explicit[1], comparison.baseline)
 
 
 @pytest.mark.parametrize("field", ["self_structural", "self_temporal", "cross_structural", "cross_temporal"])
