@@ -14,9 +14,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_app(output_dir: str, model: str | None = None):
+def launch_app(output_dir: str, model: str | None = None, gpu=None):
     """A fresh app (its own model holder and output folder); returns (lab, demo, url)."""
-    studio = preview.Studio(preview.ModelHolder(model), preview.OutputDir(output_dir))
+    studio = preview.Studio(preview.ModelHolder(model), preview.OutputDir(output_dir), gpu=gpu)
     demo = app.build_demo(studio)
     demo.queue(max_size=16)
     port = free_port()
