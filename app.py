@@ -28,6 +28,7 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MAX_UPLOAD = "10mb"
 TITLE = "SVD Temporal Attention Lab"
 LINK_SETTINGS = setting_names(presets.SETTINGS)  # what presets and share links carry
+FIRST_VISIT_PRESET = "Damped temporal attention"  # shown on the first example when the page opens
 
 
 def user_errors(fn):
@@ -73,6 +74,14 @@ def _preset_outputs(preset: presets.Preset) -> tuple:
     return (*preset.multipliers.as_dict().values(), *(preset.settings.get(n, gr.skip()) for n in LINK_SETTINGS))
 
 
+def _preview_outputs(outcome: preview.PreviewOutcome) -> tuple:
+    files = outcome.files
+    return (str(files.side_by_side), str(files.baseline), str(files.patched), str(files.difference),
+            str(files.contact_sheet), pd.DataFrame(files.metrics.records()), outcome.summary,
+            outcome.comparison.settings.seed,
+            [str(files.metrics_json), str(files.metrics_csv), str(files.side_by_side_webp)])
+
+
 def _preset_choices(user_presets) -> list[str]:
     builtin = presets.builtin_presets()
     return list(builtin) + [n for n in (user_presets or {}) if n not in builtin]
@@ -81,8 +90,9 @@ def _preset_choices(user_presets) -> list[str]:
 class Lab:
     """The app's handlers around one ``preview.Studio``; ``build_demo`` makes one per app."""
 
-    def __init__(self, studio: preview.Studio) -> None:
+    def __init__(self, studio: preview.Studio, examples: list[str]) -> None:
         self.studio = studio
+        self.examples = examples
         self.demo: gr.Blocks | None = None  # set by build_demo
 
     def _gone(self, request: gr.Request | None):
@@ -108,10 +118,15 @@ class Lab:
         progress(0.0, desc="loading model")
         outcome = self.studio.preview(image, render_settings, multipliers, key=_session(request),
                                       progress=lambda f, t: progress(f, desc=t), gone=self._gone(request))
-        files = outcome.files
-        return (str(files.side_by_side), str(files.baseline), str(files.patched), str(files.difference),
-                str(files.contact_sheet), pd.DataFrame(files.metrics.records()), outcome.summary,
-                render_settings.seed, [str(files.metrics_json), str(files.metrics_csv), str(files.side_by_side_webp)])
+        return _preview_outputs(outcome)
+
+    def first_visit(self, request: gr.Request = None):
+        """Page opened without a share link: the first example, a telling preset and their comparison."""
+        if not self.examples or any(not k.startswith("__") for k in (request.query_params if request else {})):
+            return (gr.skip(),) * 15
+        preset = presets.get_builtin(FIRST_VISIT_PRESET)
+        outcome = self.studio.showcase(self.examples[0], preset.multipliers)
+        return (self.examples[0], *preset.multipliers.as_dict().values(), preset.name, *_preview_outputs(outcome))
 
     def cancel(self, request: gr.Request = None):
         self.studio.cancel(_session(request))
@@ -220,9 +235,9 @@ def setting_inputs(defaults: preview.RenderSettings, table=SETTINGS) -> dict[str
 
 def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
     studio = studio or preview.Studio(preview.ModelHolder(os.environ.get(preview.MODEL_ENV) or None))
-    lab = Lab(studio)
-    defaults, full = studio.default_settings(), studio.default_settings(full=True)
     examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.png"))
+    lab = Lab(studio, examples)
+    defaults, full = studio.default_settings(), studio.default_settings(full=True)
 
     with gr.Blocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
         demo.lab, lab.demo = lab, demo
@@ -266,8 +281,9 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                     for tab, label, elem_id in (("Side by side", "Baseline | patched", "side-by-side"),
                                                 ("Baseline", "Baseline", None), ("Patched", "Patched", None),
                                                 ("Difference ×4", "|patched − baseline| × 4", None)):
-                        with gr.Tab(tab):
-                            videos.append(gr.Video(label=label, autoplay=True, loop=True, elem_id=elem_id))
+                        with gr.Tab(tab):  # no label chip or buttons over the frames' own label bar on top
+                            videos.append(gr.Video(label=label, autoplay=True, loop=True, elem_id=elem_id,
+                                                   show_label=False, buttons=[]))
                     with gr.Tab("Contact sheet"):
                         sheet = gr.Image(label="Frames", type="filepath", format="png")
                 plot = gr.LinePlot(x="frame", y="value", color="series", title="Per-frame metrics (8-bit levels)",
@@ -338,6 +354,8 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
         export.click(lab.export_comfyui, multipliers, [comfy_snippet, comfy_file], api_name="export_comfyui")
         link.click(lab.share_link, [*multipliers, *settings_inputs, include_settings], share_url, api_name="share_link")
         demo.load(lab.restore_from_link, None, link_outputs, api_name=False)
+        demo.load(lab.first_visit, None, [image, *multipliers, preset_picker, *preview_outputs], api_name=False,
+                  **model_events)
         demo.load(lambda names: gr.update(choices=_preset_choices(names)), user_presets, preset_picker, api_name=False)
     return demo
 
@@ -347,10 +365,16 @@ def main(argv: list[str] | None = None) -> None:
     preview.add_model_options(parser)
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--preload", action="store_true", help="load the model at start-up (always on Spaces)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     model = preview.ModelHolder(args.model or os.environ.get(preview.MODEL_ENV) or None, **preview.model_options(args))
-    demo = build_demo(preview.Studio(model))
+    studio = preview.Studio(model)
+    if args.preload or os.environ.get("SPACE_ID"):
+        # Hosted: load (and place on the device) now, in this process, so ZeroGPU's workers inherit the
+        # model and no visitor's GPU time goes to loading it. Locally it loads on the first render.
+        studio.previewer()
+    demo = build_demo(studio)
     demo.queue(max_size=16)
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD, show_error=True,
                 theme=gr.themes.Soft())

@@ -108,8 +108,14 @@ def load_model(
     dtype: str | torch.dtype | None = None,
     cpu_offload: bool = False,
     forward_chunking: bool = False,
+    compile: bool = False,
 ) -> LoadedModel:
-    """Load a StableVideoDiffusionPipeline from ``source`` (``.safetensors`` weights only)."""
+    """Load a StableVideoDiffusionPipeline from ``source`` (``.safetensors`` weights only).
+
+    ``compile`` compiles the UNet once (``torch.compile``) for dedicated GPUs. The multipliers are
+    applied in place to the parameters, which the compiled graph reads as inputs, so moving a
+    slider needs no recompilation. ZeroGPU does not support it.
+    """
     with _quiet_libraries():  # heavy import, kept off module import
         from diffusers import StableVideoDiffusionPipeline
 
@@ -121,6 +127,8 @@ def load_model(
             raise ModelLoadError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         dtype = DTYPES[dtype]
     dtype = dtype or default_dtype(device)
+    if compile and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):
+        raise ModelLoadError("--compile is for dedicated GPUs; ZeroGPU does not support torch.compile")
 
     # 1. Check that a folder holds an SVD pipeline before diffusers tries to.
     if source.kind in ("demo", "folder"):
@@ -154,6 +162,8 @@ def load_model(
         pipe.to(device)
     if forward_chunking:
         pipe.unet.enable_forward_chunking()
+    if compile:
+        pipe.unet.compile()  # in place: pipe.unet keeps its type, config and parameters
     pipe.set_progress_bar_config(disable=True)
 
     family = PIPELINE_FAMILIES[type(pipe).__name__]
@@ -219,12 +229,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=list(DTYPES), help="default: float16 on GPUs, float32 on the CPU")
     parser.add_argument("--cpu-offload", action="store_true", help="keep idle parts in CPU memory (small GPUs)")
     parser.add_argument("--forward-chunking", action="store_true", help="chunk the UNet's feed-forward layers (less memory)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the UNet once (dedicated GPUs, not ZeroGPU)")
 
 
 def model_options(args: argparse.Namespace) -> dict:
     """``load_model``'s keyword arguments from the options above."""
     return {"device": args.device, "dtype": args.dtype, "cpu_offload": args.cpu_offload,
-            "forward_chunking": args.forward_chunking}
+            "forward_chunking": args.forward_chunking, "compile": args.compile}
 
 
 class ModelHolder:

@@ -50,6 +50,7 @@ class Studio:
         self._previewer: Previewer | None = None
         self._lock = threading.Lock()
         self._cancel_events: dict[str, threading.Event] = {}
+        self._showcase: dict[tuple, PreviewOutcome] = {}
 
     @property
     def source(self) -> ModelSource:
@@ -108,6 +109,19 @@ class Studio:
         files = export_comparison(comparison, self.outputs.new_batch())
         summary = comparison_summary(comparison, previewer.model.patch.summary(), files.metrics)
         return PreviewOutcome(comparison, files, summary)
+
+    def showcase(self, image: str, multipliers: Multipliers) -> PreviewOutcome:
+        """A comparison every first visitor sees: rendered once, on first request, then reused
+        (renders are deterministic) until its files are cleaned away."""
+        settings = self.default_settings()
+        key = (image, settings, multipliers)
+        with self._lock:
+            outcome = self._showcase.get(key)
+        if outcome is None or not outcome.files.side_by_side.exists():
+            outcome = self.preview(image, settings, multipliers, key="showcase")
+            with self._lock:
+                self._showcase[key] = outcome
+        return outcome
 
     def sweep(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, field: str, values: list[float],
               base: Multipliers, key: str = "local", progress: ProgressFn | None = None,

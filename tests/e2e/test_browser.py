@@ -20,11 +20,19 @@ def set_slider(page, field: str, value: float) -> None:
     box.press("Enter")
 
 
+def wait_for_first_visit(page) -> None:
+    page.wait_for_function("() => document.querySelector('#patch-summary')?.innerText.includes('tensors')",
+                           timeout=120_000)
+
+
 def test_slider_preview_plays_side_by_side(page, app_url, tmp_path):
     page.goto(app_url)
+    wait_for_first_visit(page)
     page.locator("#input-image input[type=file]").set_input_files(EXAMPLE)
     set_slider(page, "self_temporal", 0.3)
     page.locator("#preview-button").click()
+    page.wait_for_function("() => document.querySelector('#patch-summary').innerText.includes('0.30')",
+                           timeout=120_000)
     video = page.locator("#side-by-side video")
     video.wait_for(timeout=120_000)
     page.wait_for_function(
@@ -78,3 +86,38 @@ def test_html_in_a_share_link_never_reaches_the_page_as_html(page, app_url):
     assert page.locator("a[href*='evil.invalid']").count() == 0
     assert page.locator("img#injected").count() == 0
     assert "<a href=https://evil.invalid/>click here</a>" in page.locator("body").inner_text()
+
+
+def test_the_first_visit_shows_a_comparison_without_a_click(page, app_url, tmp_path):
+    page.goto(app_url)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#side-by-side video');"
+        " return v && v.readyState >= 2 && v.videoWidth > 0; }",
+        timeout=120_000,
+    )
+    assert page.locator("#input-image img").count() == 1  # the first example is selected
+    assert slider_value(page, "self_temporal") == 0.8  # and the preset it is shown with
+    assert "self_temporal | 0.80 |" in page.locator("#patch-summary").inner_text().replace("\t", " | ")
+    page.screenshot(path=str(tmp_path / "first-visit.png"), full_page=True)
+
+
+def test_nothing_covers_the_label_bar_of_the_side_by_side_video(page, app_url, tmp_path):
+    """Gradio draws a label chip and buttons over a video's top corners and its controls over the bottom on
+    hover; the side-by-side video has neither chip nor buttons, so its label bar on top stays clear."""
+    page.goto(app_url)
+    video = page.locator("#side-by-side video")
+    page.wait_for_function("() => { const v = document.querySelector('#side-by-side video');"
+                           " return v && v.readyState >= 2 && v.videoHeight > 0; }", timeout=120_000)
+    video.hover()  # show whatever the player shows on hover
+    box = video.bounding_box()
+    height = video.evaluate("v => v.videoHeight")
+    bar_bottom = box["y"] + box["height"] * 22 / height  # the 22-pixel bar, at the display scale
+    overlays = page.locator("#side-by-side button, #side-by-side label, #side-by-side [data-testid='block-label']")
+    for i in range(overlays.count()):
+        other = overlays.nth(i).bounding_box()
+        if other is None or other["height"] == 0:
+            continue
+        overlaps_x = other["x"] < box["x"] + box["width"] and other["x"] + other["width"] > box["x"]
+        overlaps_y = other["y"] < bar_bottom and other["y"] + other["height"] > box["y"]
+        assert not (overlaps_x and overlaps_y), f"{overlays.nth(i).evaluate('e => e.outerHTML')[:120]} covers the labels"
+    page.locator("#side-by-side").screenshot(path=str(tmp_path / "side-by-side.png"))
