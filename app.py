@@ -11,7 +11,6 @@ import html
 import json
 import logging
 import os
-import random
 import string
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pandas as pd
 import presets
 import preview
 from controls import FIELD_HELP, FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, MULTIPLIER_STEP, SETTINGS
-from controls import Multipliers, setting_names, with_named_parameters
+from controls import setting_names, with_named_parameters
 from patcher import PatchError
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -61,12 +60,6 @@ def _markdown_text(text: str) -> str:
     """Text as itself inside Markdown: no links, images, HTML or formatting from a visitor's file or link."""
     entities = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
     return "".join(entities.get(c) or ("\\" + c if c in string.punctuation else c) for c in text)
-
-
-def _current_preset(name, description, include_settings, multipliers: Multipliers, settings: dict) -> presets.Preset:
-    shared = {k: settings[k] for k in LINK_SETTINGS} if include_settings else {}
-    return presets.Preset(name=(name or "").strip() or "My preset", description=description or "",
-                          multipliers=multipliers, settings=shared)
 
 
 def _preset_outputs(preset: presets.Preset) -> tuple:
@@ -112,13 +105,9 @@ class Lab:
     def preview(self, image, multipliers, settings, randomize_seed=False, request: gr.Request = None,
                 progress=gr.Progress(track_tqdm=True)):
         """Render baseline and patched videos from the same seed; return the comparison and its numbers."""
-        if randomize_seed:
-            settings = {**settings, "seed": random.randint(0, 2**32 - 1)}
-        render_settings = preview.RenderSettings(**settings)
         progress(0.0, desc="loading model")
-        outcome = self.studio.preview(image, render_settings, multipliers, key=_session(request),
-                                      progress=lambda f, t: progress(f, desc=t), gone=self._gone(request))
-        return _preview_outputs(outcome)
+        return _preview_outputs(self.studio.preview(image, settings, multipliers, _session(request),
+                                                    lambda f, t: progress(f, desc=t), self._gone(request), randomize_seed))
 
     def first_visit(self, request: gr.Request = None):
         """Page opened without a share link: the first example, a telling preset and their comparison."""
@@ -138,70 +127,65 @@ class Lab:
               progress=gr.Progress(track_tqdm=True)):
         """Render one multiplier over a list of values: a grid video and the metrics against the value."""
         field, numbers = preview.parse_sweep(f"{field}={values}")
-        outcome = self.studio.sweep(image, preview.RenderSettings(**settings), field, numbers, multipliers,
-                                    key=_session(request), progress=lambda f, t: progress(f, desc=t),
-                                    gone=self._gone(request))
-        table = pd.DataFrame(outcome.rows).round(3)
-        return outcome.video, pd.DataFrame(outcome.long_rows), table
+        outcome = self.studio.sweep(image, settings, field, numbers, multipliers, _session(request),
+                                    lambda f, t: progress(f, desc=t), self._gone(request))
+        return outcome.video, pd.DataFrame(outcome.long_rows), pd.DataFrame(outcome.rows).round(3)
 
     @user_errors
     def apply_preset(self, name, user_presets):
-        if name in (user_presets or {}):
-            preset = presets.Preset.from_dict(user_presets[name])
-        else:
-            preset = presets.get_builtin(name)
+        preset = presets.pick(name, user_presets)
         return (*_preset_outputs(preset), _markdown_text(preset.description or preset.name))
 
     @user_errors
     def load_preset(self, path):
-        if not path:
-            raise presets.PresetError("choose a preset .json file")
-        preset = presets.Preset.from_file(path)
+        preset = presets.Preset.from_file(_chosen(path, "a preset .json file"))
         return (*_preset_outputs(preset), _markdown_text(f"Loaded preset {preset.name!r}"))
 
     @user_errors
     def import_comfyui(self, path):
-        if not path:
-            raise presets.PresetError("choose a ComfyUI workflow (.json) or an image saved by ComfyUI (.png, .webp)")
-        found = presets.from_file_bytes(Path(path).read_bytes())
+        found = presets.from_file_bytes(Path(_chosen(path, "a ComfyUI workflow (.json, .png, .webp)")).read_bytes())
         return (*found.multipliers.as_dict().values(), _markdown_text(found.message))
 
     @user_errors
     @with_named_parameters
     def save_preset(self, name, description, include_settings, multipliers, settings, user_presets=None):
-        preset = _current_preset(name, description, include_settings, multipliers, settings)
-        path = self.studio.outputs.new_batch() / "svd-attention-preset.json"  # fixed name: never a path from typed text
-        path.write_text(preset.to_json(), encoding="utf-8")
+        preset = presets.Preset.from_controls(name, description, multipliers, settings, include_settings)
         user_presets = {**(user_presets or {}), preset.name: preset.to_dict()}
-        return str(path), user_presets, gr.update(choices=_preset_choices(user_presets), value=preset.name)
+        return (str(self.studio.write("svd-attention-preset.json", preset.to_json())), user_presets,
+                gr.update(choices=_preset_choices(user_presets), value=preset.name))
 
     @user_errors
     @with_named_parameters
     def export_comfyui(self, multipliers):
-        path = self.studio.outputs.new_batch() / "unet-temporal-attention-multiply.json"
-        path.write_text(json.dumps(presets.to_ui_workflow(multipliers), indent=2))
-        return json.dumps(presets.to_api_node(multipliers), indent=2), str(path)
+        workflow = json.dumps(presets.to_ui_workflow(multipliers), indent=2)
+        return (json.dumps(presets.to_api_node(multipliers), indent=2),
+                str(self.studio.write("unet-temporal-attention-multiply.json", workflow)))
 
     @user_errors
     @with_named_parameters
     def share_link(self, multipliers, settings, include_settings=False, request: gr.Request = None):
-        return presets.to_url(_current_preset("Shared link", "", include_settings, multipliers, settings),
-                              _page_url(request))
+        preset = presets.Preset.from_controls("Shared link", "", multipliers, settings, include_settings)
+        return presets.to_url(preset, _page_url(request))
 
     @staticmethod
     def restore_from_link(request: gr.Request):
         """On page load: a share link's query string sets the sliders and settings."""
-        params = {k: v for k, v in (request.query_params if request else {}).items() if not k.startswith("__")}
-        if not params:  # (keys starting with __ are gradio's own, e.g. __theme)
-            return (gr.skip(),) * (4 + len(LINK_SETTINGS)) + ("",)
         try:
-            preset, warnings = presets.from_query(params)
+            preset, warnings = presets.from_link(request.query_params if request else {})
         except ValueError as exc:
             gr.Warning(_toast(f"Share link not applied: {exc}"))
             return (gr.skip(),) * (4 + len(LINK_SETTINGS)) + (_markdown_text(f"Share link not applied: {exc}"),)
+        if preset is None:
+            return (gr.skip(),) * (4 + len(LINK_SETTINGS)) + ("",)
         for warning in warnings:
             gr.Warning(_toast(warning))
         return (*_preset_outputs(preset), _markdown_text(" ".join(["Settings restored from the link.", *warnings])))
+
+
+def _chosen(path: str | None, what: str) -> str:
+    if not path:
+        raise presets.PresetError(f"choose {what}")
+    return path
 
 
 def _page_url(request: gr.Request | None) -> str:

@@ -1,6 +1,6 @@
 """Presets: a strict, versioned JSON format, built-ins, share links and ComfyUI interop."""
 
-from ._builtin import BUILTIN_DIR, builtin_presets, get_builtin
+from ._builtin import BUILTIN_DIR, builtin_presets, get_builtin, pick
 from ._comfyui import (
     NODE_TYPE,
     ComfyImport,
@@ -13,7 +13,7 @@ from ._comfyui import (
 )
 from ._errors import PresetError
 from ._schema import FORMAT_NAME, FORMAT_VERSION, MAX_DOCUMENT_BYTES, SETTINGS, Preset, check_setting
-from ._share import from_query, to_query, to_url
+from ._share import from_link, from_query, to_query, to_url
 
 __all__ = [
     "BUILTIN_DIR",
@@ -30,9 +30,11 @@ __all__ = [
     "from_file_bytes",
     "from_image",
     "from_json",
+    "from_link",
     "from_query",
     "from_workflow",
     "get_builtin",
+    "pick",
     "to_api_node",
     "to_query",
     "to_ui_workflow",

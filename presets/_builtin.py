@@ -23,6 +23,13 @@ def builtin_presets() -> dict[str, Preset]:
     return presets
 
 
+def pick(name: str, saved: dict | None = None) -> Preset:
+    """A preset by name: one of ``saved`` (name -> preset document, e.g. kept in a browser) or a built-in."""
+    if name in (saved or {}):
+        return Preset.from_dict(saved[name])
+    return get_builtin(name)
+
+
 def get_builtin(name: str) -> Preset:
     presets = builtin_presets()
     if name not in presets:

@@ -92,6 +92,14 @@ class Preset:
         return cls.from_dict(read_json(text, "preset", MAX_DOCUMENT_BYTES))
 
     @classmethod
+    def from_controls(cls, name: str, description: str, multipliers: Multipliers, settings: Mapping[str, Any],
+                      include_settings: bool = True) -> Preset:
+        """A preset of what a UI shows: the settings presets carry, if asked; a default name if empty."""
+        shared = {s.name: settings[s.name] for s in SETTINGS if s.name in settings} if include_settings else {}
+        return cls(name=(name or "").strip() or "My preset", description=description or "", multipliers=multipliers,
+                   settings=shared)
+
+    @classmethod
     def from_file(cls, path: str | os.PathLike) -> Preset:
         """Read a preset file, checking its size before reading it."""
         file = Path(path)

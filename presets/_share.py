@@ -72,3 +72,9 @@ def _parse_float(key: str, raw: str) -> float:
     except (TypeError, ValueError):
         raise PresetError(f"link parameter {key} must be a number, got {raw!r}") from None
     return value
+
+
+def from_link(params: Mapping[str, str]) -> tuple[Preset | None, list[str]]:
+    """A page's query parameters (Gradio's own ``__`` keys ignored): the preset, or None without any."""
+    params = {k: v for k, v in params.items() if not k.startswith("__")}
+    return from_query(params) if params else (None, [])

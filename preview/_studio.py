@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import random
 import threading
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 from PIL import Image
@@ -99,9 +101,10 @@ class Studio:
 
     # --- renders ------------------------------------------------------------------------------
 
-    def preview(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, multipliers: Multipliers,
-                key: str = "local", progress: ProgressFn | None = None,
-                gone: Callable[[], bool] | None = None) -> PreviewOutcome:
+    def preview(self, image: Image.Image | np.ndarray | str, settings: RenderSettings | Mapping, multipliers: Multipliers,
+                key: str = "local", progress: ProgressFn | None = None, gone: Callable[[], bool] | None = None,
+                randomize_seed: bool = False) -> PreviewOutcome:
+        settings = _settings(settings, randomize_seed)
         _check_image(image)
         previewer = self.previewer()
         with self.cancellable(key, gone) as cancel:
@@ -126,6 +129,7 @@ class Studio:
     def sweep(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, field: str, values: list[float],
               base: Multipliers, key: str = "local", progress: ProgressFn | None = None,
               gone: Callable[[], bool] | None = None) -> SweepOutcome:
+        settings = _settings(settings)
         _check_image(image)
         with self.cancellable(key, gone) as cancel:
             result = sweep(self.previewer(), image, settings, field, values, base=base, progress=progress, cancel=cancel)
@@ -135,6 +139,17 @@ class Studio:
         long_rows = [{"multiplier value": row[field], "metric": metric, "value": row[metric]}
                      for metric in plotted for row in rows]
         return SweepOutcome(result, str(video), rows, long_rows)
+
+    def write(self, name: str, text: str) -> Path:
+        """A text file for download, in a fresh output folder, under a fixed ``name`` (never a visitor's text)."""
+        path = self.outputs.new_batch() / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+def _settings(settings: RenderSettings | Mapping, randomize_seed: bool = False) -> RenderSettings:
+    settings = settings if isinstance(settings, RenderSettings) else RenderSettings(**settings)
+    return settings.replace(seed=random.randint(0, 2**32 - 1)) if randomize_seed else settings
 
 
 def _check_image(image) -> None:
