@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tiny_models import tiny_unet
+from tiny_models import UnetCalls, tiny_unet
 
 
 @pytest.fixture
@@ -33,22 +33,25 @@ def sample_image():
     return image
 
 
-class UnetCalls:
-    """Counts UNet forward passes through a hook."""
-
-    def __init__(self, unet):
-        self.count = 0
-        self._handle = unet.register_forward_pre_hook(self._hook)
-
-    def _hook(self, module, args):
-        self.count += 1
-
-    def remove(self):
-        self._handle.remove()
-
-
 @pytest.fixture
 def unet_calls(demo_model):
     calls = UnetCalls(demo_model.pipe.unet)
     yield calls
     calls.remove()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on the demo model, in this process, for one test module: (lab, url)."""
+    from app_server import launch_app
+
+    lab, demo, url = launch_app(str(tmp_path_factory.mktemp("outputs")))
+    yield lab, url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server[1], verbose=False)

@@ -9,22 +9,9 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from app_server import launch_app
 from test_preview import read_mp4
 
 FAST = {"frames": 4, "steps": 2, "decode_chunk_size": 4}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    lab, demo, url = launch_app(str(tmp_path_factory.mktemp("outputs")))
-    yield lab, url
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server[1], verbose=False)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +172,7 @@ def test_stop_cancels_a_running_render(server, image_file):
 def test_a_request_cancelled_by_its_client_stops_at_the_next_step(server, image_file):
     import time
 
-    from conftest import UnetCalls
+    from tiny_models import UnetCalls
 
     lab, url = server
     snapshot = unet_snapshot(lab)

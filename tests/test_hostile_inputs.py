@@ -20,7 +20,6 @@ from gradio_client import Client, handle_file
 from PIL import Image, PngImagePlugin
 
 import presets
-from app_server import launch_app
 from controls import Multipliers
 from test_preview import read_mp4
 
@@ -28,18 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "fixtures" / "real"
 FAST = {"frames": 4, "steps": 2, "decode_chunk_size": 4}
 EXAMPLE = ROOT / "examples" / "shapes-2.png"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    lab, demo, url = launch_app(str(tmp_path_factory.mktemp("outputs")))
-    yield lab, url
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server[1], verbose=False)
 
 
 def preview(client, image=str(EXAMPLE), **values):

@@ -66,3 +66,17 @@ def to_sgm_key(name: str, prefix: str = "model.diffusion_model.") -> str:
 
 def sgm_state_dict(unet: torch.nn.Module, prefix: str = "model.diffusion_model.") -> dict[str, torch.Tensor]:
     return {to_sgm_key(k, prefix): v for k, v in unet.state_dict().items()}
+
+
+class UnetCalls:
+    """Counts UNet forward passes through a hook."""
+
+    def __init__(self, unet):
+        self.count = 0
+        self._handle = unet.register_forward_pre_hook(self._hook)
+
+    def _hook(self, module, args):
+        self.count += 1
+
+    def remove(self):
+        self._handle.remove()
