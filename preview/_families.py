@@ -20,9 +20,12 @@ class VideoFamily:
     max_decode_chunk: int  # frames its VAE decodes at once by default
     preview: dict[str, Any]  # fast preview settings for full-size checkpoints
 
-    def native_size_of(self, latent_size: int, vae_scale: int) -> tuple[int, int]:
-        """Full-size configs state a square latent size but were trained at ``native_size``; toy models are square."""
-        size = latent_size * vae_scale
+    def native_size_of(self, latent_size: int | None, vae_scale: int) -> tuple[int, int]:
+        """Full-size configs state a square latent size (or none) but were trained at ``native_size``; toy
+        models are square."""
+        if not latent_size:
+            return self.native_size
+        size = int(latent_size) * vae_scale
         return self.native_size if size >= 512 else (size, size)
 
 

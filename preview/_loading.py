@@ -139,9 +139,13 @@ def load_model(
         if class_name not in PIPELINE_FAMILIES:
             raise ModelLoadError(f"{source.location} holds a {class_name}, not a StableVideoDiffusionPipeline")
 
-    # 2. Load, preferring the fp16 variant of Hub repos when running in half precision.
+    # 2. Load, preferring the fp16 variant in half precision; a folder holding only fp16 files (as many
+    #    download them, to save half the space) loads too, upcast to ``dtype`` where that is float32.
     kwargs = {"dtype": dtype, "use_safetensors": True}
-    variant = "fp16" if dtype == torch.float16 and source.kind == "hub" else None
+    if source.kind == "hub":
+        variant = "fp16" if dtype == torch.float16 else None
+    else:
+        variant = _folder_variant(Path(source.location), dtype)
     try:
         with _quiet_libraries():
             try:
@@ -174,7 +178,7 @@ def load_model(
         source=source,
         device=device,
         dtype=dtype,
-        native_size=family.native_size_of(int(pipe.unet.config.sample_size), pipe.vae_scale_factor),
+        native_size=family.native_size_of(pipe.unet.config.sample_size, pipe.vae_scale_factor),
         native_frames=int(pipe.unet.config.num_frames),
         family=family,
     )
@@ -198,6 +202,30 @@ def _quiet_libraries() -> Iterator[None]:
         transformers.logging.set_verbosity(levels[1])
         diffusers.logging.enable_progress_bar()
         transformers.logging.enable_progress_bar()
+
+
+# Pipeline parts that carry weights, and how their weight files are named (shards included).
+WEIGHTED_COMPONENTS = ("unet", "vae", "image_encoder")
+_FP16_WEIGHTS = re.compile(r"\.fp16(-\d{5}-of-\d{5})?\.safetensors$")
+
+
+def _folder_variant(folder: Path, dtype: torch.dtype) -> str | None:
+    """``"fp16"`` when every weighted part has fp16 files and we run in half precision, or when some
+    part has only those; None when full-precision files are all there. Missing weights: an error
+    naming each part and the files it holds."""
+    found = {c: sorted(p.name for p in (folder / c).iterdir() if p.is_file()) if (folder / c).is_dir() else []
+             for c in WEIGHTED_COMPONENTS}
+    half = {c: any(_FP16_WEIGHTS.search(f) for f in files) for c, files in found.items()}
+    full = {c: any(f.endswith(".safetensors") and not _FP16_WEIGHTS.search(f) for f in files) for c, files in found.items()}
+    missing = [c for c in WEIGHTED_COMPONENTS if not (half[c] or full[c])]
+    if missing:
+        listed = "; ".join(f"{c}/ holds {', '.join(found[c]) or 'nothing'}" for c in missing)
+        pickles = any(f.endswith((".bin", ".ckpt", ".pt", ".pth")) for c in missing for f in found[c])
+        raise ModelLoadError(f"{folder} has no .safetensors weights for {', '.join(missing)} ({listed})"
+                             + ("; pickle weights (.bin) are refused, as they can run code when loaded" if pickles else ""))
+    if all(half.values()) and (dtype == torch.float16 or not all(full.values())):
+        return "fp16"
+    return None if all(full.values()) else "fp16"
 
 
 def _explain_load_failure(source: ModelSource, exc: Exception) -> str:

@@ -170,6 +170,7 @@ def test_stop_cancels_a_running_render(server, image_file):
 
 
 def test_a_request_cancelled_by_its_client_stops_at_the_next_step(server, image_file):
+    """Finding 8: a client that cancels (or closes its tab) no longer leaves its render running."""
     import time
 
     from tiny_models import UnetCalls

@@ -211,9 +211,9 @@ CASES = {
                               ("ok", lambda r: all(isinstance(v, float) for v in r[:4]))),
     # share links (finding 7: nothing from a link reaches the page as HTML)
     "link ok": (link("self_temporal=0.8&seed=3"), ("ok", lambda r: r[1] == 0.8 and r[4] == 3)),
-    "link value is HTML": (link("self_temporal=%3Ca%20href%3Dhttps%3A%2F%2Fevil.invalid%2F%3Eclick%3C%2Fa%3E"),
+    "link value is HTML (finding 7)": (link("self_temporal=%3Ca%20href%3Dhttps%3A%2F%2Fevil.invalid%2F%3Eclick%3C%2Fa%3E"),
                            ("refused", "must be a number, got '&lt;a href=https://evil.invalid/&gt;click&lt;/a&gt;'")),
-    "link key is HTML": (link("%3Cimg%20src%3Dx%3E=1"),
+    "link key is HTML (finding 7)": (link("%3Cimg%20src%3Dx%3E=1"),
                          ("ok", lambda r: "<img" not in r[-1] and "ignored unknown link parameter '&lt;img src=x&gt;'"
                           in _plain(r[-1]))),
     "link seed 1.5": (link("seed=1.5"), ("refused", "seed must be a whole number")),
