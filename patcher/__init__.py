@@ -19,6 +19,7 @@ from ._checkpoint import METADATA_KEY, BakeReport, bake, inspect_checkpoint, rea
 from ._errors import PatchError
 from ._families import FAMILIES, SVD, ModelFamily, detect_family
 from ._keys import REGIONS, KeyMatch, classify_key, family_warnings, match_key
+from ._naming import SVD_LAYOUT, NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
 from ._patch import AttentionPatch, patch_state_dict, scale_tensor
 
 __all__ = [
@@ -31,20 +32,25 @@ __all__ = [
     "MULTIPLIER_STEP",
     "REGIONS",
     "SVD",
+    "SVD_LAYOUT",
     "AttentionPatch",
     "BakeReport",
     "KeyMatch",
     "ModelFamily",
+    "NamingError",
     "Multipliers",
     "PatchError",
+    "UnetLayout",
     "bake",
     "check_multiplier",
     "classify_key",
     "detect_family",
+    "diffusers_to_sgm",
     "family_warnings",
     "inspect_checkpoint",
     "match_key",
     "patch_state_dict",
     "read_header",
     "scale_tensor",
+    "sgm_to_diffusers",
 ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import torch
 from diffusers import UNetSpatioTemporalConditionModel
+
+from patcher import UnetLayout, diffusers_to_sgm
 
 # 6 spatio-temporal transformers (down 2, mid 1, up 3): 12 target tensors per multiplier.
 TINY_TARGETS_PER_FIELD = 12
@@ -43,29 +43,10 @@ def unet_inputs(seed: int = 1, frames: int = 3, dtype: torch.dtype = torch.float
     }
 
 
-_ATTN = [
-    (re.compile(r"^down_blocks\.(\d+)\.attentions\.(\d+)\."), lambda b, a: f"input_blocks.{3 * b + a + 1}.1."),
-    (re.compile(r"^mid_block\.attentions\.0\."), lambda: "middle_block.1."),
-    (re.compile(r"^up_blocks\.(\d+)\.attentions\.(\d+)\."), lambda b, a: f"output_blocks.{3 * b + a}.1."),
-    (re.compile(r"^down_blocks\.(\d+)\.resnets\.(\d+)\.temporal_res_block\."), lambda b, r: f"input_blocks.{3 * b + r + 1}.0.time_stack."),
-    (re.compile(r"^down_blocks\.(\d+)\.resnets\.(\d+)\.spatial_res_block\."), lambda b, r: f"input_blocks.{3 * b + r + 1}.0."),
-    (re.compile(r"^up_blocks\.(\d+)\.resnets\.(\d+)\.temporal_res_block\."), lambda b, r: f"output_blocks.{3 * b + r}.0.time_stack."),
-    (re.compile(r"^up_blocks\.(\d+)\.resnets\.(\d+)\.spatial_res_block\."), lambda b, r: f"output_blocks.{3 * b + r}.0."),
-]
-
-
-def to_sgm_key(name: str, prefix: str = "model.diffusion_model.") -> str:
-    """Rename a diffusers SVD UNet key to the SGM/ComfyUI naming (mapping of diffusers' converter)."""
-    for pattern, repl in _ATTN:
-        m = pattern.match(name)
-        if m:
-            name = repl(*map(int, m.groups())) + name[m.end():]
-            break
-    return prefix + name.replace("temporal_transformer_blocks", "time_stack")
-
-
 def sgm_state_dict(unet: torch.nn.Module, prefix: str = "model.diffusion_model.") -> dict[str, torch.Tensor]:
-    return {to_sgm_key(k, prefix): v for k, v in unet.state_dict().items()}
+    """The UNet's state dict under SGM/ComfyUI names, as a single-file checkpoint holds it."""
+    layout = UnetLayout.from_config(unet.config)
+    return {diffusers_to_sgm(k, layout, prefix): v for k, v in unet.state_dict().items()}
 
 
 class UnetCalls:
