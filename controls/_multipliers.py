@@ -17,8 +17,9 @@ FIELDS = ("self_structural", "self_temporal", "cross_structural", "cross_tempora
 FIELD_HELP = {
     "self_structural": "Spatial self-attention output: how much each frame's own layout mixes across the image.",
     "self_temporal": "Temporal self-attention output: how much each pixel looks at the other frames (motion coherence).",
-    "cross_structural": "Spatial cross-attention output: how strongly the input image's embedding steers each frame.",
-    "cross_temporal": "Temporal cross-attention output: the image embedding's pull inside the temporal blocks.",
+    "cross_structural": "Spatial cross-attention output. It attends to one token, the image embedding, so it adds the "
+                        "same vector at every position: this scales a per-frame offset, not 'prompt adherence'.",
+    "cross_temporal": "Temporal cross-attention output: the same single-token offset, added inside the temporal blocks.",
 }
 
 
