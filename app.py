@@ -144,7 +144,7 @@ class Lab:
     @user_errors
     def import_comfyui(self, path):
         found = presets.from_file_bytes(Path(_chosen(path, "a ComfyUI workflow (.json, .png, .webp)")).read_bytes())
-        return (*found.multipliers.as_dict().values(), _markdown_text(found.message))
+        return (*_preset_outputs(found.to_preset()), _markdown_text(found.message))
 
     @user_errors
     @with_named_parameters
@@ -334,7 +334,7 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
         save.click(lab.save_preset, [preset_name, preset_description, include_settings, *multipliers, *settings_inputs,
                                      user_presets], [saved_file, user_presets, preset_picker], api_name="save_preset")
         upload_preset.upload(lab.load_preset, upload_preset, link_outputs, api_name="load_preset")
-        upload_comfy.upload(lab.import_comfyui, upload_comfy, [*multipliers, preset_info], api_name="import_comfyui")
+        upload_comfy.upload(lab.import_comfyui, upload_comfy, link_outputs, api_name="import_comfyui")
         export.click(lab.export_comfyui, multipliers, [comfy_snippet, comfy_file], api_name="export_comfyui")
         link.click(lab.share_link, [*multipliers, *settings_inputs, include_settings], share_url, api_name="share_link")
         demo.load(lab.restore_from_link, None, link_outputs, api_name=False)

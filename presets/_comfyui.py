@@ -15,12 +15,25 @@ from controls import FIELDS, Multipliers
 
 from ._errors import PresetError
 from ._json import read_json, type_name
-from ._schema import Preset
+from ._schema import Preset, check_setting
 
 NODE_TYPE = "UNetTemporalAttentionMultiply"
+NODE_TYPES = (NODE_TYPE, NODE_TYPE + "_V3")  # some ComfyUI versions save the node under its V3 name
 NODE_TITLE = "UNet Temporal Attention Multiply"
 MAX_WORKFLOW_BYTES = 16 * 1024 * 1024  # whole workflows are far larger than presets
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
+
+# SVD's generation settings in a workflow: node type -> (widget index or input name, our setting).
+SETTING_WIDGETS = {
+    "SVD_img2vid_Conditioning": [(0, "width", "width"), (1, "height", "height"), (2, "video_frames", "frames"),
+                                 (3, "motion_bucket_id", "motion_bucket_id"), (4, "fps", "fps"),
+                                 (5, "augmentation_level", "noise_aug_strength")],
+    "KSampler": [(0, "seed", "seed"), (2, "steps", "steps"), (3, "cfg", "max_guidance")],
+    "VideoLinearCFGGuidance": [(0, "min_cfg", "min_guidance")],
+}
+MODEL_LOADERS = ("ImageOnlyCheckpointLoader", "CheckpointLoaderSimple", "UNETLoader")
+SVD_FILE_HINTS = ("svd", "stable-video", "stable_video", "img2vid")
+
 
 @dataclasses.dataclass(frozen=True)
 class ComfyImport:
@@ -28,16 +41,58 @@ class ComfyImport:
     node_id: str  # the node whose values were taken
     all_node_ids: list[str]  # every UNetTemporalAttentionMultiply node found, in order
     source: str  # "workflow" or "prompt"
+    settings: dict = dataclasses.field(default_factory=dict)  # SVD generation settings the workflow sets
+    models: list[str] = dataclasses.field(default_factory=list)  # model files its loaders name
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def message(self) -> str:
-        text = f"took the values of {NODE_TYPE} node {self.node_id} from the {self.source}"
+        text = f"took the values of {NODE_TYPE} node {self.node_id} from the {self.source}" if self.node_id else \
+            f"read the {self.source}"
         if len(self.all_node_ids) > 1:
             text += f"; the workflow has {len(self.all_node_ids)} such nodes: {', '.join(self.all_node_ids)}"
-        return text
+        if self.settings:
+            text += "; settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items())
+        return ". ".join([text, *self.warnings])
 
     def to_preset(self, name: str = "Imported from ComfyUI") -> Preset:
-        return Preset(name=name, multipliers=self.multipliers, description=self.message)
+        return Preset(name=name, multipliers=self.multipliers, description=self.message[:1000], settings=self.settings)
+
+
+def _workflow_facts(nodes: list[tuple[str, dict, Any]]) -> tuple[dict, list[str], list[str]]:
+    """SVD settings, model files and warnings from (node type, node, values) triples, in workflow order."""
+    settings: dict[str, int | float] = {}
+    models: list[str] = []
+    refused: list[str] = []
+    for kind, _, values in nodes:
+        for index, name, ours in SETTING_WIDGETS.get(kind, []):
+            value = values.get(name) if isinstance(values, dict) else values[index] if index < len(values) else None
+            if value is None or ours in settings:
+                continue
+            try:
+                settings[ours] = check_setting(ours, value)
+            except PresetError as exc:
+                refused.append(f"{kind} {name} not imported: {exc}")
+        if kind in MODEL_LOADERS and values:
+            file = (values.get("ckpt_name") or values.get("unet_name")) if isinstance(values, dict) else values[0]
+            if isinstance(file, str):
+                models.append(file.replace("\\", "/").rsplit("/", 1)[-1])
+    if settings.get("min_guidance", 0) > settings.get("max_guidance", 1e9):
+        refused.append("min_cfg above cfg; guidance not imported")
+        settings.pop("min_guidance")
+        settings.pop("max_guidance")
+    svd = [m for m in models if any(hint in m.lower() for hint in SVD_FILE_HINTS)]
+    if svd or not models:
+        return settings, models, refused
+    warnings = [f"its generation settings are not imported: its model {models[0]} is not SVD"] if settings else []
+    for name in models:
+        if "wan" in name.lower():
+            warnings.append(f"{name} is Wan 2.x, not SVD: its attention keys are self_attn.o / cross_attn.o, so "
+                            "in ComfyUI this node matches no tensor there and changes nothing")
+        else:
+            warnings.append(f"{name} does not look like SVD; the node acts only on SVD's temporal blocks (time_stack)")
+    return {}, models, warnings
+
 
 MAX_NODES = 10_000  # real workflows have tens to a few hundred
 
@@ -55,10 +110,11 @@ def _from_ui(workflow: dict) -> ComfyImport | None:
     found = []
     for i, node in enumerate(nodes):
         node = _expect(node, dict, f"nodes[{i}]", "an object")
-        if node.get("type") == NODE_TYPE:
+        if node.get("type") in NODE_TYPES:
             found.append((i, node))
+    facts = _workflow_facts([(n.get("type"), n, n.get("widgets_values") or []) for n in nodes])
     if not found:
-        return None
+        return _settings_only(facts, "workflow")
     ids = [str(node.get("id")) for _, node in found]
     index, node = found[0]
     path = f"nodes[{index}]"
@@ -76,15 +132,18 @@ def _from_ui(workflow: dict) -> ComfyImport | None:
     if not isinstance(values, list) or len(values) < len(FIELDS):
         got = f"{len(values)} values" if isinstance(values, list) else type_name(values)
         raise PresetError(f"{path}.widgets_values must list the four multipliers, got {got}")
-    return ComfyImport(_multipliers(dict(zip(FIELDS, values)), ids[0]), ids[0], ids, "workflow")
+    return ComfyImport(_multipliers(dict(zip(FIELDS, values)), ids[0]), ids[0], ids, "workflow", *facts)
 
 
 def _from_api(prompt: dict) -> ComfyImport | None:
     if len(prompt) > MAX_NODES:
         raise PresetError(f"the prompt has {len(prompt):,} nodes; at most {MAX_NODES:,} are read")
-    nodes = [(str(k), v) for k, v in prompt.items() if isinstance(v, dict) and v.get("class_type") == NODE_TYPE]
+    nodes = [(str(k), v) for k, v in prompt.items() if isinstance(v, dict) and v.get("class_type") in NODE_TYPES]
+    others = [(v.get("class_type"), v, v.get("inputs") if isinstance(v.get("inputs"), dict) else {})
+              for v in prompt.values() if isinstance(v, dict)]
+    facts = _workflow_facts(others)
     if not nodes:
-        return None
+        return _settings_only(facts, "prompt")
     ids = [k for k, _ in nodes]
     node_id, node = nodes[0]
     inputs = _expect(node.get("inputs"), dict, f"{node_id}.inputs", "an object")
@@ -92,7 +151,16 @@ def _from_api(prompt: dict) -> ComfyImport | None:
         if isinstance(inputs.get(field), list):
             raise PresetError(f"{field} of node {node_id} comes from another node ({inputs[field]!r}); set it as a value")
     values = {f: inputs[f] for f in FIELDS if f in inputs}
-    return ComfyImport(_multipliers(values, node_id), node_id, ids, "prompt")
+    return ComfyImport(_multipliers(values, node_id), node_id, ids, "prompt", *facts)
+
+
+def _settings_only(facts: tuple[dict, list[str], list[str]], source: str) -> ComfyImport | None:
+    """An SVD workflow without the node: its settings, the multipliers left at 1."""
+    settings, models, warnings = facts
+    if not settings:
+        return None
+    note = f"the workflow has no {NODE_TYPE} node; the multipliers stay at 1.0"
+    return ComfyImport(Multipliers(), "", [], source, settings, models, [note, *warnings])
 
 
 def _multipliers(values: dict[str, Any], node_id: str) -> Multipliers:
