@@ -19,6 +19,7 @@ from patcher import AttentionPatch
 
 from ._errors import ModelLoadError
 from ._families import PIPELINE_FAMILIES, SVD, VideoFamily
+from ._single_file import load_unet_weights
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 @dataclasses.dataclass(frozen=True)
 class ModelSource:
-    kind: str  # "demo", "folder" or "hub"; single-file SGM checkpoints will be another kind
+    kind: str  # "demo", "folder", "hub", or "file" (a single-file SGM checkpoint)
     location: str
 
     @property
@@ -51,11 +52,9 @@ def resolve_source(spec: str | os.PathLike | None = None) -> ModelSource:
         return ModelSource("folder", str(path.resolve()))
     if path.is_file():
         if path.suffix == ".safetensors":
-            raise ModelLoadError(
-                f"{spec} is a single-file checkpoint; this version loads diffusers folders and Hub ids "
-                "(e.g. stabilityai/stable-video-diffusion-img2vid-xt)"
-            )
-        raise ModelLoadError(f"{spec} is a file; point SVD_MODEL at a diffusers folder or a Hub id")
+            return ModelSource("file", str(path.resolve()))
+        raise ModelLoadError(f"{spec} is a file but not .safetensors; only .safetensors weights are loaded "
+                             "(pickle checkpoints can run code when loaded)")
     if _HUB_ID.match(spec) and not spec.startswith((".", "/", "~")):
         return ModelSource("hub", spec)
     raise ModelLoadError(f"model {spec!r} is neither an existing folder nor a Hub id like owner/name")
@@ -109,18 +108,29 @@ def load_model(
     cpu_offload: bool = False,
     forward_chunking: bool = False,
     compile: bool = False,
+    base: str | None = None,
 ) -> LoadedModel:
     """Load a StableVideoDiffusionPipeline from ``source`` (``.safetensors`` weights only).
 
     ``compile`` compiles the UNet once (``torch.compile``) for dedicated GPUs. The multipliers are
     applied in place to the parameters, which the compiled graph reads as inputs, so moving a
     slider needs no recompilation. ZeroGPU does not support it.
+
+    A single-file checkpoint (``source`` a ``.safetensors`` file) gives the UNet; the rest of the
+    pipeline (VAE, image encoder, scheduler) comes from ``base``, a folder or Hub id.
     """
     with _quiet_libraries():  # heavy import, kept off module import
         from diffusers import StableVideoDiffusionPipeline
 
     if not isinstance(source, ModelSource):
         source = resolve_source(source)
+    single_file = None
+    if source.kind == "file":
+        if not base:
+            raise ModelLoadError(
+                f"{Path(source.location).name} is a single-file checkpoint: pass --base FOLDER_OR_HUB_ID for the "
+                "VAE and image encoder (reading them from the file is not supported yet); its UNet is loaded")
+        single_file, source = source, resolve_source(base)
     device = device or default_device()
     if isinstance(dtype, str):
         if dtype not in DTYPES:
@@ -158,6 +168,13 @@ def load_model(
         raise ModelLoadError(_explain_load_failure(source, exc)) from exc
     if not isinstance(pipe, StableVideoDiffusionPipeline):
         raise ModelLoadError(f"{source.location} is a {type(pipe).__name__}, not a StableVideoDiffusionPipeline")
+
+    if single_file is not None:  # the UNet from the file, read tensor by tensor before placing it
+        others = load_unet_weights(pipe.unet, single_file.location)
+        if others:
+            logger.warning("%s: %d non-UNet tensors (%s, ...) not read; the VAE and image encoder come from %s",
+                           single_file.location, len(others), others[0], source.location)
+        source = ModelSource("file", f"{single_file.location} (on {source.location})")
 
     # 3. Place it, with the options for small GPUs.
     if cpu_offload and device != "cpu":
@@ -258,12 +275,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu-offload", action="store_true", help="keep idle parts in CPU memory (small GPUs)")
     parser.add_argument("--forward-chunking", action="store_true", help="chunk the UNet's feed-forward layers (less memory)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the UNet once (dedicated GPUs, not ZeroGPU)")
+    parser.add_argument("--base", help="with a single-file checkpoint: the folder or Hub id for the rest of the pipeline")
 
 
 def model_options(args: argparse.Namespace) -> dict:
     """``load_model``'s keyword arguments from the options above."""
     return {"device": args.device, "dtype": args.dtype, "cpu_offload": args.cpu_offload,
-            "forward_chunking": args.forward_chunking, "compile": args.compile}
+            "forward_chunking": args.forward_chunking, "compile": args.compile, "base": args.base}
 
 
 class ModelHolder:

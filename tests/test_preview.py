@@ -282,8 +282,9 @@ def test_model_sources_fail_with_clear_messages(tmp_path, monkeypatch):
         resolve_source(str(tmp_path / "missing"))
     weights = tmp_path / "svd.safetensors"
     weights.write_bytes(b"")
-    with pytest.raises(ModelLoadError, match="single-file checkpoint"):
-        resolve_source(str(weights))
+    assert resolve_source(str(weights)).kind == "file"
+    with pytest.raises(ModelLoadError, match="single-file checkpoint: pass --base"):
+        preview.load_model(str(weights), device="cpu")
     other = tmp_path / "other"
     other.mkdir()
     (other / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
