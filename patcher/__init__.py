@@ -15,7 +15,7 @@ from controls import (
     check_multiplier,
 )
 
-from ._checkpoint import METADATA_KEY, BakeReport, bake, inspect_checkpoint, read_header
+from ._checkpoint import METADATA_KEY, BakeReport, bake, inspect_checkpoint, read_header, read_tensor
 from ._errors import PatchError
 from ._families import FAMILIES, SVD, ModelFamily, detect_family
 from ._keys import REGIONS, KeyMatch, classify_key, family_warnings, match_key
@@ -51,6 +51,7 @@ __all__ = [
     "match_key",
     "patch_state_dict",
     "read_header",
+    "read_tensor",
     "scale_tensor",
     "sgm_to_diffusers",
 ]

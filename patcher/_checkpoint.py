@@ -107,6 +107,7 @@ def read_header(path: str | os.PathLike) -> Header:
 
 
 def read_tensor(f: BinaryIO, header: Header, info: TensorInfo) -> torch.Tensor:
+    """One tensor, read with plain file reads into its own buffer (no memory map: nothing else stays resident)."""
     f.seek(header.data_start + info.begin)
     data = bytearray(f.read(info.end - info.begin))
     dtype = _DTYPES[info.dtype]
