@@ -95,5 +95,5 @@ def settings_dataclass(table: Sequence[Setting] = SETTINGS, name: str = "Setting
         return dataclasses.asdict(self)
 
     fields = [(s.name, s.kind, dataclasses.field(default=s.default)) for s in table]
-    namespace = {"__post_init__": __post_init__, "replace": replace, "as_dict": as_dict, "TABLE": table}
+    namespace = {"__post_init__": __post_init__, "replace": replace, "as_dict": as_dict}
     return dataclasses.make_dataclass(name, fields, frozen=True, namespace=namespace)

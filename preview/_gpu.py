@@ -27,7 +27,7 @@ from PIL import Image
 from controls import Multipliers
 
 from ._errors import PreviewError, RenderCancelled
-from ._loading import LoadedModel
+from ._loading import LoadedModel, zerogpu_host
 
 try:  # Hugging Face's ZeroGPU package; a pass-through off ZeroGPU, absent where not installed
     import spaces
@@ -175,7 +175,7 @@ def estimate_gpu_seconds(job: RenderJob, progress: ProgressFn | None = None, can
 
 
 def on_zerogpu() -> bool:
-    return spaces is not None and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
+    return spaces is not None and zerogpu_host()
 
 
 if spaces is not None:

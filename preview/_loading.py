@@ -60,6 +60,11 @@ def resolve_source(spec: str | os.PathLike | None = None) -> ModelSource:
     raise ModelLoadError(f"model {spec!r} is neither an existing folder nor a Hub id like owner/name")
 
 
+def zerogpu_host() -> bool:
+    """Running on a ZeroGPU Space (as the ``spaces`` package decides it)."""
+    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
+
+
 def default_device() -> str:
     if torch.cuda.is_available():
         return "cuda"
@@ -137,7 +142,7 @@ def load_model(
             raise ModelLoadError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         dtype = DTYPES[dtype]
     dtype = dtype or default_dtype(device)
-    if compile and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):
+    if compile and zerogpu_host():
         raise ModelLoadError("--compile is for dedicated GPUs; ZeroGPU does not support torch.compile")
 
     # 1. Check that a folder holds an SVD pipeline before diffusers tries to.
