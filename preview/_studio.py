@@ -26,6 +26,7 @@ from ._outputs import Artifacts, export_comparison
 from ._render import Comparison, Previewer, ProgressFn, RenderSettings, full_settings, preview_settings
 from ._sweep import SweepResult, sweep
 
+
 @dataclasses.dataclass(frozen=True)
 class PreviewOutcome:
     comparison: Comparison

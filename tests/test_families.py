@@ -75,7 +75,10 @@ def test_inspect_and_bake_warn_on_another_family_but_keep_comfyui_parity(tmp_pat
     path = tmp_path / "mm.safetensors"
     torch.manual_seed(0)
     save_file({k: torch.randn(2, 2) for k in names}, str(path))
-    run = lambda *a: subprocess.run([sys.executable, "-m", "patcher", *a], cwd=ROOT, capture_output=True, text=True)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "patcher", *args], cwd=ROOT, capture_output=True, text=True)
+
     inspected = run("inspect", str(path))
     assert "warning: this checkpoint is AnimateDiff, not SVD" in inspected.stderr
     assert "self_structural: 14 tensors" in inspected.stdout  # what ComfyUI's node would scale, listed as it is

@@ -1,6 +1,5 @@
 """load_image: every mode Pillow reads becomes the 8-bit RGB picture a person sees."""
 
-import io
 
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 """Single-file SGM checkpoints (UNet from the file, the rest from --base): frames bitwise those of the folder."""
 
-import json
 import pickle
 
 import numpy as np
