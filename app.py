@@ -111,7 +111,7 @@ class Lab:
 
     def first_visit(self, request: gr.Request = None):
         """Page opened without a share link: the first example, a telling preset and their comparison."""
-        if not self.examples or any(not k.startswith("__") for k in (request.query_params if request else {})):
+        if not self.examples or presets.link_params(request.query_params if request else {}):
             return (gr.skip(),) * 15
         preset = presets.get_builtin(FIRST_VISIT_PRESET)
         outcome = self.studio.showcase(self.examples[0], preset.multipliers)

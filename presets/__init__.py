@@ -13,7 +13,7 @@ from ._comfyui import (
 )
 from ._errors import PresetError
 from ._schema import FORMAT_NAME, FORMAT_VERSION, MAX_DOCUMENT_BYTES, SETTINGS, Preset, check_setting
-from ._share import from_link, from_query, to_query, to_url
+from ._share import from_link, from_query, link_params, to_query, to_url
 
 __all__ = [
     "BUILTIN_DIR",
@@ -34,6 +34,7 @@ __all__ = [
     "from_query",
     "from_workflow",
     "get_builtin",
+    "link_params",
     "pick",
     "to_api_node",
     "to_query",

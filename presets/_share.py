@@ -74,7 +74,12 @@ def _parse_float(key: str, raw: str) -> float:
     return value
 
 
+def link_params(params: Mapping[str, str]) -> dict[str, str]:
+    """A page's query parameters that belong to a share link (Gradio's own ``__`` keys left out)."""
+    return {k: v for k, v in params.items() if not k.startswith("__")}
+
+
 def from_link(params: Mapping[str, str]) -> tuple[Preset | None, list[str]]:
-    """A page's query parameters (Gradio's own ``__`` keys ignored): the preset, or None without any."""
-    params = {k: v for k, v in params.items() if not k.startswith("__")}
+    """A page's query parameters as a preset, or None when the page was opened without a share link."""
+    params = link_params(params)
     return from_query(params) if params else (None, [])

@@ -72,7 +72,7 @@ def render_frames(job: RenderJob, progress: ProgressFn | None = None, cancel: Ca
     videos = []
     for i, multipliers in enumerate(job.videos):
         label = "baseline" if multipliers.is_identity else "patched"
-        step_progress = _scaled(progress, i / len(job.videos), (i + 1) / len(job.videos), label)
+        step_progress = scaled_progress(progress, i / len(job.videos), (i + 1) / len(job.videos), label)
         with model.patch.applied(multipliers):  # identity: the unpatched UNet
             videos.append(_generate(model, prepared, job.settings, step_progress, cancel))
     return videos
@@ -118,10 +118,12 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, progress: Pro
     return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
 
-def _scaled(progress: ProgressFn | None, start: float, end: float, label: str) -> ProgressFn | None:
+def scaled_progress(progress: ProgressFn | None, start: float, end: float, label: str = "") -> ProgressFn | None:
+    """``progress`` for a part of the work: fractions mapped into [start, end], text prefixed by ``label``."""
     if progress is None:
         return None
-    return lambda fraction, text: progress(start + (end - start) * fraction, f"{label}: {text}")
+    prefix = f"{label}: " if label else ""
+    return lambda fraction, text: progress(start + (end - start) * fraction, prefix + text)
 
 
 # --- how long a call may take --------------------------------------------------------------------

@@ -16,7 +16,7 @@ from controls import SETTINGS, Multipliers, settings_dataclass
 
 from ._errors import PreviewError
 from ._families import SVD
-from ._gpu import ProgressFn, RenderJob, gpu_render_frames, register_model, runs_isolated
+from ._gpu import ProgressFn, RenderJob, gpu_render_frames, register_model, runs_isolated, scaled_progress
 from ._images import image_hash, prepare_image
 from ._loading import DEMO_FRAMES, LoadedModel, ModelSource
 
@@ -123,7 +123,7 @@ class Previewer:
             else:  # in-process: the baseline is cached as soon as it exists, even if the patched render stops
                 rendered = []
                 for i, video in enumerate(videos):
-                    share = _scaled(progress, i / len(videos), (i + 1) / len(videos))
+                    share = scaled_progress(progress, i / len(videos), (i + 1) / len(videos))
                     rendered += self._run(prepared, settings, (video,), share, cancel)
                     if i == 0 and not cached:
                         self._remember(key, rendered[0])
@@ -173,8 +173,3 @@ class Previewer:
             return self._gpu(job)
         return self._gpu(job, progress, cancel)
 
-
-def _scaled(progress: ProgressFn | None, start: float, end: float) -> ProgressFn | None:
-    if progress is None:
-        return None
-    return lambda fraction, text: progress(start + (end - start) * fraction, text)
