@@ -16,15 +16,20 @@ from controls import (
 )
 
 from ._checkpoint import METADATA_KEY, BakeReport, bake, inspect_checkpoint, read_header, read_tensor
+from ._configs import frames_from_name, release_name, svd_xt_config
+from ._convert import ConvertReport, TensorFiles, convert
 from ._errors import PatchError
 from ._families import FAMILIES, SVD, ModelFamily, detect_family
 from ._keys import REGIONS, KeyMatch, classify_key, family_warnings, match_key
 from ._naming import SVD_LAYOUT, NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
+from ._svd_file import COMPONENTS, LABELS, ReadPlan, build_tensor, plan_parts, plan_read
 from ._patch import AttentionPatch, patch_state_dict, scale_tensor
 
 __all__ = [
+    "COMPONENTS",
     "FAMILIES",
     "FIELDS",
+    "LABELS",
     "METADATA_KEY",
     "MULTIPLIER_DEFAULT",
     "MULTIPLIER_MAX",
@@ -35,23 +40,33 @@ __all__ = [
     "SVD_LAYOUT",
     "AttentionPatch",
     "BakeReport",
+    "ConvertReport",
     "KeyMatch",
     "ModelFamily",
-    "NamingError",
     "Multipliers",
+    "NamingError",
     "PatchError",
+    "ReadPlan",
+    "TensorFiles",
     "UnetLayout",
     "bake",
+    "build_tensor",
     "check_multiplier",
     "classify_key",
+    "convert",
     "detect_family",
     "diffusers_to_sgm",
     "family_warnings",
+    "frames_from_name",
     "inspect_checkpoint",
     "match_key",
     "patch_state_dict",
+    "plan_parts",
+    "plan_read",
     "read_header",
+    "release_name",
     "read_tensor",
     "scale_tensor",
     "sgm_to_diffusers",
+    "svd_xt_config",
 ]

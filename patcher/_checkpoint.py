@@ -158,12 +158,7 @@ def bake(
     """
     src, dst = Path(src), Path(dst)
     header = read_header(src)
-    if dst.exists() and dst.resolve() == src.resolve():
-        raise PatchError(f"refusing to overwrite the input {src}; choose another output path")
-    if dst.exists() and not force:
-        raise PatchError(f"{dst} already exists; pass --force to replace it")
-    if not dst.parent.is_dir():
-        raise PatchError(f"output folder {dst.parent} does not exist")
+    check_output(dst, force, (src,))
     targets = {}
     for info in header.tensors:
         match = match_key(info.name)
@@ -200,18 +195,7 @@ def bake(
             written = out.tell()
         if _before_commit is not None:
             _before_commit()
-        if force:
-            os.replace(tmp, dst)
-        else:
-            # A hard link fails if dst appeared meanwhile, so an existing file is never replaced.
-            try:
-                os.link(tmp, dst)
-            except FileExistsError:
-                raise PatchError(f"{dst} already exists; pass --force to replace it") from None
-            except OSError:  # file systems without hard links
-                if dst.exists():
-                    raise PatchError(f"{dst} already exists; pass --force to replace it") from None
-                os.replace(tmp, dst)
+        commit(tmp, dst, force)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -219,6 +203,55 @@ def bake(
     for field in targets.values():
         patched[field] = patched.get(field, 0) + 1
     return BakeReport(tensors=len(header.tensors), patched=patched, bytes_written=written)
+
+
+def check_output(dst: Path, force: bool, sources: tuple[Path, ...] = ()) -> None:
+    """Refuse an output that is an input, that exists (without ``force``), or whose folder is missing."""
+    if dst.exists() and any(dst.resolve() == s.resolve() for s in sources):
+        raise PatchError(f"refusing to overwrite the input {dst}; choose another output path")
+    if dst.exists() and not force:
+        raise PatchError(f"{dst} already exists; pass --force to replace it")
+    if not dst.parent.is_dir():
+        raise PatchError(f"output folder {dst.parent} does not exist")
+
+
+def commit(tmp: Path, dst: Path, force: bool) -> None:
+    """Move a finished temporary file into place; without ``force`` never replace an existing file."""
+    if force:
+        os.replace(tmp, dst)
+        return
+    # A hard link fails if dst appeared meanwhile, so an existing file is never replaced.
+    try:
+        os.link(tmp, dst)
+    except FileExistsError:
+        raise PatchError(f"{dst} already exists; pass --force to replace it") from None
+    except OSError:  # file systems without hard links
+        if dst.exists():
+            raise PatchError(f"{dst} already exists; pass --force to replace it") from None
+        os.replace(tmp, dst)
+
+
+def dtype_code(dtype: torch.dtype) -> str:
+    return next(code for code, d in _DTYPES.items() if d == dtype)
+
+
+def write_tensors(out: BinaryIO, entries: list[tuple[str, torch.dtype, tuple[int, ...]]],
+                  produce: Callable[[int], torch.Tensor], metadata: dict[str, str]) -> None:
+    """Write a ``.safetensors`` file tensor by tensor: the header from the names, dtypes and shapes
+    first, then ``produce(n)`` for each entry in order, so only one tensor is in memory at a time."""
+    infos, offset = [], 0
+    for name, dtype, shape in entries:
+        size = dtype.itemsize
+        for d in shape:
+            size *= d
+        infos.append(TensorInfo(name, dtype_code(dtype), tuple(shape), offset, offset + size))
+        offset += size
+    out.write(_encode_header(Header(metadata, infos, 0), metadata))
+    for n, info in enumerate(infos):
+        tensor = produce(n)
+        if tuple(tensor.shape) != info.shape or tensor.dtype != _DTYPES[info.dtype]:
+            raise PatchError(f"{info.name}: made {tuple(tensor.shape)} {tensor.dtype}, expected {info.shape} {info.dtype}")
+        out.write(tensor.contiguous().view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
 
 
 def inspect_checkpoint(path: str | os.PathLike) -> list[tuple[TensorInfo, str, str]]:

@@ -1,4 +1,5 @@
-"""``python -m patcher``: bake multipliers into a checkpoint, or inspect what they would touch."""
+"""``python -m patcher``: bake multipliers into a checkpoint, inspect what they would touch, or
+convert between a diffusers folder and a single-file checkpoint."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections import defaultdict
 from controls import FIELDS, add_multiplier_options, multipliers_from_args
 
 from ._checkpoint import bake, inspect_checkpoint, read_header
+from ._convert import convert
 from ._errors import PatchError
 from ._keys import family_warnings
 
@@ -27,7 +29,23 @@ def _parser() -> argparse.ArgumentParser:
     inspect_cmd = commands.add_parser("inspect", help="list the tensors each multiplier would scale")
     inspect_cmd.add_argument("file", help="a .safetensors checkpoint")
     inspect_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    convert_cmd = commands.add_parser(
+        "convert", help="diffusers SVD folder -> single-file checkpoint (ComfyUI, SGM names), or single file -> folder")
+    convert_cmd.add_argument("input", help="a diffusers StableVideoDiffusionPipeline folder, or a .safetensors checkpoint")
+    convert_cmd.add_argument("output", help="OUT.safetensors for a folder; OUT_FOLDER for a single file")
+    convert_cmd.add_argument("--frames", type=int, choices=(14, 25), help="file -> folder: the frames the UNet was "
+                             "trained for (default: the file's metadata, else 25 when its name says svd_xt, else 14)")
+    convert_cmd.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
     return parser
+
+
+def _convert(args: argparse.Namespace) -> int:
+    report = convert(args.input, args.output, force=args.force, frames=args.frames)
+    print(f"wrote {args.output} ({report.direction}): {report.tensors} tensors, {report.bytes_written / 2**20:,.1f} MiB")
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
 
 
 def _warn_about_family(path: str) -> None:
@@ -68,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "inspect":
             return _inspect(args.file, args.json)
+        if args.command == "convert":
+            return _convert(args)
         _warn_about_family(args.input)
         report = bake(args.input, args.output, multipliers_from_args(args), force=args.force)
     except (PatchError, ValueError, OSError) as exc:

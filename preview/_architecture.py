@@ -1,4 +1,4 @@
-"""SVD-XT's published configuration (``preview/svd_xt/*.json``): components with random weights.
+"""SVD-XT's published configuration (``patcher/svd_xt/*.json``): components with random weights.
 
 For benchmarks (speed does not depend on the weights) and for checks of the real architecture's
 shapes, which cost no memory on the ``meta`` device.
@@ -6,17 +6,9 @@ shapes, which cost no memory on the ``meta`` device.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import torch
 
-SVD_XT_CONFIG_DIR = Path(__file__).resolve().parent / "svd_xt"
-
-
-def svd_xt_config(component: str) -> dict:
-    """One component's configuration: ``unet``, ``vae``, ``image_encoder``, ``scheduler`` or ``feature_extractor``."""
-    return json.loads((SVD_XT_CONFIG_DIR / f"{component}.json").read_text())
+from patcher import svd_xt_config
 
 
 def svd_xt_components(device: str | torch.device = "meta", dtype: torch.dtype = torch.float32) -> dict:

@@ -15,11 +15,11 @@ from typing import Iterator
 
 import torch
 
-from patcher import AttentionPatch
+from patcher import LABELS, AttentionPatch, release_name, svd_xt_config
 
 from ._errors import ModelLoadError
 from ._families import PIPELINE_FAMILIES, SVD, VideoFamily
-from ._single_file import load_unet_weights
+from ._single_file import load_single_file
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class LoadedModel:
     native_size: tuple[int, int]  # (width, height) the UNet was configured for
     native_frames: int
     family: VideoFamily = SVD
+    release: str = ""  # "SVD", "SVD-XT" or "SVD-XT 1.1"
 
     @property
     def key(self) -> str:
@@ -98,11 +99,11 @@ class LoadedModel:
         return str(self.dtype).removeprefix("torch.")
 
     def describe(self) -> str:
+        """What was loaded, for the app's badge: where from, which SVD, device and dtype."""
         if self.source.is_demo:
-            name = "embedded demo model (a tiny SVD-architecture model, not SVD)"
-        else:
-            name = self.source.location
-        return f"{name} on {self.device} ({self.dtype_name})"
+            return f"embedded demo model (a tiny SVD-architecture model, not SVD) on {self.device} ({self.dtype_name})"
+        kind = {"file": "single file", "folder": "diffusers folder", "hub": "Hub"}[self.source.kind]
+        return f"{self.source.location} ({kind}, {self.release}) on {self.device} ({self.dtype_name})"
 
 
 def load_model(
@@ -114,6 +115,7 @@ def load_model(
     forward_chunking: bool = False,
     compile: bool = False,
     base: str | None = None,
+    frames: int | None = None,
 ) -> LoadedModel:
     """Load a StableVideoDiffusionPipeline from ``source`` (``.safetensors`` weights only).
 
@@ -121,21 +123,13 @@ def load_model(
     applied in place to the parameters, which the compiled graph reads as inputs, so moving a
     slider needs no recompilation. ZeroGPU does not support it.
 
-    A single-file checkpoint (``source`` a ``.safetensors`` file) gives the UNet; the rest of the
-    pipeline (VAE, image encoder, scheduler) comes from ``base``, a folder or Hub id.
+    A single-file checkpoint (``source`` a ``.safetensors`` file) gives every part it holds; what
+    it lacks (a UNet-only fine-tune's VAE and image encoder) comes from ``base``, a folder or Hub
+    id. ``frames`` overrides the frames its UNet was trained for (otherwise from its metadata, the
+    base model, or its name: ``svd_xt`` 25, else 14).
     """
-    with _quiet_libraries():  # heavy import, kept off module import
-        from diffusers import StableVideoDiffusionPipeline
-
     if not isinstance(source, ModelSource):
         source = resolve_source(source)
-    single_file = None
-    if source.kind == "file":
-        if not base:
-            raise ModelLoadError(
-                f"{Path(source.location).name} is a single-file checkpoint: pass --base FOLDER_OR_HUB_ID for the "
-                "VAE and image encoder (reading them from the file is not supported yet); its UNet is loaded")
-        single_file, source = source, resolve_source(base)
     device = device or default_device()
     if isinstance(dtype, str):
         if dtype not in DTYPES:
@@ -145,41 +139,11 @@ def load_model(
     if compile and zerogpu_host():
         raise ModelLoadError("--compile is for dedicated GPUs; ZeroGPU does not support torch.compile")
 
-    # 1. Check that a folder holds an SVD pipeline before diffusers tries to.
-    if source.kind in ("demo", "folder"):
-        index = Path(source.location) / "model_index.json"
-        if not index.is_file():
-            raise ModelLoadError(f"{source.location} has no model_index.json; it is not a diffusers pipeline folder")
-        class_name = json.loads(index.read_text()).get("_class_name")
-        if class_name not in PIPELINE_FAMILIES:
-            raise ModelLoadError(f"{source.location} holds a {class_name}, not a StableVideoDiffusionPipeline")
-
-    # 2. Load, preferring the fp16 variant in half precision; a folder holding only fp16 files (as many
-    #    download them, to save half the space) loads too, upcast to ``dtype`` where that is float32.
-    kwargs = {"dtype": dtype, "use_safetensors": True}
-    if source.kind == "hub":
-        variant = "fp16" if dtype == torch.float16 else None
+    release_hints = ""  # text that may name the release (1.1): a single file's metadata
+    if source.kind == "file":
+        pipe, source, release_hints = _load_single_file(source, dtype, frames, base)
     else:
-        variant = _folder_variant(Path(source.location), dtype)
-    try:
-        with _quiet_libraries():
-            try:
-                pipe = StableVideoDiffusionPipeline.from_pretrained(source.location, variant=variant, **kwargs)
-            except (OSError, ValueError) as exc:
-                if variant is None or "variant" not in str(exc):
-                    raise
-                pipe = StableVideoDiffusionPipeline.from_pretrained(source.location, **kwargs)
-    except Exception as exc:  # diffusers and huggingface_hub raise many kinds; say one clear thing
-        raise ModelLoadError(_explain_load_failure(source, exc)) from exc
-    if not isinstance(pipe, StableVideoDiffusionPipeline):
-        raise ModelLoadError(f"{source.location} is a {type(pipe).__name__}, not a StableVideoDiffusionPipeline")
-
-    if single_file is not None:  # the UNet from the file, read tensor by tensor before placing it
-        others = load_unet_weights(pipe.unet, single_file.location)
-        if others:
-            logger.warning("%s: %d non-UNet tensors (%s, ...) not read; the VAE and image encoder come from %s",
-                           single_file.location, len(others), others[0], source.location)
-        source = ModelSource("file", f"{single_file.location} (on {source.location})")
+        pipe = _load_pretrained(source, dtype)
 
     # 3. Place it, with the options for small GPUs.
     if cpu_offload and device != "cpu":
@@ -203,7 +167,85 @@ def load_model(
         native_size=family.native_size_of(pipe.unet.config.sample_size, pipe.vae_scale_factor),
         native_frames=int(pipe.unet.config.num_frames),
         family=family,
+        release=release_name(int(pipe.unet.config.num_frames), source.location + " " + release_hints),
     )
+
+
+def _check_folder(source: ModelSource) -> None:
+    """A folder must hold an SVD pipeline before diffusers tries to load it."""
+    index = Path(source.location) / "model_index.json"
+    if not index.is_file():
+        raise ModelLoadError(f"{source.location} has no model_index.json; it is not a diffusers pipeline folder")
+    class_name = json.loads(index.read_text()).get("_class_name")
+    if class_name not in PIPELINE_FAMILIES:
+        raise ModelLoadError(f"{source.location} holds a {class_name}, not a StableVideoDiffusionPipeline")
+
+
+def _load_pretrained(source: ModelSource, dtype: torch.dtype, **components):
+    """A diffusers folder or Hub id, preferring the fp16 variant in half precision; a folder holding
+    only fp16 files (as many download them, to save half the space) loads too, upcast to ``dtype``
+    where that is float32. ``components`` already built are used as they are."""
+    with _quiet_libraries():  # heavy import, kept off module import
+        from diffusers import StableVideoDiffusionPipeline
+
+    if source.kind in ("demo", "folder"):
+        _check_folder(source)
+    kwargs = {"dtype": dtype, "use_safetensors": True, **components}
+    if source.kind == "hub":
+        variant = "fp16" if dtype == torch.float16 else None
+    else:
+        variant = _folder_variant(Path(source.location), dtype, skip=tuple(components))
+    try:
+        with _quiet_libraries():
+            try:
+                pipe = StableVideoDiffusionPipeline.from_pretrained(source.location, variant=variant, **kwargs)
+            except (OSError, ValueError) as exc:
+                if variant is None or "variant" not in str(exc):
+                    raise
+                pipe = StableVideoDiffusionPipeline.from_pretrained(source.location, **kwargs)
+    except Exception as exc:  # diffusers and huggingface_hub raise many kinds; say one clear thing
+        raise ModelLoadError(_explain_load_failure(source, exc)) from exc
+    if not isinstance(pipe, StableVideoDiffusionPipeline):
+        raise ModelLoadError(f"{source.location} is a {type(pipe).__name__}, not a StableVideoDiffusionPipeline")
+    return pipe
+
+
+def _load_single_file(source: ModelSource, dtype: torch.dtype, frames: int | None, base: str | None):
+    """A pipeline from one SGM checkpoint; the parts it lacks from ``base``."""
+    base_source = resolve_source(base) if base else None
+    defaults = {}
+    if base_source is not None:  # a fine-tune's UNet has its base's configuration (heads, frames)
+        from diffusers import UNetSpatioTemporalConditionModel
+
+        if base_source.kind != "hub":
+            _check_folder(base_source)
+        try:
+            defaults["unet"] = dict(UNetSpatioTemporalConditionModel.load_config(base_source.location, subfolder="unet"))
+        except Exception as exc:
+            raise ModelLoadError(_explain_load_failure(base_source, exc)) from exc
+    components, configs, metadata = load_single_file(source.location, dtype, frames=frames, defaults=defaults,
+                                                     has_base=base_source is not None)
+    hints = " ".join(v for k, v in metadata.items() if k.startswith("modelspec."))
+    name = Path(source.location).name
+    missing = [c for c in WEIGHTED_COMPONENTS if c not in components]
+    if not missing:
+        from diffusers import EulerDiscreteScheduler, StableVideoDiffusionPipeline
+        from transformers import CLIPImageProcessorPil
+
+        if base_source is not None:
+            logger.warning("%s holds the whole pipeline; --base %s is not used", name, base)
+        scheduler = EulerDiscreteScheduler.from_config(configs.get("scheduler") or svd_xt_config("scheduler"))
+        extractor = CLIPImageProcessorPil(**_public(configs.get("feature_extractor") or svd_xt_config("feature_extractor")))
+        pipe = StableVideoDiffusionPipeline(**components, scheduler=scheduler, feature_extractor=extractor)
+        return pipe, ModelSource("file", source.location), hints
+    logger.info("%s: the %s from %s", name, " and ".join(LABELS[c] for c in missing), base_source.location)
+    pipe = _load_pretrained(base_source, dtype, **components)
+    parts = " and ".join(LABELS[c] for c in missing)
+    return pipe, ModelSource("file", f"{source.location}, its {parts} from {base_source.location}"), hints
+
+
+def _public(config: dict) -> dict:
+    return {k: v for k, v in config.items() if not k.startswith("_") and k != "image_processor_type"}
 
 
 @contextlib.contextmanager
@@ -231,15 +273,15 @@ WEIGHTED_COMPONENTS = ("unet", "vae", "image_encoder")
 _FP16_WEIGHTS = re.compile(r"\.fp16(-\d{5}-of-\d{5})?\.safetensors$")
 
 
-def _folder_variant(folder: Path, dtype: torch.dtype) -> str | None:
+def _folder_variant(folder: Path, dtype: torch.dtype, skip: tuple[str, ...] = ()) -> str | None:
     """``"fp16"`` when every weighted part has fp16 files and we run in half precision, or when some
     part has only those; None when full-precision files are all there. Missing weights: an error
-    naming each part and the files it holds."""
+    naming each part and the files it holds. ``skip``: parts given already."""
     found = {c: sorted(p.name for p in (folder / c).iterdir() if p.is_file()) if (folder / c).is_dir() else []
-             for c in WEIGHTED_COMPONENTS}
+             for c in WEIGHTED_COMPONENTS if c not in skip}
     half = {c: any(_FP16_WEIGHTS.search(f) for f in files) for c, files in found.items()}
     full = {c: any(f.endswith(".safetensors") and not _FP16_WEIGHTS.search(f) for f in files) for c, files in found.items()}
-    missing = [c for c in WEIGHTED_COMPONENTS if not (half[c] or full[c])]
+    missing = [c for c in found if not (half[c] or full[c])]
     if missing:
         listed = "; ".join(f"{c}/ holds {', '.join(found[c]) or 'nothing'}" for c in missing)
         pickles = any(f.endswith((".bin", ".ckpt", ".pt", ".pth")) for c in missing for f in found[c])
@@ -274,19 +316,24 @@ def _explain_load_failure(source: ModelSource, exc: Exception) -> str:
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """``--model`` and how to run it; shared by ``python app.py`` and ``python -m preview``."""
-    parser.add_argument("--model", help=f"diffusers folder or Hub id (default: ${MODEL_ENV}, else the embedded demo model)")
+    parser.add_argument("--model", help="diffusers folder, Hub id, or single-file checkpoint (.safetensors) "
+                        f"(default: ${MODEL_ENV}, else the embedded demo model)")
     parser.add_argument("--device", help="cuda, mps or cpu (default: best available)")
     parser.add_argument("--dtype", choices=list(DTYPES), help="default: float16 on GPUs, float32 on the CPU")
     parser.add_argument("--cpu-offload", action="store_true", help="keep idle parts in CPU memory (small GPUs)")
     parser.add_argument("--forward-chunking", action="store_true", help="chunk the UNet's feed-forward layers (less memory)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the UNet once (dedicated GPUs, not ZeroGPU)")
-    parser.add_argument("--base", help="with a single-file checkpoint: the folder or Hub id for the rest of the pipeline")
+    parser.add_argument("--base", help="with a single-file checkpoint that lacks parts (a UNet-only fine-tune): "
+                        "the folder or Hub id they come from")
+    parser.add_argument("--model-frames", type=int, choices=(14, 25), help="with a single-file checkpoint: the frames "
+                        "its UNet was trained for (default: its metadata, the base model, or 25 if named svd_xt, else 14)")
 
 
 def model_options(args: argparse.Namespace) -> dict:
     """``load_model``'s keyword arguments from the options above."""
     return {"device": args.device, "dtype": args.dtype, "cpu_offload": args.cpu_offload,
-            "forward_chunking": args.forward_chunking, "compile": args.compile, "base": args.base}
+            "forward_chunking": args.forward_chunking, "compile": args.compile, "base": args.base,
+            "frames": args.model_frames}
 
 
 class ModelHolder:

@@ -1,9 +1,10 @@
-"""Single-file SGM checkpoints, as ComfyUI users hold them: the UNet read lazily into a pipeline.
+"""Single-file SGM checkpoints, as ComfyUI users hold them: diffusers components built from one file.
 
-The file's UNet tensors (``model.diffusion_model.``, ComfyUI's ``diffusion_model.`` or no prefix)
-are renamed to diffusers' names and read one at a time, with plain file reads, into an already
-built UNet: peak memory stays near the model itself plus one tensor. (A memory map would leave
-every page it touched resident: measured at 2.15x the model's size for SVD-XT's UNet.)
+``patcher.plan_read`` routes every tensor (UNet, temporal VAE, OpenCLIP image encoder) to its
+diffusers name and gives each component's configuration (the file's metadata, else the ``--base``
+model's, else what the shapes imply). Each component is built without weights (``meta``) and its
+tensors are read one at a time with plain file reads, cast, and assigned: peak memory stays near
+the loaded model itself. (A memory map would leave every page it touched resident.)
 """
 
 from __future__ import annotations
@@ -13,51 +14,68 @@ from pathlib import Path
 
 import torch
 
-from patcher import NamingError, PatchError, UnetLayout, read_header, read_tensor, sgm_to_diffusers
+from patcher import COMPONENTS, LABELS, PatchError, TensorFiles, build_tensor, plan_parts, plan_read
 
 from ._errors import ModelLoadError
 
 logger = logging.getLogger(__name__)
 
-UNET_PREFIXES = ("model.diffusion_model.", "diffusion_model.")
-_BARE_UNET = ("input_blocks.", "middle_block.", "output_blocks.", "time_embed.", "label_emb.", "out.")
+
+def _empty(component: str, config: dict) -> torch.nn.Module:
+    from accelerate import init_empty_weights
+    from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    with init_empty_weights():  # parameters on ``meta``; buffers (CLIP's position ids) real
+        if component == "unet":
+            return UNetSpatioTemporalConditionModel.from_config(config)
+        if component == "vae":
+            return AutoencoderKLTemporalDecoder.from_config(config)
+        return CLIPVisionModelWithProjection(CLIPVisionConfig.from_dict(config))
 
 
-def split_keys(names: list[str]) -> tuple[list[str], list[str]]:
-    """(the UNet's keys, everything else: VAE, conditioner, ...)."""
-    unet = [n for n in names if n.startswith(UNET_PREFIXES) or n.startswith(_BARE_UNET)]
-    return unet, [n for n in names if n not in set(unet)]
-
-
-@torch.no_grad()
-def load_unet_weights(unet: torch.nn.Module, path: str | Path) -> list[str]:
-    """Copy the file's UNet weights into ``unet``; return the file's other keys (not read)."""
+def load_single_file(path: str | Path, dtype: torch.dtype, *, frames: int | None = None,
+                     defaults: dict[str, dict] | None = None, has_base: bool = False) -> tuple[dict, dict, dict[str, str]]:
+    """The components a file holds (``unet``, and ``vae`` / ``image_encoder`` where it has them)
+    in ``dtype`` on the CPU, the configurations of those it does not (``scheduler``, ...) where it
+    says, and its metadata. Without ``has_base`` a file must hold the whole pipeline."""
+    path = Path(path)
     try:
-        header = read_header(path)  # refuses pickles and truncated files first
+        with TensorFiles([("", path)]) as tensors:
+            missing = [LABELS[c] for c in COMPONENTS if c not in plan_parts(tensors.shapes)]
+            if missing and not has_base:
+                plan_read(tensors.shapes, tensors.metadata, filename=path.name, derive=False)  # a wrong file says so first
+                raise ModelLoadError(f"{path.name} holds no {' or '.join(missing)}: pass --base FOLDER_OR_HUB_ID for the "
+                                     "parts it lacks (an SVD or SVD-XT diffusers folder, or its Hub id)")
+            plan = plan_read(tensors.shapes, tensors.metadata, filename=path.name, frames=frames, defaults=defaults)
+            if plan.ignored:
+                logger.info("%s: %d tensors not read (%s, ...)", path.name, len(plan.ignored), next(iter(plan.ignored)))
+            components = {c: _load_component(c, plan, tensors, dtype, path.name) for c in plan.components}
     except PatchError as exc:
         raise ModelLoadError(str(exc)) from None
-    infos = {t.name: t for t in header.tensors}
-    names = list(infos)
-    unet_keys, others = split_keys(names)
-    if not unet_keys:
-        raise ModelLoadError(f"{Path(path).name} holds no SVD UNet tensors (model.diffusion_model.*); "
-                             f"its first keys are {', '.join(names[:3]) or 'none'}")
-    layout = UnetLayout.from_config(unet.config)
+    return components, {k: v for k, v in plan.configs.items() if k not in components}, tensors.metadata
+
+
+def _load_component(component: str, plan, tensors: TensorFiles, dtype: torch.dtype, filename: str) -> torch.nn.Module:
     try:
-        renamed = {sgm_to_diffusers(k, layout): k for k in unet_keys}
-    except NamingError as exc:
-        raise ModelLoadError(f"{Path(path).name} is not an SVD checkpoint: {exc}") from None
-    targets = dict(unet.named_parameters()) | dict(unet.named_buffers())
-    missing, unexpected = sorted(set(targets) - set(renamed)), sorted(set(renamed) - set(targets))
-    if missing or unexpected:
+        model = _empty(component, plan.configs[component])
+    except Exception as exc:  # a configuration diffusers or transformers refuses
+        raise ModelLoadError(f"{filename}: cannot build its {LABELS[component]} ({exc})") from None
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = plan.shapes[component]
+    missing, unexpected = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(got) if expected[k] != tuple(got[k]))
+    if missing or unexpected or wrong:
         raise ModelLoadError(
-            f"{Path(path).name} does not fit an SVD UNet: {len(missing)} tensors missing"
-            f"{' (' + ', '.join(missing[:3]) + ', ...)' if missing else ''}, {len(unexpected)} unexpected"
-            f"{' (' + ', '.join(renamed[k] for k in unexpected[:3]) + ', ...)' if unexpected else ''}")
-    with open(path, "rb") as f:
-        for name, key in renamed.items():
-            target = targets[name]
-            if tuple(infos[key].shape) != tuple(target.shape):
-                raise ModelLoadError(f"{key} has shape {tuple(infos[key].shape)}; this UNet expects {tuple(target.shape)}")
-            target.copy_(read_tensor(f, header, infos[key]))  # copy_ casts, so an fp16 file fills a float32 UNet
-    return others
+            f"{filename}: its {LABELS[component]} does not fit SVD's architecture: {len(missing)} tensors missing"
+            f"{_some(missing)}, {len(unexpected)} unexpected{_some(unexpected)}, {len(wrong)} of another shape{_some(wrong)}")
+    state = {}
+    for move in plan.moves[component]:
+        tensor = build_tensor(move, [tensors.read(s) for s in move.sources], got[move.target], dtype)
+        state[move.target] = tensor.to(dtype)
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval()
+
+
+def _some(names: list[str]) -> str:
+    return f" ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})" if names else ""

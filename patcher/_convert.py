@@ -1,0 +1,203 @@
+"""``python -m patcher convert``: a diffusers SVD folder <-> one single-file checkpoint, both ways.
+
+Streams: one tensor in memory at a time. Writes atomically: a file goes to a temporary name beside
+the output and is moved into place at the end; a folder is built beside the output and renamed.
+Nothing existing is replaced without ``force``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+import torch
+
+from ._checkpoint import _DTYPES, Header, TensorInfo, check_output, commit, read_header, read_tensor, write_tensors
+from ._configs import svd_xt_config
+from ._errors import PatchError
+from ._svd_file import COMPONENTS, CONFIGS_METADATA_KEY, LABELS, ReadPlan, build_tensor, plan_read, plan_write
+
+WEIGHTS_FILE = {"unet": "diffusion_pytorch_model.safetensors", "vae": "diffusion_pytorch_model.safetensors",
+                "image_encoder": "model.safetensors"}
+CONFIG_FILE = {"unet": "config.json", "vae": "config.json", "image_encoder": "config.json",
+               "scheduler": "scheduler_config.json", "feature_extractor": "preprocessor_config.json"}
+_FP16 = re.compile(r"\.fp16(-\d{5}-of-\d{5})?\.safetensors$")
+
+
+class TensorFiles:
+    """Tensors read by name, one at a time, from one or more ``.safetensors`` files."""
+
+    def __init__(self, files: list[tuple[str, Path]]) -> None:  # (prefix, file); names are prefix + tensor name
+        self._where: dict[str, tuple[BinaryIO, Header, TensorInfo]] = {}
+        self._stack = contextlib.ExitStack()
+        self.metadata: dict[str, str] = {}
+        for prefix, path in files:
+            header = read_header(path)
+            f = self._stack.enter_context(path.open("rb"))
+            self.metadata |= header.metadata
+            self._where |= {prefix + t.name: (f, header, t) for t in header.tensors}
+
+    def __enter__(self) -> TensorFiles:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: info.shape for name, (_, _, info) in self._where.items()}
+
+    def dtype(self, name: str) -> torch.dtype:
+        return _DTYPES[self._where[name][2].dtype]
+
+    def read(self, name: str) -> torch.Tensor:
+        f, header, info = self._where[name]
+        return read_tensor(f, header, info)
+
+
+def weight_files(folder: Path, component: str) -> list[Path]:
+    """A component's weights: the full-precision files, or the fp16 variant where only it is there."""
+    files = sorted(p for p in (folder / component).glob("*.safetensors") if p.is_file())
+    full = [p for p in files if not _FP16.search(p.name) and "." not in p.name.removesuffix(".safetensors")]
+    half = [p for p in files if _FP16.search(p.name)]
+    if not (full or half):
+        found = sorted(p.name for p in (folder / component).iterdir()) if (folder / component).is_dir() else []
+        raise PatchError(f"{folder} has no .safetensors weights for its {LABELS[component]} "
+                         f"({component}/ holds {', '.join(found) or 'nothing'})")
+    return full or half
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertReport:
+    direction: str  # "folder -> file" or "file -> folder"
+    tensors: int
+    bytes_written: int
+    notes: list[str]
+
+
+def convert(src: str | os.PathLike, dst: str | os.PathLike, *, force: bool = False, frames: int | None = None) -> ConvertReport:
+    """Folder -> single file when ``src`` is a folder; single file -> folder when it is a file."""
+    src, dst = Path(src), Path(dst)
+    if src.is_dir():
+        return _folder_to_file(src, dst, force)
+    if src.is_file():
+        return _file_to_folder(src, dst, force, frames)
+    raise PatchError(f"{src}: no such file or folder")
+
+
+def _folder_to_file(src: Path, dst: Path, force: bool) -> ConvertReport:
+    if dst.suffix != ".safetensors":
+        raise PatchError(f"{dst}: a single-file checkpoint is written as .safetensors")
+    check_output(dst, force, (src,))
+    index = src / "model_index.json"
+    if not index.is_file() or json.loads(index.read_text()).get("_class_name") != "StableVideoDiffusionPipeline":
+        raise PatchError(f"{src} is not a diffusers StableVideoDiffusionPipeline folder (see its model_index.json)")
+    configs = {c: json.loads((src / c / CONFIG_FILE[c]).read_text()) for c in CONFIG_FILE if (src / c / CONFIG_FILE[c]).is_file()}
+    configs["model_index"] = json.loads(index.read_text())
+    files = [(f"{c}/", path) for c in COMPONENTS for path in weight_files(src, c)]
+    with TensorFiles(files) as tensors:
+        shapes = {c: {n.split("/", 1)[1]: s for n, s in tensors.shapes.items() if n.startswith(c + "/")} for c in COMPONENTS}
+        moves = plan_write(shapes, configs)
+        metadata = {CONFIGS_METADATA_KEY: json.dumps(configs, sort_keys=True)}
+        written = _write_file(dst, force, moves, tensors, metadata)
+    return ConvertReport("folder -> file", len(moves), written, [])
+
+
+def _file_to_folder(src: Path, dst: Path, force: bool, frames: int | None) -> ConvertReport:
+    if dst.exists() and not force:
+        raise PatchError(f"{dst} already exists; pass --force to replace it")
+    if not dst.parent.is_dir():
+        raise PatchError(f"output folder {dst.parent} does not exist")
+    with TensorFiles([("", src)]) as tensors:
+        plan = plan_read(tensors.shapes, tensors.metadata, filename=src.name, frames=frames)
+        missing = [LABELS[c] for c in COMPONENTS if c not in plan.moves]
+        if missing:
+            raise PatchError(f"{src.name} holds no {' or '.join(missing)}; a diffusers folder needs the whole pipeline")
+        build = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part"))
+        try:
+            count = written = 0
+            for component in COMPONENTS:
+                (build / component).mkdir()
+                _write_json(build / component / CONFIG_FILE[component], plan.configs[component])
+                moves = plan.moves[component]
+                written += _write_file(build / component / WEIGHTS_FILE[component], False, moves, tensors, {},
+                                       shapes=plan.shapes[component])
+                count += len(moves)
+            for part in ("scheduler", "feature_extractor"):
+                (build / part).mkdir()
+                _write_json(build / part / CONFIG_FILE[part], plan.configs.get(part) or svd_xt_config(part))
+            _write_json(build / "model_index.json", plan.configs.get("model_index") or svd_xt_config("model_index"))
+            _replace_folder(build, dst, force)
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
+    notes = [f"not read: {len(plan.ignored)} tensors ({_reasons(plan)})"] if plan.ignored else []
+    return ConvertReport("file -> folder", count, written, notes)
+
+
+def _reasons(plan: ReadPlan) -> str:
+    counts: dict[str, int] = {}
+    for reason in plan.ignored.values():
+        counts[reason] = counts.get(reason, 0) + 1
+    return "; ".join(f"{n} {reason}" for reason, n in counts.items())
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _replace_folder(build: Path, dst: Path, force: bool) -> None:
+    """Rename the finished folder into place; an existing one (with ``force``) is removed only after."""
+    old = None
+    if dst.exists():
+        if not force:
+            raise PatchError(f"{dst} already exists; pass --force to replace it")
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.rename(dst, old)
+    try:
+        os.rename(build, dst)
+    except OSError:
+        if old is not None:
+            os.rename(old, dst)
+        raise
+    if old is not None:
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+
+
+def _write_file(dst: Path, force: bool, moves: list, tensors: TensorFiles, metadata: dict[str, str],
+                shapes: dict[str, tuple[int, ...]] | None = None) -> int:
+    """Stream ``moves`` into ``dst`` (atomically); return the bytes written."""
+    source_shapes = tensors.shapes
+    entries = []
+    for move in moves:
+        shape = shapes[move.target] if shapes else move.shape(source_shapes)
+        dtype = tensors.dtype(move.sources[0]) if move.sources else _encoder_dtype(tensors, moves)
+        entries.append((move.target, dtype, shape))
+
+    def produce(n: int) -> torch.Tensor:
+        move, (_, dtype, shape) = moves[n], entries[n]
+        return build_tensor(move, [tensors.read(s) for s in move.sources], shape, dtype)
+
+    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write_tensors(out, entries, produce, metadata)
+            out.flush()
+            os.fsync(out.fileno())
+            written = out.tell()
+        commit(tmp, dst, force)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return written
+
+
+def _encoder_dtype(tensors: TensorFiles, moves: list) -> torch.dtype:
+    """The dtype of a made-up quant_conv: that of the encoder it follows."""
+    return next(tensors.dtype(m.sources[0]) for m in moves if m.sources)

@@ -1,0 +1,208 @@
+"""A whole SVD checkpoint in one file (Stability's layout, what ComfyUI loads) <-> diffusers' components.
+
+Stability's files hold the UNet (``model.diffusion_model.``), the temporal VAE (``first_stage_model.``)
+and the conditioner: OpenCLIP ViT-H/14 (``conditioner.embedders.0.open_clip.model.``, whose text
+tower was deleted but a few of its tensors remain) and a second copy of the VAE encoder
+(``conditioner.embedders.3.encoder.``). SVD encodes its conditioning frame with that copy, which
+also carries the ``quant_conv`` that diffusers' VAE applies, so diffusers' VAE encoder comes from
+there; ``first_stage_model.encoder`` is not read. A file without the copy (as ComfyUI saves them)
+uses ``first_stage_model.encoder`` and an identity ``quant_conv``: the same numbers, since sgm's
+autoencoder has no such layer.
+
+Written the other way, the encoder goes to both places: as it is (with ``quant_conv``) into the
+conditioner's copy, and with ``quant_conv`` folded into its last convolution into
+``first_stage_model.encoder``, so ComfyUI's VAE (which has no ``quant_conv``) encodes the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import torch
+
+from ._configs import frames_from_name, image_encoder_config, unet_config, vae_config
+from ._errors import PatchError
+from ._naming import NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
+from ._rules import IMAGE_ENCODER_RULES, VAE_DECODER_RULES, VAE_ENCODER_RULES, Move, to_diffusers, to_sgm
+
+COMPONENTS = ("unet", "vae", "image_encoder")
+UNET_PREFIXES = ("model.diffusion_model.", "diffusion_model.")
+_BARE_UNET = ("input_blocks.", "middle_block.", "output_blocks.", "time_embed.", "label_emb.", "out.")
+VAE_PREFIX = "first_stage_model."
+CONDITIONING_VAE_PREFIX = "conditioner.embedders.3.encoder."
+OPEN_CLIP_PREFIX = "conditioner.embedders.0.open_clip.model."
+IMAGE_ENCODER_PREFIX = OPEN_CLIP_PREFIX + "visual."
+CONFIGS_METADATA_KEY = "diffusers_configs"  # the source folder's configurations, written by the converter
+LABELS = {"unet": "UNet", "vae": "VAE", "image_encoder": "image encoder"}
+
+
+@dataclasses.dataclass
+class ReadPlan:
+    """How to build diffusers' components from one file's tensors."""
+
+    moves: dict[str, list[Move]]  # component -> moves to its diffusers names; only components the file has
+    shapes: dict[str, dict[str, tuple[int, ...]]]  # component -> diffusers name -> shape
+    configs: dict[str, dict]  # every component the file has, plus scheduler/feature extractor if it says
+    ignored: dict[str, str]  # file key -> why it is not read
+
+    @property
+    def components(self) -> list[str]:
+        return [c for c in COMPONENTS if c in self.moves]
+
+
+def _unet_layout(keys: list[str]) -> UnetLayout:
+    """Resnets per down block and which up blocks hold transformers, from the SGM indices."""
+    stripped = [k.split("diffusion_model.", 1)[-1] for k in keys]
+    downsamplers = sorted(int(k.split(".")[1]) for k in stripped if k.startswith("input_blocks.") and ".0.op." in k)
+    inputs = {int(k.split(".")[1]) for k in stripped if k.startswith("input_blocks.")}
+    per = downsamplers[0] if downsamplers else max(inputs, default=1)  # entries per block: resnets + downsampler
+    levels = len(downsamplers) + 1
+    up = tuple(any(k.startswith(f"output_blocks.{per * b}.1.") for k in stripped) for b in range(levels))
+    return UnetLayout(per - 1, up)
+
+
+def plan_parts(shapes: dict[str, tuple[int, ...]]) -> list[str]:
+    """The components a file has tensors for (cheap: by prefix only)."""
+    names = list(shapes)
+    found = {"unet": any(n.startswith(UNET_PREFIXES + _BARE_UNET) for n in names),
+             "vae": any(n.startswith((VAE_PREFIX, CONDITIONING_VAE_PREFIX)) for n in names),
+             "image_encoder": any(n.startswith(IMAGE_ENCODER_PREFIX) for n in names)}
+    return [c for c in COMPONENTS if found[c]]
+
+
+def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, filename: str,
+              frames: int | None = None, defaults: dict[str, dict] | None = None, derive: bool = True) -> ReadPlan:
+    """Route every tensor of a single file, or say why not: unknown keys are an error, never dropped.
+
+    Configurations: the file's metadata (the converter writes them), else ``defaults`` (a base
+    model's), else what the shapes imply (``derive``). ``frames`` overrides the UNet's."""
+    names = list(shapes)
+    unet_keys = [n for n in names if n.startswith(UNET_PREFIXES) or n.startswith(_BARE_UNET)]
+    if not unet_keys:
+        raise PatchError(f"{filename} holds no SVD UNet tensors (model.diffusion_model.*); its first keys are "
+                         f"{', '.join(names[:3]) or 'none'}")
+    moves: dict[str, list[Move]] = {}
+    layout = _unet_layout(unet_keys)
+    try:
+        moves["unet"] = [Move(sgm_to_diffusers(k, layout), (k,)) for k in unet_keys]
+    except NamingError as exc:
+        raise PatchError(f"{filename} is not an SVD checkpoint: {exc}") from None
+    rest = [n for n in names if n not in set(unet_keys)]
+    ignored: dict[str, str] = {}
+
+    conditioning = [n for n in rest if n.startswith(CONDITIONING_VAE_PREFIX)]
+    first_stage = [n for n in rest if n.startswith(VAE_PREFIX)]
+    decoder, unknown = to_diffusers(VAE_DECODER_RULES, [n for n in first_stage if n.startswith(VAE_PREFIX + "decoder.")],
+                                    levels=_levels(names, VAE_PREFIX + "decoder.up."), prefix=VAE_PREFIX)
+    own_encoder = [n for n in first_stage if n.startswith(VAE_PREFIX + "encoder.")]
+    if conditioning:
+        encoder, unknown_encoder = to_diffusers(VAE_ENCODER_RULES, conditioning, prefix=CONDITIONING_VAE_PREFIX)
+        ignored |= {n: "the VAE encoder's second copy; the conditioner's (with quant_conv) is read" for n in own_encoder}
+    else:
+        encoder, unknown_encoder = to_diffusers(VAE_ENCODER_RULES, own_encoder, prefix=VAE_PREFIX)
+        if encoder:
+            encoder.append(Move("quant_conv.weight", (), "identity"))
+            encoder.append(Move("quant_conv.bias", (), "zeros"))
+    unknown += unknown_encoder + [n for n in first_stage if not n.startswith((VAE_PREFIX + "decoder.", VAE_PREFIX + "encoder."))]
+    if decoder or encoder:
+        moves["vae"] = encoder + decoder
+
+    clip = [n for n in rest if n.startswith(IMAGE_ENCODER_PREFIX)]
+    if clip:
+        moves["image_encoder"], unknown_clip = to_diffusers(IMAGE_ENCODER_RULES, clip, prefix=IMAGE_ENCODER_PREFIX)
+        unknown += unknown_clip
+    ignored |= {n: "OpenCLIP's text tower (SVD uses the image tower only)"
+                for n in rest if n.startswith(OPEN_CLIP_PREFIX) and not n.startswith(IMAGE_ENCODER_PREFIX)}
+    unknown += [n for n in rest if not n.startswith((CONDITIONING_VAE_PREFIX, VAE_PREFIX, OPEN_CLIP_PREFIX))]
+    if unknown:
+        raise PatchError(f"{filename} has {len(unknown)} tensors that are not part of SVD: "
+                         f"{', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''}")
+
+    shapes_out = {c: {m.target: _target_shape(m, shapes, moves) for m in ms} for c, ms in moves.items()}
+    configs = (defaults or {}) | _file_configs(metadata, filename)
+    derived = {"unet": lambda s: unet_config(s, frames or frames_from_name(filename)), "vae": vae_config,
+               "image_encoder": image_encoder_config}
+    for component in moves:
+        if component not in configs and derive:
+            configs[component] = derived[component](shapes_out[component])
+    if frames is not None and "unet" in configs:
+        configs["unet"] = configs["unet"] | {"num_frames": frames}
+    return ReadPlan(moves, shapes_out, configs, ignored)
+
+
+def _target_shape(move: Move, shapes: dict, moves: dict) -> tuple[int, ...]:
+    if move.op in ("identity", "zeros"):  # an identity quant_conv: as wide as the encoder's output
+        width = shapes[VAE_PREFIX + "encoder.conv_out.weight"][0]
+        return (width, width, 1, 1) if move.op == "identity" else (width,)
+    return move.shape(shapes)
+
+
+def _levels(names: list[str], prefix: str) -> int:
+    return 1 + max((int(n[len(prefix):].split(".")[0]) for n in names if n.startswith(prefix)), default=-1)
+
+
+def _file_configs(metadata: dict[str, str], filename: str) -> dict[str, dict]:
+    if CONFIGS_METADATA_KEY not in metadata:
+        return {}
+    try:
+        configs = json.loads(metadata[CONFIGS_METADATA_KEY])
+    except json.JSONDecodeError as exc:
+        raise PatchError(f"{filename}: metadata {CONFIGS_METADATA_KEY} is not JSON ({exc})") from None
+    if not isinstance(configs, dict) or not all(isinstance(v, dict) for v in configs.values()):
+        raise PatchError(f"{filename}: metadata {CONFIGS_METADATA_KEY} must map component names to configurations")
+    return configs
+
+
+def plan_write(shapes: dict[str, dict[str, tuple[int, ...]]], configs: dict[str, dict]) -> list[Move]:
+    """Moves that build Stability's single-file layout from diffusers components; sources are
+    named ``component/name``."""
+    moves: list[Move] = []
+    unet = shapes["unet"]
+    layout = UnetLayout.from_config(configs["unet"])
+    moves += [Move(diffusers_to_sgm(k, layout), (f"unet/{k}",)) for k in unet]
+
+    vae = list(shapes.get("vae", {}))
+    if vae:
+        levels = len(configs["vae"]["block_out_channels"])
+        decoder = [k for k in vae if k.startswith("decoder.")]
+        encoder = [k for k in vae if not k.startswith("decoder.")]
+        for move in to_sgm(VAE_DECODER_RULES, decoder, levels=levels, prefix=VAE_PREFIX):
+            moves.append(_sourced(move, "vae"))
+        for move in to_sgm(VAE_ENCODER_RULES, encoder, prefix=CONDITIONING_VAE_PREFIX):
+            moves.append(_sourced(move, "vae"))
+            if move.target.startswith(CONDITIONING_VAE_PREFIX + "encoder."):
+                moves.append(_first_stage_copy(_sourced(move, "vae")))
+    clip = list(shapes.get("image_encoder", {}))
+    if clip:
+        moves += [_sourced(m, "image_encoder") for m in to_sgm(IMAGE_ENCODER_RULES, clip, prefix=IMAGE_ENCODER_PREFIX)]
+    return moves
+
+
+def _sourced(move: Move, component: str) -> Move:
+    return dataclasses.replace(move, sources=tuple(f"{component}/{s}" for s in move.sources))
+
+
+def _first_stage_copy(move: Move) -> Move:
+    """The encoder as ``first_stage_model.encoder``: with ``quant_conv`` folded into ``conv_out``."""
+    target = VAE_PREFIX + move.target.removeprefix(CONDITIONING_VAE_PREFIX)
+    if move.target.endswith("encoder.conv_out.weight"):
+        return Move(target, move.sources + ("vae/quant_conv.weight",), "fold_weight")
+    if move.target.endswith("encoder.conv_out.bias"):
+        return Move(target, move.sources + ("vae/quant_conv.weight", "vae/quant_conv.bias"), "fold_bias")
+    return dataclasses.replace(move, target=target)
+
+
+def build_tensor(move: Move, tensors: list[torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """``move.apply``, plus the moves that make or fold a ``quant_conv``."""
+    if move.op == "identity":
+        return torch.eye(shape[0], dtype=dtype).reshape(shape)
+    if move.op == "zeros":
+        return torch.zeros(shape, dtype=dtype)
+    if move.op == "fold_weight":  # quant_conv (1x1) after conv_out: one convolution with weight Q . W
+        conv, quant = (t.double() for t in tensors)
+        return torch.einsum("oc,cikl->oikl", quant[:, :, 0, 0], conv).to(tensors[0].dtype)
+    if move.op == "fold_bias":
+        bias, quant, quant_bias = (t.double() for t in tensors)
+        return (quant[:, :, 0, 0] @ bias + quant_bias).to(tensors[0].dtype)
+    return move.apply(tensors)
