@@ -22,7 +22,7 @@ from ._errors import PatchError
 from ._families import FAMILIES, SVD, ModelFamily, detect_family
 from ._keys import REGIONS, KeyMatch, classify_key, family_warnings, match_key
 from ._naming import SVD_LAYOUT, NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
-from ._svd_file import COMPONENTS, LABELS, ReadPlan, build_tensor, plan_parts, plan_read
+from ._svd_file import COMPONENTS, LABELS, ReadPlan, build_tensor, plan_parts, plan_read, plan_write
 from ._patch import AttentionPatch, patch_state_dict, scale_tensor
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "patch_state_dict",
     "plan_parts",
     "plan_read",
+    "plan_write",
     "read_header",
     "release_name",
     "read_tensor",
