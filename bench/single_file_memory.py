@@ -1,15 +1,18 @@
-"""Peak memory of loading a single-file checkpoint's UNet, against the UNet's own size.
+"""Peak memory of loading a whole single-file SVD-XT checkpoint, against the loaded model's size.
 
-    python bench/single_file_memory.py [--dir /tmp]   # writes a 3 GB SVD-XT UNet file (random fp16), then loads it
+    python bench/single_file_memory.py [--dir /tmp] [--dtype float16|float32]
 
-Builds SVD-XT's UNet from the published configuration with random weights, writes it in SGM naming
-as one .safetensors file, then, in a fresh process, builds an empty UNet and reads the file into it
-with preview's single-file loader, printing peak RSS / UNet size (at most 1.25 is the target).
+Builds SVD-XT (UNet, temporal VAE, ViT-H image encoder) from the published configuration with
+random fp16 weights, saves it as a diffusers folder, converts that with ``python -m patcher
+convert`` into one file in Stability's layout (printing the converter's peak RSS), then, in a fresh
+process, loads the file with ``preview.load_model`` as ``python app.py --model FILE`` does, and prints
+peak RSS / model size (at most 1.25 is the target) and the growth during the load / model size.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,44 +22,50 @@ ROOT = Path(__file__).resolve().parents[1]
 
 WRITE = """
 import sys, torch
-from safetensors.torch import save_file
-from diffusers import UNetSpatioTemporalConditionModel
-from patcher import diffusers_to_sgm
-from preview._architecture import svd_xt_config
-torch.set_default_dtype(torch.float16)
-unet = UNetSpatioTemporalConditionModel(**{k: v for k, v in svd_xt_config("unet").items() if not k.startswith("_")})
-save_file({diffusers_to_sgm(k): v.contiguous() for k, v in unet.state_dict().items()}, sys.argv[1])
+from diffusers import StableVideoDiffusionPipeline
+from preview._architecture import svd_xt_components
+StableVideoDiffusionPipeline(**svd_xt_components("cpu", torch.float16)).save_pretrained(sys.argv[1])
+"""
+
+CONVERT = """
+import resource, sys
+from patcher import convert
+report = convert(sys.argv[1], sys.argv[2])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(f"converter: {report.tensors} tensors, {report.bytes_written / 2**30:.2f} GiB written; peak RSS {peak:.2f} GiB")
 """
 
 LOAD = """
 import resource, sys, torch
-from diffusers import UNetSpatioTemporalConditionModel
-from preview._architecture import svd_xt_config
-from preview._single_file import load_unet_weights
-torch.set_default_dtype(torch.float16)
-with torch.device("meta"):
-    unet = UNetSpatioTemporalConditionModel(**{k: v for k, v in svd_xt_config("unet").items() if not k.startswith("_")})
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-unet = unet.to_empty(device="cpu")
-size = sum(p.numel() * p.element_size() for p in unet.parameters()) / 2**30
-load_unet_weights(unet, sys.argv[1])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-print(f"UNet {size:.2f} GiB; peak RSS {peak:.2f} GiB ({before:.2f} before loading); "
-      f"peak / UNet {peak / size:.2f}; growth / UNet {(peak - before) / size:.2f}")
+from preview import load_model
+import diffusers, transformers  # imported before the baseline, as the app has them
+rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+before = rss()
+model = load_model(sys.argv[1], device="cpu", dtype=sys.argv[2])
+pipe = model.pipe
+size = sum(t.numel() * t.element_size() for part in (pipe.unet, pipe.vae, pipe.image_encoder)
+           for t in [*part.parameters(), *part.buffers()]) / 2**30
+peak = rss()
+print(f"{model.describe()}")
+print(f"model {size:.2f} GiB; peak RSS {peak:.2f} GiB ({before:.2f} before loading); "
+      f"peak / model {peak / size:.2f}; growth / model {(peak - before) / size:.2f}")
 """
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--dtype", default="float16", choices=("float16", "float32"))
     args = parser.parse_args()
-    path = args.dir / "svd_xt_unet_random.safetensors"
+    folder, path = args.dir / "svd_xt_random", args.dir / "svd_xt_random.safetensors"
     try:
-        subprocess.run([sys.executable, "-c", WRITE, str(path)], cwd=ROOT, check=True)
-        subprocess.run([sys.executable, "-c", LOAD, str(path)], cwd=ROOT, check=True)
+        subprocess.run([sys.executable, "-c", WRITE, str(folder)], cwd=ROOT, check=True)
+        subprocess.run([sys.executable, "-c", CONVERT, str(folder), str(path)], cwd=ROOT, check=True)
+        shutil.rmtree(folder)
+        subprocess.run([sys.executable, "-c", LOAD, str(path), args.dtype], cwd=ROOT, check=True)
     finally:
+        shutil.rmtree(folder, ignore_errors=True)
         path.unlink(missing_ok=True)
-
 
 if __name__ == "__main__":
     main()
