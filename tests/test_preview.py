@@ -283,7 +283,7 @@ def test_model_sources_fail_with_clear_messages(tmp_path, monkeypatch):
     weights = tmp_path / "svd.safetensors"
     weights.write_bytes(b"")
     assert resolve_source(str(weights)).kind == "file"
-    with pytest.raises(ModelLoadError, match="single-file checkpoint: pass --base"):
+    with pytest.raises(ModelLoadError, match="svd.safetensors is not a .safetensors file \\(too short\\)"):
         preview.load_model(str(weights), device="cpu")
     other = tmp_path / "other"
     other.mkdir()

@@ -1,0 +1,301 @@
+"""Batch runs: every job of a plan on one loaded model (``local``) or on Ray actors (``ray``).
+
+Jobs sharing an image, settings and seed form a group whose baseline is rendered once, on one
+worker. Each finished job is written atomically (``jobs/<id>.json`` last, so it marks the job
+done); a re-run skips finished jobs. The results table (CSV and Parquet) is rebuilt from those
+files at the end, so every job appears exactly once, whatever was retried or interrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+from PIL import Image
+
+
+from . import _compose as compose
+from ._batch_plan import Job, Plan, PlanError
+from ._encode import write_mp4
+from ._images import load_image
+from ._loading import DTYPES, default_device, default_dtype, load_model, resolve_source
+from ._metrics import Metrics
+from ._render import Previewer
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("local", "ray")
+THUMBNAIL_FRAMES = 4
+THUMBNAIL_HEIGHT = 96
+
+
+@dataclasses.dataclass
+class JobResult:
+    row: dict
+    thumbnail: bytes  # PNG: THUMBNAIL_FRAMES baseline frames over the same patched frames
+    video: bytes | None  # mp4, baseline | patched, with --save-videos
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchReport:
+    jobs: int
+    already_done: int
+    done: int  # jobs finished in this run
+    renders: int  # videos rendered in this run (baselines once per group, none for identity settings)
+    seconds: float
+    interrupted: bool
+    table: Path
+
+
+def render_group(previewer: Previewer, jobs: list[Job], save_videos: bool, worker: str) -> list[JobResult]:
+    """One group's jobs on one model: the baseline rendered once (the previewer caches it)."""
+    image = load_image(jobs[0].image)
+    results = []
+    for job in jobs:
+        started = time.perf_counter()
+        comparison = previewer.render(image, job.settings, job.multipliers)
+        seconds = time.perf_counter() - started
+        renders = (0 if comparison.baseline_cached else 1) + (0 if job.multipliers.is_identity else 1)
+        row = {
+            "job_id": job.id, "group_id": job.group, "image": job.image, "image_sha256": job.image_sha256,
+            "seed": job.settings.seed, **job.multipliers.as_dict(),
+            **{f"setting_{k}": v for k, v in job.settings.as_dict().items() if k != "seed"},
+            "model": job.model, **Metrics.compare(comparison.baseline, comparison.patched).summary(),
+            "baseline_sha256": _sha(comparison.baseline), "patched_sha256": _sha(comparison.patched),
+            "render_seconds": round(seconds, 4), "renders": renders, "worker": worker,
+        }
+        video = None
+        if save_videos:
+            pair = compose.side_by_side(comparison.baseline, comparison.patched, "baseline", job.multipliers.label())
+            with tempfile.TemporaryDirectory() as tmp:
+                video = write_mp4(pair, Path(tmp) / "pair.mp4", job.settings.fps).read_bytes()
+        results.append(JobResult(row, _thumbnail(comparison.baseline, comparison.patched), video))
+    return results
+
+
+def _sha(frames: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()
+
+
+def _thumbnail(baseline: np.ndarray, patched: np.ndarray) -> bytes:
+    picks = np.linspace(0, len(baseline) - 1, THUMBNAIL_FRAMES).round().astype(int)
+    strip = np.concatenate([np.concatenate(list(v[picks]), axis=1) for v in (baseline, patched)], axis=0)
+    image = Image.fromarray(strip)
+    if image.height > 2 * THUMBNAIL_HEIGHT:
+        image = image.resize((round(image.width * 2 * THUMBNAIL_HEIGHT / image.height), 2 * THUMBNAIL_HEIGHT),
+                             Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class ResultStore:
+    """A results folder: ``plan.json``, ``jobs/<id>.json``, ``thumbs/<id>.png``, ``videos/<id>.mp4``,
+    and the table ``results.csv`` / ``results.parquet``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        for sub in ("jobs", "thumbs"):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+
+    def done(self) -> set[str]:
+        return {p.stem for p in (self.folder / "jobs").glob("*.json")}
+
+    def save(self, result: JobResult) -> None:
+        job_id = result.row["job_id"]
+        _atomic_write(self.folder / "thumbs" / f"{job_id}.png", result.thumbnail)
+        if result.video is not None:
+            (self.folder / "videos").mkdir(exist_ok=True)
+            _atomic_write(self.folder / "videos" / f"{job_id}.mp4", result.video)
+        _atomic_write(self.folder / "jobs" / f"{job_id}.json", json.dumps(result.row, indent=1).encode())  # last: done
+
+    def write_plan(self, plan: dict) -> None:
+        _atomic_write(self.folder / "plan.json", json.dumps(plan, indent=2).encode())
+
+    def rows(self, job_ids: list[str] | None = None) -> list[dict]:
+        ids = job_ids if job_ids is not None else sorted(self.done())
+        return [json.loads((self.folder / "jobs" / f"{i}.json").read_text()) for i in ids
+                if (self.folder / "jobs" / f"{i}.json").is_file()]
+
+    def write_table(self, job_ids: list[str]) -> Path:
+        """``results.csv`` and ``results.parquet``: one row per finished job of the plan, in plan order."""
+        import pandas as pd
+
+        table = pd.DataFrame(self.rows(job_ids))
+        csv = self.folder / "results.csv"
+        _atomic_write(csv, table.to_csv(index=False).encode())
+        parquet = io.BytesIO()
+        table.to_parquet(parquet, index=False)
+        _atomic_write(self.folder / "results.parquet", parquet.getvalue())
+        return csv
+
+
+class LocalRunner:
+    """One loaded model in this process; the existing Previewer and its baseline cache."""
+
+    def __init__(self, model: str | None, options: dict, threads: int) -> None:
+        self.model, self.options, self.threads = model, options, threads
+
+    def run(self, groups: list[list[Job]], save_videos: bool) -> Iterator[JobResult]:
+        import torch
+
+        torch.set_num_threads(self.threads)
+        previewer = Previewer(load_model(self.model, **self.options))
+        worker = f"local:{os.getpid()}"
+        for group in groups:
+            yield from render_group(previewer, group, save_videos, worker)
+
+    def close(self) -> None:
+        pass
+
+
+class BatchWorker:
+    """A Ray actor: loads the model once, then renders whole groups."""
+
+    def __init__(self, model: str | None, options: dict, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(threads)  # on the CPU the thread count is part of the numerics
+        self.previewer = Previewer(load_model(model, **options))
+        self.name = f"{os.uname().nodename}:{os.getpid()}"
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, group: list[Job], save_videos: bool) -> list[JobResult]:
+        return render_group(self.previewer, group, save_videos, self.name)
+
+
+class RayRunner:
+    """Ray actors, one per GPU (or per ``threads`` CPUs), each with the model loaded once; a group
+    per task. An actor that dies is restarted and its task retried (Ray's own fault tolerance)."""
+
+    def __init__(self, model: str | None, options: dict, threads: int, address: str | None = None,
+                 workers: int | None = None, retries: int = 3) -> None:
+        import ray
+
+        import controls
+        import patcher
+        import presets
+        import preview
+
+        self._started = not ray.is_initialized()
+        if self._started:
+            runtime_env = {"py_modules": [controls, patcher, presets, preview]}  # the code, shipped to every node
+            kwargs = {"address": address} if address else {"num_cpus": (workers or max(1, (os.cpu_count() or 1) // threads)) * threads}
+            ray.init(runtime_env=runtime_env, include_dashboard=False, log_to_driver=False, **kwargs)
+        gpus = ray.cluster_resources().get("GPU", 0)
+        count = workers or (int(gpus) if gpus else max(1, int(ray.cluster_resources().get("CPU", 1)) // threads))
+        actor = ray.remote(max_restarts=retries, max_task_retries=retries)(BatchWorker)
+        self.actors = [actor.options(num_cpus=threads, num_gpus=1 if gpus else 0).remote(model, options, threads)
+                       for _ in range(count)]
+
+    def worker_pids(self) -> list[int]:
+        import ray
+
+        return ray.get([a.pid.remote() for a in self.actors])
+
+    def run(self, groups: list[list[Job]], save_videos: bool) -> Iterator[JobResult]:
+        from ray.util import ActorPool
+
+        pool = ActorPool(self.actors)
+        for results in pool.map_unordered(lambda actor, group: actor.run.remote(group, save_videos), groups):
+            yield from results
+
+    def close(self) -> None:
+        import ray
+
+        for actor in self.actors:
+            ray.kill(actor)
+        if self._started:
+            ray.shutdown()
+
+
+def model_key(model: str | None, options: dict) -> str:
+    """The weights and the numerics a job's frames depend on."""
+    source = resolve_source(model)
+    device = options.get("device") or default_device()
+    dtype = options.get("dtype") or default_dtype(device)
+    dtype = dtype if isinstance(dtype, str) else next(k for k, v in DTYPES.items() if v == dtype)
+    return f"{source.kind}:{source.location}:{device}:{dtype}"
+
+
+def run_batch(
+    plan: Plan,
+    *,
+    engine: str = "local",
+    model: str | None = None,
+    model_options: dict | None = None,
+    address: str | None = None,
+    workers: int | None = None,
+    save_videos: bool = False,
+    progress: bool = True,
+    on_result: Callable[[JobResult, object], None] | None = None,
+) -> BatchReport:
+    """Run every unfinished job of ``plan``; Ctrl-C stops cleanly, keeping what is done."""
+    if engine not in ENGINES:
+        raise PlanError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    model = model or plan.model
+    options = {k: v for k, v in (model_options or {}).items() if v is not None and v is not False}
+    source = resolve_source(model)
+    jobs = plan.jobs(source, model_key(model, options))
+    store = ResultStore(plan.output)
+    store.write_plan(plan.as_dict() | {"model": model, "model_key": jobs[0].model, "jobs": len(jobs)})
+    finished = store.done()
+    todo = [j for j in jobs if j.id not in finished]
+    groups: dict[str, list[Job]] = {}
+    for job in todo:
+        groups.setdefault(job.group, []).append(job)
+
+    from tqdm.auto import tqdm
+
+    started, done, renders, interrupted = time.perf_counter(), 0, 0, False
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="job", disable=not progress)
+    runner = None
+    try:
+        if todo:
+            runner = LocalRunner(model, options, plan.threads) if engine == "local" else \
+                RayRunner(model, options, plan.threads, address=address, workers=workers)
+            for result in runner.run(list(groups.values()), save_videos):
+                store.save(result)
+                done += 1
+                renders += result.row["renders"]
+                bar.update()
+                if on_result is not None:
+                    on_result(result, runner)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+        if runner is not None:
+            runner.close()
+        table = store.write_table([j.id for j in jobs])
+    return BatchReport(len(jobs), len(jobs) - len(todo), done, renders, time.perf_counter() - started, interrupted, table)
+
+
+def estimate(plan: Plan, model: str | None = None, model_options: dict | None = None) -> dict[str, int]:
+    """Counts before running: jobs, groups (one baseline each), renders with baseline reuse, and still to do."""
+    model = model or plan.model
+    options = {k: v for k, v in (model_options or {}).items() if v is not None and v is not False}
+    jobs = plan.jobs(resolve_source(model), model_key(model, options))
+    finished = ResultStore(plan.output).done() if plan.output.is_dir() else set()
+    todo = [j for j in jobs if j.id not in finished]
+    return {"jobs": len(jobs), "groups": len({j.group for j in jobs}),
+            "renders": len({j.group for j in todo}) + sum(not j.multipliers.is_identity for j in todo),
+            "renders_without_reuse": 2 * len(todo), "to_do": len(todo)}
