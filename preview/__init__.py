@@ -10,6 +10,7 @@ from ._families import PIPELINE_FAMILIES, VideoFamily
 from ._loading import (
     DEMO_FRAMES,
     DEMO_MODEL_DIR,
+    DTYPES,
     MODEL_ENV,
     LoadedModel,
     ModelHolder,
@@ -36,6 +37,7 @@ from ._studio import PreviewOutcome, Studio, SweepOutcome, comparison_summary
 from ._sweep import MAX_SWEEP_VALUES, SweepResult, parse_sweep, sweep
 
 __all__ = [
+    "DTYPES",
     "DEMO_FRAMES",
     "DEMO_MODEL_DIR",
     "MAX_IMAGE_PIXELS",

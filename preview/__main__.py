@@ -16,7 +16,6 @@ from tqdm import tqdm
 from controls import add_multiplier_options, add_setting_options, multipliers_from_args, settings_from_args
 from patcher import PatchError
 
-from ._batch_cli import batch_main, report_main
 from ._compose import side_by_side
 from ._encode import write_mp4, write_png, write_webp
 from ._errors import PreviewError
@@ -42,10 +41,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["batch"]:
-        return batch_main(argv[1:])
-    if argv[:1] == ["report"]:
-        return report_main(argv[1:])
+    if argv[:1] in (["batch"], ["report"]):  # the batch package builds on this one
+        from batch import batch_main, report_main
+
+        return (batch_main if argv[0] == "batch" else report_main)(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:

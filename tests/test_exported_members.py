@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["controls", "patcher", "presets", "preview"]
+PACKAGES = ["controls", "patcher", "presets", "preview", "batch"]
 
 # package -> the project packages and heavy libraries it must not import, directly or through others
 FORBIDDEN = {
     "controls": {"patcher", "presets", "preview", "demo_model", "app", "torch", "numpy", "gradio", "diffusers"},
     "patcher": {"presets", "preview", "demo_model", "app", "gradio", "diffusers"},
     "presets": {"patcher", "preview", "demo_model", "app", "torch", "gradio", "diffusers"},
-    "preview": {"presets", "demo_model", "app", "gradio"},
+    "preview": {"presets", "batch", "demo_model", "app", "gradio", "ray", "pyarrow", "matplotlib"},
+    "batch": {"demo_model", "app", "gradio", "ray", "pyarrow", "matplotlib"},  # ray & co. only when running
 }
 
 
@@ -36,6 +37,13 @@ def test_importing_a_package_loads_none_of_its_forbidden_modules(name):
     blocked = sorted(FORBIDDEN[name])
     code = (f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\n"
             f"import {name}\nprint('ok')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_the_app_runs_without_the_batch_dependencies():
+    code = ("import sys\nfor m in ['batch', 'ray', 'pyarrow', 'matplotlib']: sys.modules[m] = None\n"
+            "import app\napp.build_demo\nprint('ok')")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
 

@@ -29,9 +29,7 @@ from pathlib import Path
 from controls import FIELDS, Multipliers, check_multiplier, check_number, setting_names
 from presets import Preset, PresetError, pick
 
-from ._errors import PreviewError
-from ._loading import ModelSource, resolve_source
-from ._render import RenderSettings, preview_settings
+from preview import ModelSource, PreviewError, RenderSettings, preview_settings, resolve_source
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MAX_PLAN_BYTES = 1_000_000

@@ -1,4 +1,4 @@
-"""``python -m preview batch PLAN`` and ``python -m preview report RESULTS``."""
+"""``python -m preview batch PLAN`` and ``python -m preview report RESULTS`` (also ``python -m batch run|report``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 from patcher import PatchError
 
-from ._batch import ENGINES, estimate, run_batch
-from ._batch_plan import load_plan
-from ._errors import PreviewError
-from ._loading import add_model_options, model_options
+from preview import PreviewError, add_model_options, model_options
+
+from ._engines import ENGINES, estimate, run_batch
+from ._plan import load_plan
 
 
 def batch_main(argv: list[str]) -> int:
@@ -55,7 +55,7 @@ def report_main(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, help="the HTML file (default: RESULTS/report.html)")
     p.add_argument("--figure", type=Path, help="also write the plots as one PNG here")
     args = p.parse_args(argv)
-    from ._report import write_report
+    from ._report import write_report  # matplotlib: only when reporting
 
     try:
         path = write_report(args.results, args.out, figure=args.figure)

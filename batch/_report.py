@@ -14,7 +14,7 @@ import numpy as np
 
 from controls import FIELDS, MULTIPLIER_DEFAULT
 
-from ._errors import PreviewError
+from preview import PreviewError
 
 METRICS = (
     ("mean_change_vs_baseline", "change vs baseline (8-bit levels)"),

@@ -22,13 +22,20 @@ import numpy as np
 from PIL import Image
 
 
-from . import _compose as compose
-from ._batch_plan import Job, Plan, PlanError
-from ._encode import write_mp4
-from ._images import load_image
-from ._loading import DTYPES, default_device, default_dtype, load_model, resolve_source
-from ._metrics import Metrics
-from ._render import Previewer
+from preview import (
+    DTYPES,
+    Metrics,
+    Previewer,
+    default_device,
+    default_dtype,
+    load_image,
+    load_model,
+    resolve_source,
+    side_by_side,
+    write_mp4,
+)
+
+from ._plan import Job, Plan, PlanError
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +81,7 @@ def render_group(previewer: Previewer, jobs: list[Job], save_videos: bool, worke
         }
         video = None
         if save_videos:
-            pair = compose.side_by_side(comparison.baseline, comparison.patched, "baseline", job.multipliers.label())
+            pair = side_by_side(comparison.baseline, comparison.patched, "baseline", job.multipliers.label())
             with tempfile.TemporaryDirectory() as tmp:
                 video = write_mp4(pair, Path(tmp) / "pair.mp4", job.settings.fps).read_bytes()
         results.append(JobResult(row, _thumbnail(comparison.baseline, comparison.patched), video))
@@ -190,6 +197,7 @@ class RayRunner:
                  workers: int | None = None, retries: int = 3) -> None:
         import ray
 
+        import batch
         import controls
         import patcher
         import presets
@@ -197,7 +205,7 @@ class RayRunner:
 
         self._started = not ray.is_initialized()
         if self._started:
-            runtime_env = {"py_modules": [controls, patcher, presets, preview]}  # the code, shipped to every node
+            runtime_env = {"py_modules": [batch, controls, patcher, presets, preview]}  # the code, shipped to every node
             kwargs = {"address": address} if address else {"num_cpus": (workers or max(1, (os.cpu_count() or 1) // threads)) * threads}
             ray.init(runtime_env=runtime_env, include_dashboard=False, log_to_driver=False, **kwargs)
         gpus = ray.cluster_resources().get("GPU", 0)
@@ -205,11 +213,8 @@ class RayRunner:
         actor = ray.remote(max_restarts=retries, max_task_retries=retries)(BatchWorker)
         self.actors = [actor.options(num_cpus=threads, num_gpus=1 if gpus else 0).remote(model, options, threads)
                        for _ in range(count)]
+        self.pids = ray.get([a.pid.remote() for a in self.actors])  # also waits until every model is loaded
 
-    def worker_pids(self) -> list[int]:
-        import ray
-
-        return ray.get([a.pid.remote() for a in self.actors])
 
     def run(self, groups: list[list[Job]], save_videos: bool) -> Iterator[JobResult]:
         from ray.util import ActorPool
