@@ -156,8 +156,11 @@ class Lab:
 
     @user_errors
     @with_named_parameters
-    def export_comfyui(self, multipliers):
-        workflow = json.dumps(presets.to_ui_workflow(multipliers), indent=2)
+    def export_comfyui(self, multipliers, settings):
+        note = presets.schedule_note(settings["start"], settings["end"])
+        if note:
+            gr.Warning(note)
+        workflow = json.dumps(presets.to_ui_workflow(multipliers, start=settings["start"], end=settings["end"]), indent=2)
         return (json.dumps(presets.to_api_node(multipliers), indent=2),
                 str(self.studio.write("unet-temporal-attention-multiply.json", workflow)))
 
@@ -279,7 +282,8 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
 
                 with gr.Tab("Sweep"):
                     with gr.Row():
-                        sweep_field = gr.Dropdown(list(FIELDS), value="self_temporal", label="Multiplier")
+                        sweep_field = gr.Dropdown(list(preview.SWEEPABLE), value="self_temporal",
+                                                  label="Multiplier (or the schedule's end / start)")
                         sweep_values = gr.Textbox("0, 0.5, 1, 1.5, 2", label=f"Values (up to {preview.MAX_SWEEP_VALUES})")
                     sweep_run = gr.Button("Run sweep")
                     sweep_video = gr.Video(label="One tile per value", autoplay=True, loop=True)
@@ -335,7 +339,8 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                                      user_presets], [saved_file, user_presets, preset_picker], api_name="save_preset")
         upload_preset.upload(lab.load_preset, upload_preset, link_outputs, api_name="load_preset")
         upload_comfy.upload(lab.import_comfyui, upload_comfy, link_outputs, api_name="import_comfyui")
-        export.click(lab.export_comfyui, multipliers, [comfy_snippet, comfy_file], api_name="export_comfyui")
+        export.click(lab.export_comfyui, [*multipliers, *settings_inputs], [comfy_snippet, comfy_file],
+                     api_name="export_comfyui")
         link.click(lab.share_link, [*multipliers, *settings_inputs, include_settings], share_url, api_name="share_link")
         demo.load(lab.restore_from_link, None, link_outputs, api_name=False)
         demo.load(lab.first_visit, None, [image, *multipliers, preset_picker, *preview_outputs], api_name=False,

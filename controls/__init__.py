@@ -15,7 +15,15 @@ from ._multipliers import (
     check_multiplier,
 )
 from ._numbers import check_number
-from ._settings import SETTINGS, Setting, check_setting, check_settings, setting_names, settings_dataclass
+from ._settings import (
+    SETTINGS,
+    Setting,
+    check_setting,
+    check_settings,
+    patched_steps,
+    setting_names,
+    settings_dataclass,
+)
 from ._signature import with_named_parameters
 
 __all__ = [
@@ -35,6 +43,7 @@ __all__ = [
     "check_setting",
     "check_settings",
     "multipliers_from_args",
+    "patched_steps",
     "setting_names",
     "settings_dataclass",
     "settings_from_args",

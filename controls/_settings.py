@@ -45,6 +45,10 @@ SETTINGS: tuple[Setting, ...] = (
             step=0.01, flag="--noise-aug"),
     Setting("min_guidance", float, 0.0, 20.0, 1.0, "Min guidance", "classifier-free guidance at the first frame", step=0.1),
     Setting("max_guidance", float, 0.0, 20.0, 3.0, "Max guidance", "classifier-free guidance at the last frame", step=0.1),
+    Setting("start", float, 0.0, 1.0, 0.0, "Patch from (fraction of steps)",
+            "the multipliers act from this fraction of the denoising steps (ComfyUI's start_percent)", step=0.05),
+    Setting("end", float, 0.0, 1.0, 1.0, "Patch until (fraction of steps)",
+            "and stop acting at this fraction (end_percent); 0 to 1 is the plain patch", step=0.05),
     Setting("decode_chunk_size", int, 1, 64, 8, "Decode chunk size", "frames decoded at once by the VAE; lower saves memory",
             shared=False),
 )
@@ -67,13 +71,21 @@ def check_setting(
 def check_settings(
     values: Mapping[str, Any], table: Sequence[Setting] = SETTINGS, error: type[ValueError] = ValueError, prefix: str = ""
 ) -> dict[str, int | float]:
-    """Validate any subset of the settings, each on its own and together (guidance must not fall)."""
+    """Validate any subset of the settings, each on its own and together (guidance must not fall, the
+    schedule must not be empty)."""
     checked = {name: check_setting(name, value, table, error, prefix) for name, value in values.items()}
     if checked.get("min_guidance", -math.inf) > checked.get("max_guidance", math.inf):
         raise error(
             f"{prefix}min_guidance ({checked['min_guidance']}) must not exceed {prefix}max_guidance ({checked['max_guidance']})"
         )
+    if checked.get("start", 0.0) >= checked.get("end", 1.0):
+        raise error(f"{prefix}start ({checked.get('start', 0.0)}) must be below {prefix}end ({checked.get('end', 1.0)})")
     return checked
+
+
+def patched_steps(start: float, end: float, steps: int) -> range:
+    """The denoising steps (0-based) the multipliers act in: step i when start <= i / steps < end."""
+    return range(math.ceil(round(start * steps, 9)), math.ceil(round(end * steps, 9)))
 
 
 def settings_dataclass(table: Sequence[Setting] = SETTINGS, name: str = "Settings", error: type[ValueError] = ValueError):

@@ -8,6 +8,7 @@ from ._comfyui import (
     from_image,
     from_json,
     from_workflow,
+    schedule_note,
     to_api_node,
     to_ui_workflow,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "get_builtin",
     "link_params",
     "pick",
+    "schedule_note",
     "to_api_node",
     "to_query",
     "to_ui_workflow",

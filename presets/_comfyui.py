@@ -226,8 +226,18 @@ def to_api_node(multipliers: Multipliers, node_id: str = "100", model_from: tupl
     inputs.update(multipliers.as_dict())
     return {node_id: {"class_type": NODE_TYPE, "inputs": inputs, "_meta": {"title": NODE_TITLE}}}
 
-def to_ui_workflow(multipliers: Multipliers, node_id: int = 1) -> dict:
-    """A minimal UI workflow with the one node, ready to load or paste into ComfyUI."""
+def schedule_note(start: float = 0.0, end: float = 1.0) -> str | None:
+    """What to tell a ComfyUI user about a step schedule the node cannot express; None for every step."""
+    if (start, end) == (0.0, 1.0):
+        return None
+    return (f"{NODE_TYPE} has no step schedule: in ComfyUI these multipliers act in every denoising step. "
+            f"The preview applied them only from {start:.0%} to {end:.0%} of the steps, so ComfyUI's video will "
+            "differ from it.")
+
+
+def to_ui_workflow(multipliers: Multipliers, node_id: int = 1, start: float = 0.0, end: float = 1.0) -> dict:
+    """A minimal UI workflow with the one node, ready to load or paste into ComfyUI; with a step
+    schedule the node cannot hold, a Note beside it says so."""
     node = {
         "id": node_id,
         "type": NODE_TYPE,
@@ -241,10 +251,15 @@ def to_ui_workflow(multipliers: Multipliers, node_id: int = 1) -> dict:
         "properties": {"Node name for S&R": NODE_TYPE},
         "widgets_values": [getattr(multipliers, f) for f in FIELDS],
     }
+    nodes = [node]
+    note = schedule_note(start, end)
+    if note is not None:
+        nodes.append({"id": node_id + 1, "type": "Note", "pos": [200, 360], "size": [420, 120], "flags": {},
+                      "order": 1, "mode": 0, "properties": {"text": ""}, "widgets_values": [note]})
     return {
-        "last_node_id": node_id,
+        "last_node_id": nodes[-1]["id"],
         "last_link_id": 0,
-        "nodes": [node],
+        "nodes": nodes,
         "links": [],
         "groups": [],
         "config": {},

@@ -32,7 +32,7 @@ from ._errors import PresetError
 from ._json import read_json, type_name
 
 FORMAT_NAME = "svd-attention-preset"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: settings may hold the step schedule (start, end)
 MAX_DOCUMENT_BYTES = 64 * 1024
 MAX_NAME_CHARS = 80
 MAX_DESCRIPTION_CHARS = 1000
@@ -141,6 +141,8 @@ def _upgrade(doc: Any) -> dict[str, Any]:
         flat = {f: doc.pop(f) for f in FIELDS if f in doc}
         doc["multipliers"] = flat
         doc["version"] = 2
+    if doc["version"] == 2:  # no schedule: the multipliers act in every step, which is start 0, end 1
+        doc = dict(doc, version=3)
     return doc
 
 

@@ -32,18 +32,19 @@ from ._render import (
     full_settings,
     preview_settings,
 )
-from ._gpu import RenderJob, estimate_gpu_seconds, gpu_render_frames, on_zerogpu, render_frames
+from ._gpu import Rendered, RenderJob, estimate_gpu_seconds, gpu_render_frames, on_zerogpu, render_frames
 from ._studio import PreviewOutcome, Studio, SweepOutcome, comparison_summary
-from ._sweep import MAX_SWEEP_VALUES, SweepResult, parse_sweep, sweep
+from ._sweep import MAX_SWEEP_VALUES, SWEEPABLE, SweepResult, parse_sweep, sweep
 
 __all__ = [
-    "DTYPES",
     "DEMO_FRAMES",
     "DEMO_MODEL_DIR",
+    "DTYPES",
     "MAX_IMAGE_PIXELS",
     "MAX_SWEEP_VALUES",
     "MODEL_ENV",
     "PIPELINE_FAMILIES",
+    "SWEEPABLE",
     "Artifacts",
     "Comparison",
     "LoadedModel",
@@ -58,12 +59,13 @@ __all__ = [
     "RenderCancelled",
     "RenderJob",
     "RenderSettings",
+    "Rendered",
     "Studio",
     "SweepOutcome",
     "SweepResult",
     "VideoFamily",
-    "comparison_summary",
     "add_model_options",
+    "comparison_summary",
     "contact_sheet",
     "default_device",
     "default_dtype",

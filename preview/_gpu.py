@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from controls import Multipliers
+from controls import Multipliers, patched_steps
 
 from ._errors import PreviewError, RenderCancelled
 from ._loading import LoadedModel, zerogpu_host
@@ -57,46 +57,103 @@ class RenderJob:
     image: np.ndarray  # (H, W, 3) uint8, already prepared at the render size
     settings: object  # RenderSettings
     videos: tuple[Multipliers, ...]  # one video per entry, in order; Multipliers() is the baseline
+    resume: tuple[torch.Tensor, ...] | None = None  # the baseline's latents after each step, for patched videos
 
     @property
     def size(self) -> tuple[int, int]:
         return self.image.shape[1], self.image.shape[0]
 
 
-def render_frames(job: RenderJob, progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> list[np.ndarray]:
-    """Render each of ``job.videos``; (F, H, W, 3) uint8 frames each. The UNet is restored after each."""
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    """One video: (F, H, W, 3) uint8 frames; for a baseline also its latents after every step (on the
+    CPU, small), from which a patched render whose schedule starts later resumes; and the UNet calls
+    it cost."""
+
+    frames: np.ndarray
+    latents: tuple[torch.Tensor, ...] = ()
+    unet_calls: int = 0
+
+
+def render_frames(job: RenderJob, progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> list[Rendered]:
+    """Render each of ``job.videos``; the UNet is restored after each.
+
+    The multipliers act only in the steps of the settings' ``start``..``end`` window, switched in
+    place at step boundaries. A patched video whose window opens after step 0 resumes from the
+    baseline's latents there (``job.resume``, or a baseline rendered earlier in the same job)
+    instead of denoising the unpatched steps again: the same frames, bitwise, for ``1 - start`` of
+    the UNet calls.
+    """
     model = _MODELS.get(job.model_id)
     if model is None:
         raise PreviewError("the model was not loaded before the GPU call; load it at start-up (--preload)")
     prepared = Image.fromarray(job.image)
-    videos = []
+    videos, resume = [], job.resume
     for i, multipliers in enumerate(job.videos):
         label = "baseline" if multipliers.is_identity else "patched"
         step_progress = scaled_progress(progress, i / len(job.videos), (i + 1) / len(job.videos), label)
-        with model.patch.applied(multipliers):  # identity: the unpatched UNet
-            videos.append(_generate(model, prepared, job.settings, step_progress, cancel))
+        with model.patch.applied(Multipliers()):  # held (one render at a time) and restored, even on error
+            video = _generate(model, prepared, job.settings, multipliers, resume, step_progress, cancel)
+        if multipliers.is_identity:
+            resume = video.latents
+        videos.append(video)
     return videos
 
 
-def _generate(model: LoadedModel, prepared: Image.Image, settings, progress: ProgressFn | None,
-              cancel: CancelFn | None) -> np.ndarray:
+class _SkippedUnet:
+    """The UNet's forward in the steps a resumed render takes from the baseline: costs nothing."""
+
+    def __init__(self, unet: torch.nn.Module) -> None:
+        self.out_channels = unet.config.out_channels
+
+    def __call__(self, sample, *args, **kwargs):
+        shape = sample.shape[:2] + (self.out_channels,) + sample.shape[3:]
+        return (torch.zeros(shape, dtype=sample.dtype, device=sample.device),)
+
+
+def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: Multipliers,
+              resume: tuple[torch.Tensor, ...] | None, progress: ProgressFn | None, cancel: CancelFn | None) -> Rendered:
+    steps = settings.steps
+    window = range(0) if multipliers.is_identity else patched_steps(settings.start, settings.end, steps)
+    unet = model.pipe.unet
+    compiled = getattr(unet, "_compiled_call_impl", None) is not None  # a compiled UNet is never swapped
+    first = window.start if window and resume is not None and len(resume) == steps and not compiled else 0
+    kept: list[torch.Tensor] = []
+    calls = [0]
+
+    def count(module, args):
+        calls[0] += 1
+
+    def patch_for(step: int) -> None:
+        model.patch.apply(multipliers if step in window else Multipliers())  # in place; nothing if unchanged
+
     def on_step_end(pipe, step, timestep, callback_kwargs):
+        if multipliers.is_identity:  # a baseline keeps its latents for later resumes
+            kept.append(callback_kwargs["latents"].detach().to("cpu", copy=True))
+        if step + 1 == first:  # the skipped steps end here: continue from the baseline's latents, exactly
+            unet.__dict__.pop("forward")
+            callback_kwargs["latents"] = resume[step].to(callback_kwargs["latents"].device)
+        patch_for(step + 1)
         if cancel is not None and cancel():
-            raise RenderCancelled(f"render cancelled at step {step + 1} of {settings.steps}")
+            raise RenderCancelled(f"render cancelled at step {step + 1} of {steps}")
         if progress:
-            progress((step + 1) / settings.steps, f"step {step + 1}/{settings.steps}")
+            progress((step + 1) / steps, f"step {step + 1}/{steps}")
         return callback_kwargs
 
     width, height = prepared.size
     # A CPU generator gives the same noise on every device, so a seed means the same video everywhere.
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
+    patch_for(0)
+    if first:
+        unet.forward = _SkippedUnet(unet)
+    hook = unet.register_forward_pre_hook(count)
     try:
         result = model.pipe(
             prepared,
             height=height,
             width=width,
             num_frames=settings.frames,
-            num_inference_steps=settings.steps,
+            num_inference_steps=steps,
             min_guidance_scale=settings.min_guidance,
             max_guidance_scale=settings.max_guidance,
             fps=settings.fps,
@@ -114,8 +171,11 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, progress: Pro
             f"out of memory rendering {settings.frames} frames at {width}x{height}; lower the size, the "
             "frame count or the decode chunk size"
         ) from None
+    finally:
+        hook.remove()
+        unet.__dict__.pop("forward", None)
     frames = result.frames[0]  # (F, H, W, 3) float in [0, 1]
-    return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    return Rendered((np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8), tuple(kept), calls[0] - first)
 
 
 def scaled_progress(progress: ProgressFn | None, start: float, end: float, label: str = "") -> ProgressFn | None:

@@ -16,7 +16,7 @@ from controls import SETTINGS, Multipliers, settings_dataclass
 
 from ._errors import PreviewError
 from ._families import SVD
-from ._gpu import ProgressFn, RenderJob, gpu_render_frames, register_model, runs_isolated, scaled_progress
+from ._gpu import ProgressFn, Rendered, RenderJob, gpu_render_frames, register_model, runs_isolated, scaled_progress
 from ._images import image_hash, prepare_image
 from ._loading import DEMO_FRAMES, LoadedModel, ModelSource
 
@@ -95,7 +95,9 @@ class Previewer:
         self.model = model
         self.model_id = register_model(model)
         self._gpu = gpu or gpu_render_frames
-        self._cache: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
+        self._cache: collections.OrderedDict[tuple, Rendered] = collections.OrderedDict()  # baselines
+        self.resume = True  # patched renders whose schedule starts later resume from the baseline's latents
+        self.unet_calls = 0  # in the last render
         self._cache_size = cache_size
         self._lock = threading.RLock()
 
@@ -116,20 +118,23 @@ class Previewer:
             videos = () if cached else (Multipliers(),)
             if not multipliers.is_identity:  # identity: patched is the baseline by construction
                 videos += (multipliers,)
+            resume = self._cache[key].latents if cached else None
             if runs_isolated(self._gpu):  # one GPU call (one ZeroGPU slot) for both videos
-                rendered = self._run(prepared, settings, videos, None, None)
+                rendered = self._run(prepared, settings, videos, None, None, resume)
                 if not cached:
                     self._remember(key, rendered[0])
             else:  # in-process: the baseline is cached as soon as it exists, even if the patched render stops
                 rendered = []
                 for i, video in enumerate(videos):
                     share = scaled_progress(progress, i / len(videos), (i + 1) / len(videos))
-                    rendered += self._run(prepared, settings, (video,), share, cancel)
+                    rendered += self._run(prepared, settings, (video,), share, cancel, resume)
                     if i == 0 and not cached:
                         self._remember(key, rendered[0])
-            baseline = self._cache[key]
+                        resume = rendered[0].latents
+            baseline = self._cache[key].frames
             self._cache.move_to_end(key)
-            patched = baseline if multipliers.is_identity else rendered[-1]
+            patched = baseline if multipliers.is_identity else rendered[-1].frames
+            self.unet_calls = sum(r.unet_calls for r in rendered)
         if progress:
             progress(1.0, "done")
         return Comparison(baseline, patched, multipliers, settings, (width, height), cached, time.perf_counter() - started)
@@ -146,29 +151,30 @@ class Previewer:
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return self._cache[key], True
-            frames = self._run(prepared, settings, (Multipliers(),), progress, cancel)[0]
-            self._remember(key, frames)
-            return frames, False
+                return self._cache[key].frames, True
+            rendered = self._run(prepared, settings, (Multipliers(),), progress, cancel)[0]
+            self._remember(key, rendered)
+            return rendered.frames, False
 
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
 
     def _cache_key(self, prepared: Image.Image, settings: RenderSettings) -> tuple:
-        return (self.model.key, image_hash(prepared), prepared.size, settings)
+        """The baseline's identity: the schedule changes only patched renders."""
+        return (self.model.key, image_hash(prepared), prepared.size, settings.replace(start=0.0, end=1.0))
 
-    def _remember(self, key: tuple, frames: np.ndarray) -> None:
-        self._cache[key] = frames
+    def _remember(self, key: tuple, rendered: Rendered) -> None:
+        self._cache[key] = rendered
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
     def _run(self, prepared: Image.Image, settings: RenderSettings, videos: tuple[Multipliers, ...],
-             progress: ProgressFn | None, cancel: Callable[[], bool] | None) -> list[np.ndarray]:
+             progress: ProgressFn | None, cancel: Callable[[], bool] | None, resume=None) -> list[Rendered]:
         if not videos:
             return []
-        job = RenderJob(self.model_id, np.asarray(prepared), settings, videos)
+        job = RenderJob(self.model_id, np.asarray(prepared), settings, videos, resume if self.resume else None)
         if runs_isolated(self._gpu):  # another process: callbacks cannot follow it there
             return self._gpu(job)
         return self._gpu(job, progress, cancel)

@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Mapping
 import numpy as np
 from PIL import Image
 
-from controls import Multipliers
+from controls import Multipliers, patched_steps
 
 from ._encode import OutputDir, write_mp4
 from ._errors import PreviewError
@@ -166,6 +166,15 @@ def comparison_summary(comparison: Comparison, patch_summary: dict, metrics: Met
             for field, g in patch_summary["groups"].items()]
     width, height = comparison.size
     cached = "cached baseline" if comparison.baseline_cached else "baseline rendered"
+    settings = comparison.settings
+    window = patched_steps(settings.start, settings.end, settings.steps)
+    if (settings.start, settings.end) == (0.0, 1.0):
+        schedule = ""
+    elif window:
+        schedule = (f" The multipliers act in steps {window.start + 1}–{window.stop} of {settings.steps} "
+                    f"(start {settings.start:.2f}, end {settings.end:.2f}).")
+    else:
+        schedule = f" The schedule ({settings.start:.2f} to {settings.end:.2f}) holds none of the {settings.steps} steps."
     return "\n".join([
         "| multiplier | value | tensors scaled | parameters |",
         "| --- | ---: | ---: | ---: |",
@@ -173,7 +182,7 @@ def comparison_summary(comparison: Comparison, patch_summary: dict, metrics: Met
         "",
         f"{patch_summary['total']['tensors']} tensors, {patch_summary['fraction']:.1%} of the UNet's parameters. "
         f"{comparison.settings.frames} frames at {width}x{height}, {comparison.settings.steps} steps, "
-        f"{cached}, {comparison.seconds:.1f} s.",
+        f"{cached}, {comparison.seconds:.1f} s.{schedule}",
         "",
         f"**Mean change vs baseline:** {numbers['mean_change_vs_baseline']:.2f} levels (of 255) · "
         f"**temporal change** baseline {numbers['baseline_temporal_change']:.2f} → patched "

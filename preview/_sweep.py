@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
-from controls import FIELDS, Multipliers, check_multiplier
+from controls import FIELDS, Multipliers, check_multiplier, check_setting
 
 from . import _compose as compose
 from ._errors import PreviewError
@@ -30,11 +30,17 @@ def parse_sweep(text: str) -> tuple[str, list[float]]:
     return field, check_sweep(field, numbers)
 
 
+SCHEDULE_FIELDS = ("end", "start")  # sweepable besides the multipliers: where in denoising they act
+SWEEPABLE = (*FIELDS, *SCHEDULE_FIELDS)
+
+
 def check_sweep(field: str, values: list[float]) -> list[float]:
-    if field not in FIELDS:
-        raise PreviewError(f"cannot sweep {field!r}; choose one of {', '.join(FIELDS)}")
+    if field not in SWEEPABLE:
+        raise PreviewError(f"cannot sweep {field!r}; choose one of {', '.join(SWEEPABLE)}")
     if not 1 <= len(values) <= MAX_SWEEP_VALUES:
         raise PreviewError(f"a sweep takes 1 to {MAX_SWEEP_VALUES} values, got {len(values)}")
+    if field in SCHEDULE_FIELDS:
+        return [float(check_setting(field, v, error=PreviewError)) for v in values]
     return [check_multiplier(field, v) for v in values]
 
 
@@ -66,7 +72,8 @@ def sweep(
     progress: ProgressFn | None = None,
     cancel=None,
 ) -> SweepResult:
-    """Render ``base`` with ``field`` set to each value; the baseline is rendered (or cached) once."""
+    """Render ``base`` with ``field`` (a multiplier, or the schedule's ``start`` / ``end``) set to each
+    value; the baseline is rendered (or cached) once."""
     values = check_sweep(field, list(values))
     base = base or Multipliers()
     videos, metrics = [], []
@@ -76,7 +83,10 @@ def sweep(
             if progress:
                 progress((i + fraction) / len(values), f"{field}={value:.2f} {text}")
 
-        comparison = previewer.render(image, settings, base.replace(**{field: value}), step, cancel)
+        if field in SCHEDULE_FIELDS:
+            comparison = previewer.render(image, settings.replace(**{field: value}), base, step, cancel)
+        else:
+            comparison = previewer.render(image, settings, base.replace(**{field: value}), step, cancel)
         baseline = comparison.baseline
         videos.append(comparison.patched)
         metrics.append(Metrics.compare(comparison.baseline, comparison.patched))

@@ -131,6 +131,10 @@ def test_preset_endpoints(client, tmp_path):
     assert json.loads(snippet)["100"]["inputs"]["self_temporal"] == 0.8
     imported = client.predict(handle_file(workflow), api_name="/import_comfyui")
     assert imported[:4] == (1.0, 0.8, 1.0, 1.2)
+    assert [n["type"] for n in json.loads(open(workflow).read())["nodes"]] == ["UNetTemporalAttentionMultiply"]
+    _, scheduled = client.predict(**values, start=0.0, end=0.3, api_name="/export_comfyui")
+    note = json.loads(open(scheduled).read())["nodes"][1]
+    assert note["type"] == "Note" and "has no step schedule" in note["widgets_values"][0] and "0% to 30%" in note["widgets_values"][0]
 
     link = client.predict(**values, seed=42, include_settings=False, api_name="/share_link")
     assert link.endswith("?self_temporal=0.8&cross_temporal=1.2")

@@ -30,6 +30,9 @@ def preset_settings(draw):
                 chosen[s.name] = draw(st.floats(s.low, s.high, allow_nan=False))
     if chosen.get("min_guidance", 0) > chosen.get("max_guidance", 99):
         chosen["min_guidance"], chosen["max_guidance"] = chosen["max_guidance"], chosen["min_guidance"]
+    if chosen.get("start", 0.0) >= chosen.get("end", 1.0):  # a schedule needs start < end
+        chosen.pop("start", None)
+        chosen.pop("end", None)
     return chosen
 
 
@@ -84,7 +87,7 @@ def test_share_link_ignores_unknown_and_rejects_bad_values():
 def doc(**changes):
     base = {
         "format": "svd-attention-preset",
-        "version": 2,
+        "version": 3,
         "name": "x",
         "description": "",
         "multipliers": dict.fromkeys(FIELDS, 1.0),
@@ -96,7 +99,7 @@ def doc(**changes):
 INVALID = [
     ([], "preset must be a JSON object"),
     (doc(format="something-else"), "format must be 'svd-attention-preset'"),
-    (doc(version=3), "made by a newer version"),
+    (doc(version=4), "made by a newer version"),
     (doc(version=0), "version must be a positive whole number"),
     (doc(version="2"), "version must be a positive whole number"),
     (doc(extra=1), r"unknown field\(s\) extra"),
@@ -300,3 +303,15 @@ def test_preset_files_are_checked_before_reading(tmp_path):
     good = tmp_path / "good.json"
     good.write_text(Preset(name="x", multipliers=Multipliers(self_temporal=0.5)).to_json())
     assert Preset.from_file(good).multipliers.self_temporal == 0.5
+
+
+def test_version_2_is_upgraded_without_a_schedule_and_schedules_round_trip():
+    old = presets.Preset.from_dict({"format": "svd-attention-preset", "version": 2, "name": "old",
+                                    "multipliers": {"self_temporal": 0.7}, "settings": {"steps": 20}})
+    assert old.settings == {"steps": 20} and old.to_dict()["version"] == 3  # start 0, end 1: every step
+    scheduled = presets.Preset("early", Multipliers(self_temporal=0.6), settings={"start": 0.0, "end": 0.3})
+    assert presets.Preset.from_json(scheduled.to_json()) == scheduled
+    linked, _ = presets.from_query(presets.to_query(scheduled))
+    assert linked.settings == {"start": 0.0, "end": 0.3} and linked.multipliers == scheduled.multipliers
+    with pytest.raises(presets.PresetError, match="settings.start \\(0.5\\) must be below settings.end \\(0.2\\)"):
+        presets.Preset("bad", settings={"start": 0.5, "end": 0.2})

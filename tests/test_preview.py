@@ -61,7 +61,7 @@ def test_identity_patched_equals_baseline_exactly(demo_model, sample_image):
     prepared = np.asarray(prepare_image(sample_image, 64, 64))
     job = preview.RenderJob(previewer.model_id, prepared, FAST, (Multipliers(), Multipliers(self_temporal=1.0)))
     explicit = preview.render_frames(job)
-    assert np.array_equal(explicit[0], comparison.baseline) and np.array_equal(explicit[1], comparison.baseline)
+    assert np.array_equal(explicit[0].frames, comparison.baseline) and np.array_equal(explicit[1].frames, comparison.baseline)
 
 
 @pytest.mark.parametrize("field", ["self_structural", "self_temporal", "cross_structural", "cross_temporal"])

@@ -121,3 +121,18 @@ def test_nothing_covers_the_label_bar_of_the_side_by_side_video(page, app_url, t
         overlaps_y = other["y"] < bar_bottom and other["y"] + other["height"] > box["y"]
         assert not (overlaps_x and overlaps_y), f"{overlays.nth(i).evaluate('e => e.outerHTML')[:120]} covers the labels"
     page.locator("#side-by-side").screenshot(path=str(tmp_path / "side-by-side.png"))
+
+
+def test_the_step_schedule_control_limits_the_patch_to_early_steps(page, app_url):
+    page.goto(app_url)
+    wait_for_first_visit(page)
+    page.get_by_text("Generation settings").click()
+    box = page.locator("#end input[type=number]")
+    box.fill("0.3")
+    box.press("Enter")
+    set_slider(page, "self_temporal", 0.4)
+    page.locator("#preview-button").click()
+    page.wait_for_function("() => document.querySelector('#patch-summary').innerText.includes('steps 1–3 of 10')",
+                           timeout=120_000)
+    summary = page.locator("#patch-summary").inner_text()
+    assert "(start 0.00, end 0.30)" in summary and "self_temporal\t0.40" in summary.replace(" | ", "\t")
