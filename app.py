@@ -20,7 +20,7 @@ import pandas as pd
 import presets
 import preview
 from controls import FIELD_HELP, FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, MULTIPLIER_STEP, SETTINGS
-from controls import setting_names, with_named_parameters
+from controls import check_number, setting_names, with_named_parameters
 from patcher import PatchError
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -123,13 +123,25 @@ class Lab:
 
     @user_errors
     @with_named_parameters
-    def sweep(self, image, field, values, multipliers, settings, request: gr.Request = None,
+    def sweep(self, image, field, values, multipliers, settings, seeds=1, request: gr.Request = None,
               progress=gr.Progress(track_tqdm=True)):
-        """Render one multiplier over a list of values: a grid video and the metrics against the value."""
+        """Render one multiplier over a list of values, for one or more seeds: a grid video, the metrics
+        against the value (mean and spread over the seeds), and whether each change exceeds seed noise."""
         field, numbers = preview.parse_sweep(f"{field}={values}")
+        seeds = int(check_number("seeds", seeds, int, 1, preview.MAX_SWEEP_SEEDS))
         outcome = self.studio.sweep(image, settings, field, numbers, multipliers, _session(request),
-                                    lambda f, t: progress(f, desc=t), self._gone(request))
-        return outcome.video, pd.DataFrame(outcome.long_rows), pd.DataFrame(outcome.rows).round(3)
+                                    lambda f, t: progress(f, desc=t), self._gone(request), seeds=seeds)
+        verdicts = "\n".join(f"- {line}" for line in outcome.verdicts) or "One seed: no seed-to-seed spread measured."
+        return outcome.video, pd.DataFrame(outcome.long_rows), pd.DataFrame(outcome.rows).round(3), verdicts
+
+    @user_errors
+    @with_named_parameters
+    def motion_meter(self, image, multipliers, settings, request: gr.Request = None,
+                     progress=gr.Progress(track_tqdm=True)):
+        """Which motion bucket the patched video moves like, and the baseline's motion at each bucket."""
+        reading = self.studio.motion_meter(image, settings, multipliers, _session(request),
+                                           lambda f, t: progress(f, desc=t), self._gone(request))
+        return reading.sentence(), pd.DataFrame(reading.rows())
 
     @user_errors
     def apply_preset(self, name, user_presets):
@@ -285,11 +297,24 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                         sweep_field = gr.Dropdown(list(preview.SWEEPABLE), value="self_temporal",
                                                   label="Multiplier (or the schedule's end / start)")
                         sweep_values = gr.Textbox("0, 0.5, 1, 1.5, 2", label=f"Values (up to {preview.MAX_SWEEP_VALUES})")
+                        sweep_seeds = gr.Number(studio.default_sweep_seeds(), label="Seeds (from the seed setting on)",
+                                                precision=0, minimum=1, maximum=preview.MAX_SWEEP_SEEDS, step=1)
                     sweep_run = gr.Button("Run sweep")
                     sweep_video = gr.Video(label="One tile per value", autoplay=True, loop=True)
                     sweep_plot = gr.LinePlot(x="multiplier value", y="value", color="metric",
                                              title="Metric against the value (8-bit levels)", height=240)
-                    sweep_table = gr.Dataframe(label="Summary per value", interactive=False)
+                    sweep_table = gr.Dataframe(label="Summary per value (means over the seeds; _sd: spread)",
+                                               interactive=False)
+                    sweep_verdict = gr.Markdown(elem_id="sweep-verdict")
+
+                with gr.Tab("Motion meter"):
+                    gr.Markdown(f"Which `motion_bucket_id` does this setting move like? Renders the baseline at buckets "
+                                f"{', '.join(map(str, preview.METER_BUCKETS))} (cached like any baseline), measures "
+                                "each one's motion, and places the patched video's motion on that curve.")
+                    meter_run = gr.Button("Measure motion", elem_id="meter-button")
+                    meter_reading = gr.Markdown(elem_id="meter-reading")
+                    meter_plot = gr.LinePlot(x="motion bucket", y="motion", color="series", height=240,
+                                             title="Motion (mean change between frames, 8-bit levels)")
 
                 with gr.Tab("Presets"):
                     preset_info = gr.Markdown()
@@ -331,10 +356,12 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
         reset.click(lambda: (MULTIPLIER_DEFAULT,) * 4, None, multipliers, api_name="reset")
         quality.change(lambda q: tuple((full if q == "Full quality" else defaults).as_dict().values()), quality,
                        settings_inputs, api_name=False)
+        meter_run.click(lab.motion_meter, [image, *multipliers, *settings_inputs], [meter_reading, meter_plot],
+                        api_name="motion_meter", **model_events)
         preset_picker.input(lab.apply_preset, [preset_picker, user_presets], link_outputs, api_name="apply_preset")
         sweep_run.click(lab.sweep,
-                        [image, sweep_field, sweep_values, *multipliers, *settings_inputs],
-                        [sweep_video, sweep_plot, sweep_table], api_name="sweep", **model_events)
+                        [image, sweep_field, sweep_values, *multipliers, *settings_inputs, sweep_seeds],
+                        [sweep_video, sweep_plot, sweep_table, sweep_verdict], api_name="sweep", **model_events)
         save.click(lab.save_preset, [preset_name, preset_description, include_settings, *multipliers, *settings_inputs,
                                      user_presets], [saved_file, user_presets, preset_picker], api_name="save_preset")
         upload_preset.upload(lab.load_preset, upload_preset, link_outputs, api_name="load_preset")

@@ -24,6 +24,7 @@ from ._loading import (
 )
 from ._images import MAX_IMAGE_PIXELS, load_image, prepare_image
 from ._metrics import Metrics, flicker, jitter, mean_abs_diff, temporal_change
+from ._motion import METER_BUCKETS, MotionReading, bucket_for, read_motion
 from ._outputs import Artifacts, export_comparison
 from ._render import (
     Comparison,
@@ -34,14 +35,16 @@ from ._render import (
 )
 from ._gpu import Rendered, RenderJob, estimate_gpu_seconds, gpu_render_frames, on_zerogpu, render_frames
 from ._studio import PreviewOutcome, Studio, SweepOutcome, comparison_summary
-from ._sweep import MAX_SWEEP_VALUES, SWEEPABLE, SweepResult, parse_sweep, sweep
+from ._sweep import MAX_SWEEP_SEEDS, MAX_SWEEP_VALUES, SWEEPABLE, SweepResult, parse_sweep, sweep
 
 __all__ = [
     "DEMO_FRAMES",
     "DEMO_MODEL_DIR",
     "DTYPES",
     "MAX_IMAGE_PIXELS",
+    "MAX_SWEEP_SEEDS",
     "MAX_SWEEP_VALUES",
+    "METER_BUCKETS",
     "MODEL_ENV",
     "PIPELINE_FAMILIES",
     "SWEEPABLE",
@@ -52,6 +55,7 @@ __all__ = [
     "ModelHolder",
     "ModelLoadError",
     "ModelSource",
+    "MotionReading",
     "OutputDir",
     "PreviewError",
     "PreviewOutcome",
@@ -65,6 +69,7 @@ __all__ = [
     "SweepResult",
     "VideoFamily",
     "add_model_options",
+    "bucket_for",
     "comparison_summary",
     "contact_sheet",
     "default_device",
@@ -85,6 +90,7 @@ __all__ = [
     "parse_sweep",
     "prepare_image",
     "preview_settings",
+    "read_motion",
     "render_frames",
     "resolve_source",
     "side_by_side",

@@ -57,7 +57,7 @@ class RenderJob:
     image: np.ndarray  # (H, W, 3) uint8, already prepared at the render size
     settings: object  # RenderSettings
     videos: tuple[Multipliers, ...]  # one video per entry, in order; Multipliers() is the baseline
-    resume: tuple[torch.Tensor, ...] | None = None  # the baseline's latents after each step, for patched videos
+    resume: tuple[np.ndarray, ...] | None = None  # the baseline's latents after each step, for patched videos
 
     @property
     def size(self) -> tuple[int, int]:
@@ -66,12 +66,12 @@ class RenderJob:
 
 @dataclasses.dataclass(frozen=True)
 class Rendered:
-    """One video: (F, H, W, 3) uint8 frames; for a baseline also its latents after every step (on the
-    CPU, small), from which a patched render whose schedule starts later resumes; and the UNet calls
-    it cost."""
+    """One video: (F, H, W, 3) uint8 frames; for a baseline also its latents after every step (small;
+    float32 numpy, exact for float16 and bfloat16 too, and plain to pickle across processes), from
+    which a patched render whose schedule starts later resumes; and the UNet calls it cost."""
 
     frames: np.ndarray
-    latents: tuple[torch.Tensor, ...] = ()
+    latents: tuple[np.ndarray, ...] = ()
     unet_calls: int = 0
 
 
@@ -112,13 +112,13 @@ class _SkippedUnet:
 
 
 def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: Multipliers,
-              resume: tuple[torch.Tensor, ...] | None, progress: ProgressFn | None, cancel: CancelFn | None) -> Rendered:
+              resume: tuple[np.ndarray, ...] | None, progress: ProgressFn | None, cancel: CancelFn | None) -> Rendered:
     steps = settings.steps
     window = range(0) if multipliers.is_identity else patched_steps(settings.start, settings.end, steps)
     unet = model.pipe.unet
     compiled = getattr(unet, "_compiled_call_impl", None) is not None  # a compiled UNet is never swapped
     first = window.start if window and resume is not None and len(resume) == steps and not compiled else 0
-    kept: list[torch.Tensor] = []
+    kept: list[np.ndarray] = []
     calls = [0]
 
     def count(module, args):
@@ -129,10 +129,11 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
 
     def on_step_end(pipe, step, timestep, callback_kwargs):
         if multipliers.is_identity:  # a baseline keeps its latents for later resumes
-            kept.append(callback_kwargs["latents"].detach().to("cpu", copy=True))
+            kept.append(callback_kwargs["latents"].detach().float().cpu().numpy().copy())
         if step + 1 == first:  # the skipped steps end here: continue from the baseline's latents, exactly
             unet.__dict__.pop("forward")
-            callback_kwargs["latents"] = resume[step].to(callback_kwargs["latents"].device)
+            latents = callback_kwargs["latents"]
+            callback_kwargs["latents"] = torch.from_numpy(resume[step]).to(device=latents.device, dtype=latents.dtype)
         patch_for(step + 1)
         if cancel is not None and cancel():
             raise RenderCancelled(f"render cancelled at step {step + 1} of {steps}")

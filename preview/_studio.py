@@ -21,6 +21,7 @@ from controls import Multipliers, patched_steps
 from ._encode import OutputDir, write_mp4
 from ._errors import PreviewError
 from ._loading import ModelHolder, ModelSource, default_device, default_dtype, resolve_source
+from ._motion import MotionReading, read_motion
 from ._metrics import Metrics
 from ._outputs import Artifacts, export_comparison
 from ._render import Comparison, Previewer, ProgressFn, RenderSettings, full_settings, preview_settings
@@ -40,6 +41,7 @@ class SweepOutcome:
     video: str  # path of the labelled grid video
     rows: list[dict]  # one row per value: the value and its summary metrics
     long_rows: list[dict]  # (value, metric, number) rows for a line plot
+    verdicts: list[str] = dataclasses.field(default_factory=list)  # per value, against seed noise
 
 
 class Studio:
@@ -79,6 +81,12 @@ class Studio:
 
     def default_settings(self, full: bool = False) -> RenderSettings:
         return (full_settings if full else preview_settings)(self.model.loaded or self.source)
+
+    def default_sweep_seeds(self) -> int:
+        """3 seeds where renders are quick (the demo model), 1 on real SVD."""
+        loaded = self.model.loaded
+        small = loaded.native_size[0] < 512 if loaded is not None else self.source.is_demo
+        return 3 if small else 1
 
     # --- Stop ---------------------------------------------------------------------------------
 
@@ -127,19 +135,33 @@ class Studio:
                 self._showcase[key] = outcome
         return outcome
 
-    def sweep(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, field: str, values: list[float],
-              base: Multipliers, key: str = "local", progress: ProgressFn | None = None,
-              gone: Callable[[], bool] | None = None) -> SweepOutcome:
+    def motion_meter(self, image: Image.Image | np.ndarray | str, settings: RenderSettings | Mapping,
+                     multipliers: Multipliers, key: str = "local", progress: ProgressFn | None = None,
+                     gone: Callable[[], bool] | None = None) -> MotionReading:
+        """Which motion bucket the patched video moves like: a few baseline renders (cached)."""
         settings = _settings(settings)
         _check_image(image)
         with self.cancellable(key, gone) as cancel:
-            result = sweep(self.previewer(), image, settings, field, values, base=base, progress=progress, cancel=cancel)
+            return read_motion(self.previewer(), image, settings, multipliers, progress, cancel)
+
+    def sweep(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, field: str, values: list[float],
+              base: Multipliers, key: str = "local", progress: ProgressFn | None = None,
+              gone: Callable[[], bool] | None = None, seeds: int = 1) -> SweepOutcome:
+        settings = _settings(settings)
+        _check_image(image)
+        with self.cancellable(key, gone) as cancel:
+            result = sweep(self.previewer(), image, settings, field, values, base=base, progress=progress,
+                           cancel=cancel, seeds=seeds)
         video = write_mp4(result.grid(), self.outputs.new_batch() / "sweep.mp4", settings.fps)
         rows = result.table()
         plotted = ("mean_change_vs_baseline", "patched_temporal_change", "patched_jitter")
         long_rows = [{"multiplier value": row[field], "metric": metric, "value": row[metric]}
                      for metric in plotted for row in rows]
-        return SweepOutcome(result, str(video), rows, long_rows)
+        if seeds > 1:  # the spread over seeds, as lines one standard deviation either side of the mean
+            long_rows += [{"multiplier value": row[field], "metric": f"{metric} {sign}sd",
+                           "value": row[metric] + (1 if sign == "+" else -1) * row[f"{metric}_sd"]}
+                          for metric in plotted for sign in "+−" for row in rows]
+        return SweepOutcome(result, str(video), rows, long_rows, result.verdicts())
 
     def write(self, name: str, text: str) -> Path:
         """A text file for download, in a fresh output folder, under a fixed ``name`` (never a visitor's text)."""

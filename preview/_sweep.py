@@ -15,6 +15,7 @@ from ._metrics import Metrics
 from ._render import Previewer, ProgressFn, RenderSettings
 
 MAX_SWEEP_VALUES = 9
+MAX_SWEEP_SEEDS = 8
 
 
 def parse_sweep(text: str) -> tuple[str, list[float]]:
@@ -48,18 +49,49 @@ def check_sweep(field: str, values: list[float]) -> list[float]:
 class SweepResult:
     field: str
     values: list[float]
-    baseline: np.ndarray  # (F, H, W, 3)
-    videos: list[np.ndarray]  # one per value
-    metrics: list[Metrics]
+    baseline: np.ndarray  # (F, H, W, 3), the first seed's
+    videos: list[np.ndarray]  # one per value, the first seed's
+    metrics: list[Metrics]  # one per value, the first seed's
     settings: RenderSettings
+    seed_metrics: list[list[Metrics]] = dataclasses.field(default_factory=list)  # per value, one per seed
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.settings.seed + k for k in range(len(self.seed_metrics[0]) if self.seed_metrics else 1)]
 
     def grid(self) -> np.ndarray:
         labels = [f"{self.field}={v:.2f}" for v in self.values]
         return compose.grid(self.videos, labels)
 
     def table(self) -> list[dict]:
-        """One row per value: the value and the summary metrics of its video against the baseline."""
-        return [{self.field: v, **m.summary()} for v, m in zip(self.values, self.metrics)]
+        """One row per value: the value and each summary metric's mean over the seeds (with its
+        standard deviation, ``<metric>_sd``, when there are several)."""
+        rows = []
+        for value, per_seed in zip(self.values, self.seed_metrics or [[m] for m in self.metrics]):
+            summaries = [m.summary() for m in per_seed]
+            row = {self.field: value}
+            for key in summaries[0]:
+                numbers = np.array([s[key] for s in summaries], dtype=np.float64)
+                row[key] = float(numbers.mean())
+                if len(numbers) > 1:
+                    row[f"{key}_sd"] = float(numbers.std(ddof=1))
+            rows.append(row)
+        return rows
+
+    def verdicts(self, metric: str = "temporal_change") -> list[str]:
+        """Per value, whether its change of ``metric`` (patched minus baseline, paired by seed) stands
+        out from the baseline's own seed-to-seed spread; empty with one seed."""
+        if not self.seed_metrics or len(self.seed_metrics[0]) < 2:
+            return []
+        spread = float(np.std([m.summary()[f"baseline_{metric}"] for m in self.seed_metrics[0]], ddof=1))
+        out = []
+        for value, per_seed in zip(self.values, self.seed_metrics):
+            change = float(np.mean([m.summary()[f"patched_{metric}"] - m.summary()[f"baseline_{metric}"] for m in per_seed]))
+            verdict = ("not distinguishable from seed noise" if abs(change) < spread
+                       else "beyond the seed-to-seed spread")
+            out.append(f"{self.field}={value:g}: {metric.replace('_', ' ')} {change:+.2f} levels, seed-to-seed spread "
+                       f"{spread:.2f} over {len(per_seed)} seeds: {verdict}")
+        return out
 
 
 def sweep(
@@ -71,23 +103,30 @@ def sweep(
     base: Multipliers | None = None,
     progress: ProgressFn | None = None,
     cancel=None,
+    seeds: int = 1,
 ) -> SweepResult:
     """Render ``base`` with ``field`` (a multiplier, or the schedule's ``start`` / ``end``) set to each
-    value; the baseline is rendered (or cached) once."""
+    value, for ``seeds`` seeds from the settings' own; each seed's baseline is rendered (or cached) once."""
     values = check_sweep(field, list(values))
+    if not 1 <= seeds <= MAX_SWEEP_SEEDS:
+        raise PreviewError(f"a sweep takes 1 to {MAX_SWEEP_SEEDS} seeds, got {seeds}")
     base = base or Multipliers()
-    videos, metrics = [], []
-    baseline = None
-    for i, value in enumerate(values):
-        def step(fraction: float, text: str, i: int = i, value: float = value) -> None:
-            if progress:
-                progress((i + fraction) / len(values), f"{field}={value:.2f} {text}")
+    videos, baseline = [], None
+    seed_metrics: list[list[Metrics]] = [[] for _ in values]
+    total = len(values) * seeds
+    for k in range(seeds):
+        seeded = settings.replace(seed=(settings.seed + k) % 2**32)
+        for i, value in enumerate(values):
+            def step(fraction: float, text: str, n: int = k * len(values) + i, value: float = value, k: int = k) -> None:
+                if progress:
+                    progress((n + fraction) / total, f"seed {seeded.seed}: {field}={value:.2f} {text}")
 
-        if field in SCHEDULE_FIELDS:
-            comparison = previewer.render(image, settings.replace(**{field: value}), base, step, cancel)
-        else:
-            comparison = previewer.render(image, settings, base.replace(**{field: value}), step, cancel)
-        baseline = comparison.baseline
-        videos.append(comparison.patched)
-        metrics.append(Metrics.compare(comparison.baseline, comparison.patched))
-    return SweepResult(field, values, baseline, videos, metrics, settings)
+            if field in SCHEDULE_FIELDS:
+                comparison = previewer.render(image, seeded.replace(**{field: value}), base, step, cancel)
+            else:
+                comparison = previewer.render(image, seeded, base.replace(**{field: value}), step, cancel)
+            if k == 0:
+                baseline = comparison.baseline
+                videos.append(comparison.patched)
+            seed_metrics[i].append(Metrics.compare(comparison.baseline, comparison.patched))
+    return SweepResult(field, values, baseline, videos, [m[0] for m in seed_metrics], settings, seed_metrics)

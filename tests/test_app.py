@@ -73,7 +73,7 @@ def test_bad_requests_fail_clearly_and_the_next_one_works(server, client, image_
         preview_call(client, image_file, cross_structural=-1)
 
     image_payload = upload(url, image_file)
-    sse = call_raw(url, "/preview", [image_payload, 1.0, float("nan"), 1.0, 1.0, 5, 8, 2, 0, 0, 7, 127, 0.02, 1.0, 3.0, 8, False])
+    sse = call_raw(url, "/preview", [image_payload, 1.0, float("nan"), 1.0, 1.0, 5, 8, 2, 0, 0, 7, 127, 0.02, 1.0, 3.0, 0.0, 1.0, 8, False])
     assert "event: error" in sse and "self_temporal must be a finite number" in sse
 
     not_image = tmp_path / "notes.png"
@@ -144,15 +144,26 @@ def test_preset_endpoints(client, tmp_path):
 
 
 def test_sweep_endpoint(client, image_file):
-    video, plot, table = client.predict(image=handle_file(image_file), field="self_temporal", values="0, 1", seed=3,
-                                        **FAST, api_name="/sweep")
+    video, plot, table, verdict = client.predict(image=handle_file(image_file), field="self_temporal", values="0, 1",
+                                                 seed=3, seeds=1, **FAST, api_name="/sweep")
     assert read_mp4(video).shape[2] == 2 * 256
-    assert [row[0] for row in table["data"]] == [0.0, 1.0]
+    assert [row[0] for row in table["data"]] == [0.0, 1.0] and verdict.startswith("One seed")
+    _, plot, table, verdict = client.predict(image=handle_file(image_file), field="end", values="0.5, 1", seed=3,
+                                             seeds=2, self_temporal=0.2, **FAST, api_name="/sweep")
+    assert "mean_change_vs_baseline_sd" in table["headers"] and verdict.count("over 2 seeds") == 2
+    with pytest.raises(Exception, match="greater than maximum value 8"):
+        client.predict(image=handle_file(image_file), field="end", values="1", seeds=9, **FAST, api_name="/sweep")
     for field, values, message in [("nonsense", "0, 1", "not in the list of choices"),
                                    ("self_temporal", "0, fast", "sweep values must be numbers"),
                                    ("cross_temporal", "0, 12", "cross_temporal must be between 0.0 and 10.0")]:
         with pytest.raises(Exception, match=message):
             client.predict(image=handle_file(image_file), field=field, values=values, seed=3, **FAST, api_name="/sweep")
+
+
+def test_motion_meter_endpoint(client, image_file):
+    reading, plot = client.predict(image=handle_file(image_file), self_temporal=0.5, seed=3, **FAST,
+                                   api_name="/motion_meter")
+    assert "moves like **motion bucket ≈" in reading and "reads as ≈" in reading
 
 
 def test_stop_cancels_a_running_render(server, image_file):

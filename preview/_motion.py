@@ -1,0 +1,85 @@
+"""The motion meter: "this setting moves like motion bucket ≈ N".
+
+For the current image, seed and settings, the baseline is rendered at a few ``motion_bucket_id``
+values (each one an ordinary cached baseline), its motion (mean temporal change) is measured at
+each, and the patched video's motion is placed on that curve by interpolation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from PIL import Image
+
+from controls import Multipliers
+
+from ._metrics import temporal_change
+from ._render import Previewer, ProgressFn, RenderSettings
+from ._gpu import scaled_progress
+from ._images import prepare_image
+
+METER_BUCKETS = (1, 64, 127, 191, 255)
+
+
+def motion(frames: np.ndarray) -> float:
+    """Mean absolute change between consecutive frames, in 8-bit levels."""
+    return float(temporal_change(frames).mean())
+
+
+@dataclasses.dataclass(frozen=True)
+class MotionReading:
+    buckets: tuple[int, ...]
+    motions: tuple[float, ...]  # the baseline's motion at each bucket
+    bucket: int  # the settings' own motion bucket
+    baseline_motion: float
+    patched_motion: float
+    estimate: float  # the bucket whose baseline moves like the patched video
+    baseline_estimate: float  # the same reading for the baseline itself (a self-check)
+    inside: bool  # the patched motion lies within the measured curve (else extrapolated)
+
+    def sentence(self) -> str:
+        where = "" if self.inside else " (outside the measured range: extrapolated)"
+        return (f"This setting moves like **motion bucket ≈ {self.estimate:.0f}**{where}; the baseline, rendered at "
+                f"bucket {self.bucket}, reads as ≈ {self.baseline_estimate:.0f}. Motion (mean change between "
+                f"frames): baseline {self.baseline_motion:.2f}, patched {self.patched_motion:.2f} levels.")
+
+    def rows(self) -> list[dict]:
+        """Long rows for a line plot: the baseline's curve, and the patched motion across it."""
+        curve = [{"motion bucket": b, "motion": m, "series": "baseline at bucket"} for b, m in zip(self.buckets, self.motions)]
+        level = [{"motion bucket": b, "motion": self.patched_motion, "series": "this setting"}
+                 for b in (self.buckets[0], self.buckets[-1])]
+        return curve + level
+
+
+def bucket_for(value: float, buckets: tuple[int, ...], motions: tuple[float, ...]) -> tuple[float, bool]:
+    """The bucket at which the (made monotone) curve reaches ``value``; and whether it lies inside."""
+    b, m = np.asarray(buckets, dtype=np.float64), np.maximum.accumulate(np.asarray(motions, dtype=np.float64))
+    if m[0] <= value <= m[-1]:
+        rising = np.concatenate([[True], np.diff(m) > 0])  # np.interp needs strictly increasing x
+        return float(np.interp(value, m[rising], b[rising])), True
+    i = (0, 1) if value < m[0] else (-2, -1)
+    slope = (m[i[1]] - m[i[0]]) / (b[i[1]] - b[i[0]])
+    if slope <= 0:
+        return float(b[i[0] if value < m[0] else i[1]]), False
+    return float(np.clip(b[i[0]] + (value - m[i[0]]) / slope, 0, 1023)), False
+
+
+def read_motion(previewer: Previewer, image: Image.Image | np.ndarray | str, settings: RenderSettings,
+                multipliers: Multipliers, progress: ProgressFn | None = None, cancel=None,
+                buckets: tuple[int, ...] = METER_BUCKETS) -> MotionReading:
+    """Render (or reuse) the baseline at each bucket and the patched video at the settings' own."""
+    width, height = settings.resolved_size(previewer.model)
+    prepared = prepare_image(image, width, height)
+    motions = []
+    for i, bucket in enumerate(buckets):
+        share = scaled_progress(progress, i / (len(buckets) + 1), (i + 1) / (len(buckets) + 1), f"bucket {bucket}")
+        frames, _ = previewer.baseline(prepared, settings.replace(motion_bucket_id=bucket), share, cancel)
+        motions.append(motion(frames))
+    share = scaled_progress(progress, len(buckets) / (len(buckets) + 1), 1.0, "this setting")
+    comparison = previewer.render(prepared, settings, multipliers, share, cancel)
+    patched, baseline = motion(comparison.patched), motion(comparison.baseline)
+    estimate, inside = bucket_for(patched, tuple(buckets), tuple(motions))
+    baseline_estimate, _ = bucket_for(baseline, tuple(buckets), tuple(motions))
+    return MotionReading(tuple(buckets), tuple(motions), settings.motion_bucket_id, baseline, patched,
+                         estimate, baseline_estimate, inside)
