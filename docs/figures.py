@@ -1,6 +1,7 @@
 """The README's figures, measured on the embedded demo model.
 
     python docs/figures.py schedule     # docs/schedule-end-sweep.png: the schedule's end swept
+    python docs/figures.py meter        # docs/motion-meter.png: the motion meter's curve
 
 Needs matplotlib (requirements-batch.txt).
 """
@@ -55,9 +56,40 @@ def schedule_figure(out: Path) -> None:
         print(f"end {end:.1f}: change {c:.2f} levels, motion ratio {m:.3f}")
 
 
+def meter_figure(out: Path) -> None:
+    """The motion meter on one image and seed: the baseline's motion at five buckets, and where
+    three self_temporal settings land on that curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model = preview.load_model("demo", device="cpu")
+    previewer = preview.Previewer(model, cache_size=16)
+    settings = preview.preview_settings(model, seed=0)
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    reading = None
+    for value, colour in ((0.3, "tab:orange"), (0.6, "tab:green"), (1.6, "tab:red")):
+        reading = preview.read_motion(previewer, IMAGES[1], settings, Multipliers(self_temporal=value))
+        ax.axhline(reading.patched_motion, color=colour, linewidth=0.8, linestyle="--")
+        where = f"≈ bucket {reading.estimate:.0f}" if reading.inside else "beyond every measured bucket"
+        ax.plot([reading.estimate], [reading.patched_motion], "o" if reading.inside else ">", color=colour,
+                label=f"self_temporal {value}: {where}")
+        print(reading.sentence())
+    ax.plot(reading.buckets, reading.motions, "o-", color="tab:blue", label="baseline at each bucket")
+    ax.set_xlabel("motion_bucket_id")
+    ax.set_ylabel("motion (levels between frames)")
+    ax.set_title(f"Motion meter (demo model, seed 0, baseline at bucket {reading.bucket})", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "schedule":
         schedule_figure(ROOT / "docs" / "schedule-end-sweep.png")
+    elif what == "meter":
+        meter_figure(ROOT / "docs" / "motion-meter.png")
     else:
         raise SystemExit(__doc__)

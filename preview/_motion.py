@@ -36,11 +36,16 @@ class MotionReading:
     patched_motion: float
     estimate: float  # the bucket whose baseline moves like the patched video
     baseline_estimate: float  # the same reading for the baseline itself (a self-check)
-    inside: bool  # the patched motion lies within the measured curve (else extrapolated)
+    inside: bool  # the patched motion lies within the measured curve (else: beyond its nearest end)
 
     def sentence(self) -> str:
-        where = "" if self.inside else " (outside the measured range: extrapolated)"
-        return (f"This setting moves like **motion bucket ≈ {self.estimate:.0f}**{where}; the baseline, rendered at "
+        if self.inside:
+            reading = f"moves like **motion bucket ≈ {self.estimate:.0f}**"
+        elif self.estimate == self.buckets[-1]:
+            reading = f"moves **more than the baseline at any measured bucket** (up to {self.buckets[-1]})"
+        else:
+            reading = f"moves **less than the baseline at any measured bucket** (down to {self.buckets[0]})"
+        return (f"This setting {reading}; the baseline, rendered at "
                 f"bucket {self.bucket}, reads as ≈ {self.baseline_estimate:.0f}. Motion (mean change between "
                 f"frames): baseline {self.baseline_motion:.2f}, patched {self.patched_motion:.2f} levels.")
 
@@ -53,16 +58,16 @@ class MotionReading:
 
 
 def bucket_for(value: float, buckets: tuple[int, ...], motions: tuple[float, ...]) -> tuple[float, bool]:
-    """The bucket at which the (made monotone) curve reaches ``value``; and whether it lies inside."""
+    """The bucket at which the (made monotone) curve reaches ``value``, and whether it does: outside
+    the measured range the nearest end's bucket comes back with False (no extrapolation: the curve
+    flattens at high buckets, so a straight line beyond it would claim far too much)."""
     b, m = np.asarray(buckets, dtype=np.float64), np.maximum.accumulate(np.asarray(motions, dtype=np.float64))
-    if m[0] <= value <= m[-1]:
-        rising = np.concatenate([[True], np.diff(m) > 0])  # np.interp needs strictly increasing x
-        return float(np.interp(value, m[rising], b[rising])), True
-    i = (0, 1) if value < m[0] else (-2, -1)
-    slope = (m[i[1]] - m[i[0]]) / (b[i[1]] - b[i[0]])
-    if slope <= 0:
-        return float(b[i[0] if value < m[0] else i[1]]), False
-    return float(np.clip(b[i[0]] + (value - m[i[0]]) / slope, 0, 1023)), False
+    if value < m[0]:
+        return float(b[0]), False
+    if value > m[-1]:
+        return float(b[-1]), False
+    rising = np.concatenate([[True], np.diff(m) > 0])  # np.interp needs strictly increasing x
+    return float(np.interp(value, m[rising], b[rising])), True
 
 
 def read_motion(previewer: Previewer, image: Image.Image | np.ndarray | str, settings: RenderSettings,

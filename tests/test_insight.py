@@ -13,7 +13,8 @@ def test_reading_a_curve_inside_and_beyond_it():
     buckets, motions = (0, 100, 200), (1.0, 2.0, 4.0)
     assert bucket_for(1.5, buckets, motions) == (50.0, True)
     assert bucket_for(3.0, buckets, motions) == (150.0, True)
-    assert bucket_for(5.0, buckets, motions) == (250.0, False)  # extrapolated along the last segment
+    assert bucket_for(5.0, buckets, motions) == (200.0, False)  # beyond the curve: its end, flagged
+    assert bucket_for(0.5, buckets, motions) == (0.0, False)
     assert bucket_for(2.0, (0, 100, 200), (1.0, 2.0, 1.5)) == (100.0, True)  # a dip is flattened, not inverted
 
 
