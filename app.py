@@ -20,7 +20,7 @@ import pandas as pd
 import presets
 import preview
 from controls import FIELD_HELP, FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, MULTIPLIER_STEP, SETTINGS
-from controls import check_number, setting_names, with_named_parameters
+from controls import REGION_PARAMS, REGIONS, Multipliers, check_number, setting_names, with_named_parameters
 from patcher import PatchError
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -62,9 +62,14 @@ def _markdown_text(text: str) -> str:
     return "".join(entities.get(c) or ("\\" + c if c in string.punctuation else c) for c in text)
 
 
+def _multiplier_values(multipliers: Multipliers) -> tuple:
+    """The four sliders' values, then the twelve region factors', in the inputs' order."""
+    return (*multipliers.as_dict().values(), *(multipliers.regions.factor(r, f) for r in REGIONS for f in FIELDS))
+
+
 def _preset_outputs(preset: presets.Preset) -> tuple:
-    """Slider values from a preset, plus its settings where it has them (others untouched)."""
-    return (*preset.multipliers.as_dict().values(), *(preset.settings.get(n, gr.skip()) for n in LINK_SETTINGS))
+    """Slider and region values from a preset, plus its settings where it has them (others untouched)."""
+    return (*_multiplier_values(preset.multipliers), *(preset.settings.get(n, gr.skip()) for n in LINK_SETTINGS))
 
 
 def _preview_outputs(outcome: preview.PreviewOutcome) -> tuple:
@@ -112,10 +117,10 @@ class Lab:
     def first_visit(self, request: gr.Request = None):
         """Page opened without a share link: the first example, a telling preset and their comparison."""
         if not self.examples or presets.link_params(request.query_params if request else {}):
-            return (gr.skip(),) * 15
+            return (gr.skip(),) * (1 + len(FIELDS) + len(REGION_PARAMS) + 1 + 9)
         preset = presets.get_builtin(FIRST_VISIT_PRESET)
         outcome = self.studio.showcase(self.examples[0], preset.multipliers)
-        return (self.examples[0], *preset.multipliers.as_dict().values(), preset.name, *_preview_outputs(outcome))
+        return (self.examples[0], *_multiplier_values(preset.multipliers), preset.name, *_preview_outputs(outcome))
 
     def cancel(self, request: gr.Request = None):
         self.studio.cancel(_session(request))
@@ -169,8 +174,7 @@ class Lab:
     @user_errors
     @with_named_parameters
     def export_comfyui(self, multipliers, settings):
-        note = presets.schedule_note(settings["start"], settings["end"])
-        if note:
+        for note in presets.export_notes(multipliers, settings["start"], settings["end"]):
             gr.Warning(note)
         workflow = json.dumps(presets.to_ui_workflow(multipliers, start=settings["start"], end=settings["end"]), indent=2)
         return (json.dumps(presets.to_api_node(multipliers), indent=2),
@@ -269,6 +273,16 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                     run = gr.Button("Preview", variant="primary", elem_id="preview-button", scale=3)
                     stop = gr.Button("Stop", variant="stop", scale=1)
                 auto = gr.Checkbox(False, label="Auto-preview on slider release", elem_id="auto-preview")
+                with gr.Accordion("Per-region factors (advanced)", open=False, elem_id="region-factors"):
+                    gr.Markdown("Each factor multiplies its slider, in the UNet's down, mid or up blocks only; all 1 "
+                                "is the plain patch. ComfyUI's node has only the four sliders.")
+                    region_inputs = []
+                    for region in REGIONS:
+                        with gr.Row():
+                            region_inputs += [gr.Number(MULTIPLIER_DEFAULT, label=f"{region} · {field.replace('_', ' ')}",
+                                                        minimum=MULTIPLIER_MIN, maximum=MULTIPLIER_MAX, step=0.05,
+                                                        precision=None, elem_id=f"region-{region}-{field}", min_width=80)
+                                              for field in FIELDS]
                 with gr.Accordion("Generation settings", open=False):
                     quality = gr.Radio(["Preview", "Full quality"], value="Preview", label="Quality")
                     settings = setting_inputs(defaults)
@@ -336,7 +350,7 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                     comfy_snippet = gr.Code(label="ComfyUI API-format node", language="json")
                     comfy_file = gr.File(label="ComfyUI workflow with the node")
 
-        multipliers = [sliders[f] for f in FIELDS]
+        multipliers = [*(sliders[f] for f in FIELDS), *region_inputs]  # the sliders, then the region factors
         settings_inputs = list(settings.values())
         link_outputs = [*multipliers, *(settings[n] for n in LINK_SETTINGS), preset_info]
         preview_inputs = [image, *multipliers, *settings_inputs, randomize]
@@ -349,11 +363,11 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
             return preview_handler(*args, request=request, progress=progress) if auto else (gr.skip(),) * 9
 
         run.click(preview_handler, preview_inputs, preview_outputs, api_name="preview", **model_events)
-        for slider in multipliers:
+        for slider in sliders.values():
             slider.release(preview_on_release, [auto, *preview_inputs],
                            preview_outputs, api_name=False, trigger_mode="always_last", **model_events)
         stop.click(lab.cancel, None, None, api_name="cancel", queue=False)
-        reset.click(lambda: (MULTIPLIER_DEFAULT,) * 4, None, multipliers, api_name="reset")
+        reset.click(lambda: (MULTIPLIER_DEFAULT,) * len(multipliers), None, multipliers, api_name="reset")
         quality.change(lambda q: tuple((full if q == "Full quality" else defaults).as_dict().values()), quality,
                        settings_inputs, api_name=False)
         meter_run.click(lab.motion_meter, [image, *multipliers, *settings_inputs], [meter_reading, meter_plot],

@@ -11,8 +11,11 @@ from ._multipliers import (
     MULTIPLIER_MAX,
     MULTIPLIER_MIN,
     MULTIPLIER_STEP,
+    REGIONS,
     Multipliers,
+    Regions,
     check_multiplier,
+    region_param,
 )
 from ._numbers import check_number
 from ._settings import (
@@ -24,7 +27,7 @@ from ._settings import (
     setting_names,
     settings_dataclass,
 )
-from ._signature import with_named_parameters
+from ._signature import REGION_PARAMS, with_named_parameters
 
 __all__ = [
     "FIELDS",
@@ -33,8 +36,11 @@ __all__ = [
     "MULTIPLIER_MAX",
     "MULTIPLIER_MIN",
     "MULTIPLIER_STEP",
+    "REGIONS",
+    "REGION_PARAMS",
     "SETTINGS",
     "Multipliers",
+    "Regions",
     "Setting",
     "add_multiplier_options",
     "add_setting_options",
@@ -44,6 +50,7 @@ __all__ = [
     "check_settings",
     "multipliers_from_args",
     "patched_steps",
+    "region_param",
     "setting_names",
     "settings_dataclass",
     "settings_from_args",

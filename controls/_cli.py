@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from ._multipliers import FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, Multipliers
+from ._multipliers import FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, REGIONS, Multipliers, Regions
 from ._settings import SETTINGS, Setting
 
 
 def add_multiplier_options(parser: argparse.ArgumentParser) -> None:
-    """``--self-structural`` … ``--cross-temporal``."""
+    """``--self-structural`` … ``--cross-temporal``, and ``--region up.self_temporal=0.5`` (repeatable)."""
     for field in FIELDS:
         parser.add_argument(
             "--" + field.replace("_", "-"),
@@ -19,10 +19,22 @@ def add_multiplier_options(parser: argparse.ArgumentParser) -> None:
             metavar="X",
             help=f"{field} multiplier, {MULTIPLIER_MIN}-{MULTIPLIER_MAX} (default {MULTIPLIER_DEFAULT})",
         )
+    parser.add_argument("--region", action="append", default=[], metavar="REGION.FIELD=X",
+                        help=f"a per-region factor on top of the multiplier, region one of {', '.join(REGIONS)}, "
+                             "e.g. up.self_temporal=0.5 (repeatable)")
 
 
 def multipliers_from_args(args: argparse.Namespace) -> Multipliers:
-    return Multipliers(**{field: getattr(args, field) for field in FIELDS})
+    factors = {}
+    for entry in getattr(args, "region", []):
+        name, sep, value = entry.partition("=")
+        if not sep:
+            raise ValueError(f"--region {entry!r} must look like up.self_temporal=0.5")
+        try:
+            factors[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--region {entry!r}: the factor must be a number") from None
+    return Multipliers(**{field: getattr(args, field) for field in FIELDS}, regions=Regions.from_flat(factors))
 
 
 def add_setting_options(parser: argparse.ArgumentParser, table: Sequence[Setting] = SETTINGS) -> None:

@@ -6,15 +6,18 @@ import functools
 import inspect
 from typing import Callable, Sequence
 
-from ._multipliers import FIELDS, MULTIPLIER_DEFAULT, Multipliers
+from ._multipliers import FIELDS, MULTIPLIER_DEFAULT, REGIONS, Multipliers, Regions, region_param
 from ._settings import SETTINGS, Setting
+
+REGION_PARAMS = tuple(f"{region}_{field}" for region in REGIONS for field in FIELDS)  # e.g. up_self_temporal
 
 
 def with_named_parameters(fn: Callable | None = None, *, table: Sequence[Setting] = SETTINGS):
     """Spell out ``fn``'s ``multipliers`` and ``settings`` parameters, one named parameter per knob.
 
-    The wrapper's signature lists ``self_structural=1.0, ..., cross_temporal=1.0`` where ``fn`` had
-    ``multipliers`` and ``frames=8, steps=10, ...`` where it had ``settings``, so a UI framework or
+    The wrapper's signature lists ``self_structural=1.0, ..., cross_temporal=1.0`` and the twelve
+    per-region factors ``down_self_structural=1.0, ..., up_cross_temporal=1.0`` where ``fn`` had
+    ``multipliers``, and ``frames=8, steps=10, ...`` where it had ``settings``, so a UI framework or
     API client sees (and may pass) each knob by name. ``fn`` receives a validated ``Multipliers``
     and a dict of the settings' values. Every other parameter keeps its place, name and default.
     """
@@ -22,7 +25,8 @@ def with_named_parameters(fn: Callable | None = None, *, table: Sequence[Setting
         return functools.partial(with_named_parameters, table=table)
     Param = inspect.Parameter
     expansions = {
-        "multipliers": [Param(f, Param.POSITIONAL_OR_KEYWORD, default=MULTIPLIER_DEFAULT, annotation=float) for f in FIELDS],
+        "multipliers": [Param(f, Param.POSITIONAL_OR_KEYWORD, default=MULTIPLIER_DEFAULT, annotation=float)
+                        for f in (*FIELDS, *REGION_PARAMS)],
         "settings": [Param(s.name, Param.POSITIONAL_OR_KEYWORD, default=s.default, annotation=s.kind) for s in table],
     }
     signature = inspect.signature(fn)
@@ -38,7 +42,8 @@ def with_named_parameters(fn: Callable | None = None, *, table: Sequence[Setting
         bound.apply_defaults()
         arguments = dict(bound.arguments)
         if has["multipliers"]:
-            arguments["multipliers"] = Multipliers(**{f: arguments.pop(f) for f in FIELDS})
+            regions = Regions.from_flat({region_param(r, f): arguments.pop(f"{r}_{f}") for r in REGIONS for f in FIELDS})
+            arguments["multipliers"] = Multipliers(**{f: arguments.pop(f) for f in FIELDS}, regions=regions)
         if has["settings"]:
             arguments["settings"] = {s.name: arguments.pop(s.name) for s in table}
         return fn(**arguments)

@@ -164,14 +164,15 @@ def bake(
         match = match_key(info.name)
         if match is not None:
             check_scalable(_DTYPES[info.dtype], info.name)
-            targets[info.name] = match.field
+            targets[info.name] = match
     if not targets:
         raise PatchError(
             f"{src} has no attention output projections (keys ending in attn1/attn2.to_out.0.weight/bias); "
             "is it an SVD UNet checkpoint?"
         )
     metadata = dict(header.metadata)
-    metadata[METADATA_KEY] = json.dumps(multipliers.as_dict())
+    metadata[METADATA_KEY] = json.dumps(multipliers.as_dict() | ({"regions": multipliers.regions.as_dict()}
+                                                                 if not multipliers.regions.is_identity else {}))
 
     fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
     tmp = Path(tmp_name)
@@ -183,7 +184,8 @@ def bake(
             for info in header.tensors:
                 _copy_range(f, out, header.data_start + position, info.begin - position, buffer)
                 if info.name in targets:
-                    scaled = scale_tensor(read_tensor(f, header, info), getattr(multipliers, targets[info.name]))
+                    match = targets[info.name]
+                    scaled = scale_tensor(read_tensor(f, header, info), multipliers.value(match.field, match.region))
                     out.write(scaled.contiguous().view(torch.uint8).numpy().tobytes())
                 else:
                     _copy_range(f, out, header.data_start + info.begin, info.end - info.begin, buffer)
@@ -200,8 +202,8 @@ def bake(
         tmp.unlink(missing_ok=True)
 
     patched: dict[str, int] = {}
-    for field in targets.values():
-        patched[field] = patched.get(field, 0) + 1
+    for match in targets.values():
+        patched[match.field] = patched.get(match.field, 0) + 1
     return BakeReport(tensors=len(header.tensors), patched=patched, bytes_written=written)
 
 

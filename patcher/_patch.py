@@ -46,7 +46,7 @@ def patch_state_dict(state_dict: Mapping[str, torch.Tensor], multipliers: Multip
         match = match_key(name)
         if match is not None:
             check_scalable(tensor.dtype, name)
-            patched[name] = scale_tensor(tensor, getattr(multipliers, match.field))
+            patched[name] = scale_tensor(tensor, multipliers.value(match.field, match.region))
     return patched
 
 
@@ -94,11 +94,12 @@ class AttentionPatch:
         if not isinstance(multipliers, Multipliers):
             raise TypeError(f"expected Multipliers, got {type(multipliers).__name__}")
         with self._lock:
-            changed = {f for f in FIELDS if getattr(multipliers, f) != getattr(self._current, f)}
-            touched = [name for name, field in self._fields.items() if field in changed]
+            values = {name: multipliers.value(field, self._regions[name]) for name, field in self._fields.items()}
+            current = {name: self._current.value(field, self._regions[name]) for name, field in self._fields.items()}
+            touched = [name for name in self._fields if values[name] != current[name]]
             try:
                 for name in touched:
-                    value = getattr(multipliers, self._fields[name])
+                    value = values[name]
                     original = self._backups[name]
                     # x * 1.0 in float32 and back is exact, so identity is a plain copy.
                     self._params[name].copy_(original if value == 1.0 else scale_tensor(original, value))

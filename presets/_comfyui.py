@@ -226,18 +226,23 @@ def to_api_node(multipliers: Multipliers, node_id: str = "100", model_from: tupl
     inputs.update(multipliers.as_dict())
     return {node_id: {"class_type": NODE_TYPE, "inputs": inputs, "_meta": {"title": NODE_TITLE}}}
 
-def schedule_note(start: float = 0.0, end: float = 1.0) -> str | None:
-    """What to tell a ComfyUI user about a step schedule the node cannot express; None for every step."""
-    if (start, end) == (0.0, 1.0):
-        return None
-    return (f"{NODE_TYPE} has no step schedule: in ComfyUI these multipliers act in every denoising step. "
-            f"The preview applied them only from {start:.0%} to {end:.0%} of the steps, so ComfyUI's video will "
-            "differ from it.")
+def export_notes(multipliers: Multipliers, start: float = 0.0, end: float = 1.0) -> list[str]:
+    """What to tell a ComfyUI user about what the node cannot express: a step schedule, per-region factors."""
+    notes = []
+    if (start, end) != (0.0, 1.0):
+        notes.append(f"{NODE_TYPE} has no step schedule: in ComfyUI these multipliers act in every denoising step. "
+                     f"The preview applied them only from {start:.0%} to {end:.0%} of the steps, so ComfyUI's video "
+                     "will differ from it.")
+    if not multipliers.regions.is_identity:
+        factors = ", ".join(f"{name} x{value:g}" for name, value in multipliers.regions.flat().items())
+        notes.append(f"{NODE_TYPE} has only the four global multipliers, no per-region factors: the preview also "
+                     f"applied {factors}, which this export leaves out.")
+    return notes
 
 
 def to_ui_workflow(multipliers: Multipliers, node_id: int = 1, start: float = 0.0, end: float = 1.0) -> dict:
-    """A minimal UI workflow with the one node, ready to load or paste into ComfyUI; with a step
-    schedule the node cannot hold, a Note beside it says so."""
+    """A minimal UI workflow with the one node, ready to load or paste into ComfyUI; where the preview
+    used what the node cannot hold (a step schedule, per-region factors), a Note beside it says so."""
     node = {
         "id": node_id,
         "type": NODE_TYPE,
@@ -252,10 +257,10 @@ def to_ui_workflow(multipliers: Multipliers, node_id: int = 1, start: float = 0.
         "widgets_values": [getattr(multipliers, f) for f in FIELDS],
     }
     nodes = [node]
-    note = schedule_note(start, end)
-    if note is not None:
-        nodes.append({"id": node_id + 1, "type": "Note", "pos": [200, 360], "size": [420, 120], "flags": {},
-                      "order": 1, "mode": 0, "properties": {"text": ""}, "widgets_values": [note]})
+    notes = export_notes(multipliers, start, end)
+    if notes:
+        nodes.append({"id": node_id + 1, "type": "Note", "pos": [200, 360], "size": [420, 160], "flags": {},
+                      "order": 1, "mode": 0, "properties": {"text": ""}, "widgets_values": ["\n\n".join(notes)]})
     return {
         "last_node_id": nodes[-1]["id"],
         "last_link_id": 0,

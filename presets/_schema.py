@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from controls import FIELDS, Multipliers, Setting, check_settings
+from controls import FIELDS, Multipliers, Regions, Setting, check_settings
 from controls import SETTINGS as ALL_SETTINGS
 from controls import check_setting as _check_setting
 
@@ -32,7 +32,7 @@ from ._errors import PresetError
 from ._json import read_json, type_name
 
 FORMAT_NAME = "svd-attention-preset"
-FORMAT_VERSION = 3  # 3: settings may hold the step schedule (start, end)
+FORMAT_VERSION = 3  # 3: the step schedule (settings start, end) and per-region factors (regions)
 MAX_DOCUMENT_BYTES = 64 * 1024
 MAX_NAME_CHARS = 80
 MAX_DESCRIPTION_CHARS = 1000
@@ -74,6 +74,8 @@ class Preset:
             "description": self.description,
             "multipliers": self.multipliers.as_dict(),
         }
+        if not self.multipliers.regions.is_identity:
+            doc["regions"] = self.multipliers.regions.as_dict()
         if self.settings:
             doc["settings"] = dict(self.settings)
         if self.model is not None:
@@ -119,7 +121,7 @@ def _check_text(field: str, value: Any, limit: int, required: bool = False) -> N
         raise PresetError(f"{field} is {len(value)} characters; at most {limit} are allowed")
 
 
-_TOP_LEVEL = {"format", "version", "name", "description", "multipliers", "settings", "model"}
+_TOP_LEVEL = {"format", "version", "name", "description", "multipliers", "regions", "settings", "model"}
 
 
 def _upgrade(doc: Any) -> dict[str, Any]:
@@ -141,7 +143,7 @@ def _upgrade(doc: Any) -> dict[str, Any]:
         flat = {f: doc.pop(f) for f in FIELDS if f in doc}
         doc["multipliers"] = flat
         doc["version"] = 2
-    if doc["version"] == 2:  # no schedule: the multipliers act in every step, which is start 0, end 1
+    if doc["version"] == 2:  # no schedule (every step: start 0, end 1) and no regions (all factors 1)
         doc = dict(doc, version=3)
     return doc
 
@@ -159,6 +161,10 @@ def _from_current(doc: dict[str, Any]) -> Preset:
         parsed = Multipliers.from_dict(multipliers)
     except ValueError as exc:
         raise PresetError(f"multipliers: {exc}") from None
+    try:
+        parsed = parsed.replace(regions=Regions.from_dict(doc.get("regions", {})))
+    except ValueError as exc:
+        raise PresetError(f"regions: {exc}") from None
     return Preset(
         name=doc["name"],
         multipliers=parsed,

@@ -6,7 +6,7 @@ import logging
 import urllib.parse
 from typing import Mapping
 
-from controls import FIELDS, MULTIPLIER_DEFAULT, Multipliers, check_multiplier, setting_names
+from controls import FIELDS, MULTIPLIER_DEFAULT, REGIONS, Multipliers, Regions, check_multiplier, region_param, setting_names
 
 from ._errors import PresetError
 from ._schema import SETTINGS, Preset, check_setting
@@ -14,6 +14,7 @@ from ._schema import SETTINGS, Preset, check_setting
 logger = logging.getLogger(__name__)
 
 SHARED_NAME = "Shared link"
+REGION_NAMES = frozenset(region_param(r, f) for r in REGIONS for f in FIELDS)  # up.self_temporal, ...
 
 
 def _number(value: float) -> str:
@@ -23,12 +24,13 @@ def _number(value: float) -> str:
 
 
 def to_query(preset: Preset) -> str:
-    """``self_temporal=0.8&cross_temporal=1.2&seed=42``: defaults are left out."""
+    """``self_temporal=0.8&cross_temporal=1.2&up.self_temporal=0.5&seed=42``: defaults are left out."""
     params: list[tuple[str, str]] = []
     for field in FIELDS:
         value = getattr(preset.multipliers, field)
         if value != MULTIPLIER_DEFAULT:
             params.append((field, _number(value)))
+    params += [(name, _number(value)) for name, value in preset.multipliers.regions.flat().items()]
     for setting in SETTINGS:
         if setting.name in preset.settings:
             value = preset.settings[setting.name]
@@ -49,12 +51,15 @@ def from_query(params: Mapping[str, str] | str) -> tuple[Preset, list[str]]:
     if isinstance(params, str):
         params = dict(urllib.parse.parse_qsl(params.lstrip("?"), keep_blank_values=True))
     multipliers: dict[str, float] = {}
+    regions: dict[str, float] = {}
     settings: dict[str, int | float] = {}
     warnings = []
     name = SHARED_NAME
     for key, raw in params.items():
         if key in FIELDS:
             multipliers[key] = check_multiplier(key, _parse_float(key, raw))
+        elif key in REGION_NAMES:
+            regions[key] = check_multiplier(key, _parse_float(key, raw))
         elif key in setting_names(SETTINGS):
             settings[key] = check_setting(key, _parse_float(key, raw))
         elif key == "name":
@@ -63,7 +68,8 @@ def from_query(params: Mapping[str, str] | str) -> tuple[Preset, list[str]]:
             warnings.append(f"ignored unknown link parameter {key!r}")
     for warning in warnings:
         logger.warning(warning)
-    return Preset(name=name, multipliers=Multipliers(**multipliers), settings=settings), warnings
+    return Preset(name=name, multipliers=Multipliers(**multipliers, regions=Regions.from_flat(regions)),
+                  settings=settings), warnings
 
 
 def _parse_float(key: str, raw: str) -> float:

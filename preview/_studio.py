@@ -188,6 +188,9 @@ def comparison_summary(comparison: Comparison, patch_summary: dict, metrics: Met
             for field, g in patch_summary["groups"].items()]
     width, height = comparison.size
     cached = "cached baseline" if comparison.baseline_cached else "baseline rendered"
+    factors = m.regions.flat()
+    regions = (" Per-region factors: " + ", ".join(f"{name} ×{value:.2f}" for name, value in factors.items()) + "."
+               if factors else "")
     settings = comparison.settings
     window = patched_steps(settings.start, settings.end, settings.steps)
     if (settings.start, settings.end) == (0.0, 1.0):
@@ -204,7 +207,7 @@ def comparison_summary(comparison: Comparison, patch_summary: dict, metrics: Met
         "",
         f"{patch_summary['total']['tensors']} tensors, {patch_summary['fraction']:.1%} of the UNet's parameters. "
         f"{comparison.settings.frames} frames at {width}x{height}, {comparison.settings.steps} steps, "
-        f"{cached}, {comparison.seconds:.1f} s.{schedule}",
+        f"{cached}, {comparison.seconds:.1f} s.{schedule}{regions}",
         "",
         f"**Mean change vs baseline:** {numbers['mean_change_vs_baseline']:.2f} levels (of 255) · "
         f"**temporal change** baseline {numbers['baseline_temporal_change']:.2f} → patched "

@@ -73,7 +73,9 @@ def test_bad_requests_fail_clearly_and_the_next_one_works(server, client, image_
         preview_call(client, image_file, cross_structural=-1)
 
     image_payload = upload(url, image_file)
-    sse = call_raw(url, "/preview", [image_payload, 1.0, float("nan"), 1.0, 1.0, 5, 8, 2, 0, 0, 7, 127, 0.02, 1.0, 3.0, 0.0, 1.0, 8, False])
+    regions = [1.0] * 12  # the per-region factors, after the four sliders
+    sse = call_raw(url, "/preview", [image_payload, 1.0, float("nan"), 1.0, 1.0, *regions,
+                                     5, 8, 2, 0, 0, 7, 127, 0.02, 1.0, 3.0, 0.0, 1.0, 8, False])
     assert "event: error" in sse and "self_temporal must be a finite number" in sse
 
     not_image = tmp_path / "notes.png"
@@ -125,13 +127,15 @@ def test_preset_endpoints(client, tmp_path):
     doc = json.loads(open(saved[0]).read())
     assert doc["name"] == "Calm" and doc["multipliers"]["self_temporal"] == 0.8 and doc["settings"]["seed"] == 42
     loaded = client.predict(handle_file(saved[0]), api_name="/load_preset")
-    assert loaded[:4] == (1.0, 0.8, 1.0, 1.2) and loaded[4] == 42
+    assert loaded[:4] == (1.0, 0.8, 1.0, 1.2) and loaded[4:16] == (1.0,) * 12 and loaded[16] == 42
 
     snippet, workflow = client.predict(**values, api_name="/export_comfyui")
     assert json.loads(snippet)["100"]["inputs"]["self_temporal"] == 0.8
     imported = client.predict(handle_file(workflow), api_name="/import_comfyui")
     assert imported[:4] == (1.0, 0.8, 1.0, 1.2)
     assert [n["type"] for n in json.loads(open(workflow).read())["nodes"]] == ["UNetTemporalAttentionMultiply"]
+    _, regional = client.predict(**values, up_self_temporal=0.5, api_name="/export_comfyui")
+    assert "no per-region factors" in json.loads(open(regional).read())["nodes"][1]["widgets_values"][0]
     _, scheduled = client.predict(**values, start=0.0, end=0.3, api_name="/export_comfyui")
     note = json.loads(open(scheduled).read())["nodes"][1]
     assert note["type"] == "Note" and "has no step schedule" in note["widgets_values"][0] and "0% to 30%" in note["widgets_values"][0]
@@ -140,7 +144,7 @@ def test_preset_endpoints(client, tmp_path):
     assert link.endswith("?self_temporal=0.8&cross_temporal=1.2")
     applied = client.predict("Temporal self-attention off (diagnostic)", {}, api_name="/apply_preset")
     assert applied[1] == 0.0
-    assert client.predict(api_name="/reset") == (1.0, 1.0, 1.0, 1.0)
+    assert client.predict(api_name="/reset") == (1.0,) * 16
 
 
 def test_sweep_endpoint(client, image_file):
@@ -163,7 +167,8 @@ def test_sweep_endpoint(client, image_file):
 def test_motion_meter_endpoint(client, image_file):
     reading, plot = client.predict(image=handle_file(image_file), self_temporal=0.5, seed=3, **FAST,
                                    api_name="/motion_meter")
-    assert "moves like **motion bucket ≈" in reading and "reads as ≈" in reading
+    assert reading.startswith("This setting moves") and "measured bucket" in reading or "motion bucket ≈" in reading
+    assert "the baseline, rendered at bucket 127, reads as ≈" in reading
 
 
 def test_stop_cancels_a_running_render(server, image_file):

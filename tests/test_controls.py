@@ -60,7 +60,8 @@ def test_adding_one_table_entry_grows_every_consumer_by_exactly_that_entry():
 
 def test_the_app_and_cli_list_the_table_in_order():
     names = [s.name for s in SETTINGS]
-    assert list(inspect.signature(app.Lab.preview).parameters)[6:6 + len(names)] == names
+    start = 2 + len(controls.FIELDS) + len(controls.REGION_PARAMS)  # self, image, the multipliers, the regions
+    assert list(inspect.signature(app.Lab.preview).parameters)[start:start + len(names)] == names
     assert presets.SETTINGS == tuple(s for s in SETTINGS if s.shared)
     assert [f.name for f in dataclasses.fields(preview.RenderSettings)] == names
     assert {s.name: s.default for s in SETTINGS} == preview.RenderSettings().as_dict()
@@ -103,15 +104,16 @@ def test_one_number_checker_for_every_knob(value, kind, outcome):
         assert result == outcome and type(result) is kind
 
 
-def test_multipliers_are_spelled_out_as_the_four_field_names():
+def test_multipliers_are_spelled_out_as_the_four_field_names_and_the_region_factors():
     @with_named_parameters
     def handler(image, multipliers, settings):
         return multipliers, settings
 
     params = list(inspect.signature(handler).parameters)
-    assert params[:5] == ["image", *controls.FIELDS] and params[5:] == [s.name for s in SETTINGS]
-    multipliers, _ = handler("x", self_temporal=0.5)
-    assert multipliers == controls.Multipliers(self_temporal=0.5)
+    assert params[:5] == ["image", *controls.FIELDS] and params[5:17] == list(controls.REGION_PARAMS)
+    assert params[17:] == [s.name for s in SETTINGS] and controls.REGION_PARAMS[-1] == "up_cross_temporal"
+    multipliers, _ = handler("x", self_temporal=0.5, up_self_temporal=0.2)
+    assert multipliers == controls.Multipliers(self_temporal=0.5, regions=controls.Regions.from_flat({"up.self_temporal": 0.2}))
     with pytest.raises(ValueError, match="cross_temporal must be between"):
         handler("x", cross_temporal=11)
     with pytest.raises(TypeError, match="neither"):

@@ -107,7 +107,7 @@ CASES = {
     "seed 1.5 (finding 6)": (api(seed=1.5), ("refused", "seed must be a whole number, got 1.5")),
     "seed negative": (api(seed=-1), ("refused", "less than minimum value 0")),
     "seed 2**32": (api(seed=2**32), ("refused", "greater than maximum value 4294967295")),
-    "seed as text": (api(seed="42"), ("refused", "Could not preprocess input component at index 5")),
+    "seed as text": (api(seed="42"), ("refused", "Could not preprocess input component at index 17")),
     "frames 1": (api(frames=1), ("refused", "less than minimum value 2")),
     "frames 4.5": (api(frames=4.5), ("refused", "frames must be a whole number, got 4.5")),
     "frames 51": (api(frames=51), ("refused", "greater than maximum value 50")),
@@ -210,7 +210,7 @@ CASES = {
     "real Wan 2.1 workflow": (upload("comfy", lambda t: REAL / "wan21_text2video_14B_imp__nomadoor_Comfy-with-ComfyUI.json"),
                               ("ok", lambda r: all(isinstance(v, float) for v in r[:4]))),
     # share links (finding 7: nothing from a link reaches the page as HTML)
-    "link ok": (link("self_temporal=0.8&seed=3"), ("ok", lambda r: r[1] == 0.8 and r[4] == 3)),
+    "link ok": (link("self_temporal=0.8&seed=3"), ("ok", lambda r: r[1] == 0.8 and r[16] == 3)),
     "link value is HTML (finding 7)": (link("self_temporal=%3Ca%20href%3Dhttps%3A%2F%2Fevil.invalid%2F%3Eclick%3C%2Fa%3E"),
                            ("refused", "must be a number, got '&lt;a href=https://evil.invalid/&gt;click&lt;/a&gt;'")),
     "link key is HTML (finding 7)": (link("%3Cimg%20src%3Dx%3E=1"),

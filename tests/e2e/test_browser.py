@@ -136,3 +136,15 @@ def test_the_step_schedule_control_limits_the_patch_to_early_steps(page, app_url
                            timeout=120_000)
     summary = page.locator("#patch-summary").inner_text()
     assert "(start 0.00, end 0.30)" in summary and "self_temporal\t0.40" in summary.replace(" | ", "\t")
+
+
+def test_a_region_factor_reaches_the_render(page, app_url):
+    page.goto(app_url)
+    wait_for_first_visit(page)
+    page.get_by_text("Per-region factors (advanced)").click()
+    box = page.locator("#region-up-self_temporal input")
+    box.fill("0.25")
+    box.press("Enter")
+    page.locator("#preview-button").click()
+    page.wait_for_function("() => document.querySelector('#patch-summary').innerText.includes('up.self_temporal ×0.25')",
+                           timeout=120_000)
