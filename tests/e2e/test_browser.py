@@ -123,28 +123,27 @@ def test_nothing_covers_the_label_bar_of_the_side_by_side_video(page, app_url, t
     page.locator("#side-by-side").screenshot(path=str(tmp_path / "side-by-side.png"))
 
 
-def test_the_step_schedule_control_limits_the_patch_to_early_steps(page, app_url):
+def set_advanced_and_preview(page, app_url, section: str, selector: str, value: float, summary_text: str) -> str:
+    """Open a collapsed section, type a value into one of its inputs, preview; the summary once it says ``summary_text``."""
     page.goto(app_url)
     wait_for_first_visit(page)
-    page.get_by_text("Generation settings").click()
-    box = page.locator("#end input[type=number]")
-    box.fill("0.3")
+    page.get_by_text(section).click()
+    box = page.locator(selector)
+    box.fill(str(value))
     box.press("Enter")
-    set_slider(page, "self_temporal", 0.4)
     page.locator("#preview-button").click()
-    page.wait_for_function("() => document.querySelector('#patch-summary').innerText.includes('steps 1–3 of 10')",
+    page.wait_for_function(f"() => document.querySelector('#patch-summary').innerText.includes({summary_text!r})",
                            timeout=120_000)
-    summary = page.locator("#patch-summary").inner_text()
-    assert "(start 0.00, end 0.30)" in summary and "self_temporal\t0.40" in summary.replace(" | ", "\t")
+    return page.locator("#patch-summary").inner_text()
+
+
+def test_the_step_schedule_control_limits_the_patch_to_early_steps(page, app_url):
+    summary = set_advanced_and_preview(page, app_url, "Generation settings", "#end input[type=number]", 0.3,
+                                       "steps 1–3 of 10")
+    assert "(start 0.00, end 0.30)" in summary
 
 
 def test_a_region_factor_reaches_the_render(page, app_url):
-    page.goto(app_url)
-    wait_for_first_visit(page)
-    page.get_by_text("Per-region factors (advanced)").click()
-    box = page.locator("#region-up-self_temporal input")
-    box.fill("0.25")
-    box.press("Enter")
-    page.locator("#preview-button").click()
-    page.wait_for_function("() => document.querySelector('#patch-summary').innerText.includes('up.self_temporal ×0.25')",
-                           timeout=120_000)
+    summary = set_advanced_and_preview(page, app_url, "Per-region factors (advanced)", "#region-up-self_temporal input",
+                                       0.25, "up.self_temporal ×0.25")
+    assert "Per-region factors: up.self_temporal ×0.25." in summary
