@@ -117,9 +117,10 @@ def sweep(
     for k in range(seeds):
         seeded = settings.replace(seed=(settings.seed + k) % 2**32)
         for i, value in enumerate(values):
-            def step(fraction: float, text: str, n: int = k * len(values) + i, value: float = value, k: int = k) -> None:
+            def step(fraction: float, text: str, n: int = k * len(values) + i, value: float = value,
+                     seed: int = seeded.seed) -> None:
                 if progress:
-                    progress((n + fraction) / total, f"seed {seeded.seed}: {field}={value:.2f} {text}")
+                    progress((n + fraction) / total, f"seed {seed}: {field}={value:.2f} {text}")
 
             if field in SCHEDULE_FIELDS:
                 comparison = previewer.render(image, seeded.replace(**{field: value}), base, step, cancel)
