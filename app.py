@@ -27,6 +27,8 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MAX_UPLOAD = "10mb"
 TITLE = "SVD Temporal Attention Lab"
 LINK_SETTINGS = setting_names(presets.SETTINGS)  # what presets and share links carry
+MULTIPLIER_VALUES = len(FIELDS) + len(REGION_PARAMS)  # the four sliders and the twelve region factors
+LINK_VALUES = MULTIPLIER_VALUES + len(LINK_SETTINGS)  # the inputs a preset or share link sets
 FIRST_VISIT_PRESET = "Damped temporal attention"  # shown on the first example when the page opens
 
 
@@ -117,7 +119,7 @@ class Lab:
     def first_visit(self, request: gr.Request = None):
         """Page opened without a share link: the first example, a telling preset and their comparison."""
         if not self.examples or presets.link_params(request.query_params if request else {}):
-            return (gr.skip(),) * (1 + len(FIELDS) + len(REGION_PARAMS) + 1 + 9)
+            return (gr.skip(),) * (1 + MULTIPLIER_VALUES + 1 + 9)  # image, multipliers, preset, preview outputs
         preset = presets.get_builtin(FIRST_VISIT_PRESET)
         outcome = self.studio.showcase(self.examples[0], preset.multipliers)
         return (self.examples[0], *_multiplier_values(preset.multipliers), preset.name, *_preview_outputs(outcome))
@@ -193,9 +195,9 @@ class Lab:
             preset, warnings = presets.from_link(request.query_params if request else {})
         except ValueError as exc:
             gr.Warning(_toast(f"Share link not applied: {exc}"))
-            return (gr.skip(),) * (4 + len(LINK_SETTINGS)) + (_markdown_text(f"Share link not applied: {exc}"),)
+            return (gr.skip(),) * LINK_VALUES + (_markdown_text(f"Share link not applied: {exc}"),)
         if preset is None:
-            return (gr.skip(),) * (4 + len(LINK_SETTINGS)) + ("",)
+            return (gr.skip(),) * LINK_VALUES + ("",)
         for warning in warnings:
             gr.Warning(_toast(warning))
         return (*_preset_outputs(preset), _markdown_text(" ".join(["Settings restored from the link.", *warnings])))

@@ -50,7 +50,7 @@ def test_slider_preview_plays_side_by_side(page, app_url, tmp_path):
 
 
 def test_share_link_sets_the_sliders(page, app_url):
-    page.goto(app_url + "?self_temporal=0.45&cross_structural=2.5&seed=1234")
+    page.goto(app_url + "?self_temporal=0.45&cross_structural=2.5&seed=1234&end=0.5&up.self_temporal=0.3")
     page.wait_for_function(
         "() => { const el = document.querySelector('#slider-self_temporal input[type=number]');"
         " return el && el.value === '0.45'; }",
@@ -61,6 +61,10 @@ def test_share_link_sets_the_sliders(page, app_url):
     assert slider_value(page, "self_structural") == 1.0
     page.get_by_text("Generation settings").click()  # the seed lives in a closed accordion
     assert page.locator("#seed input").input_value() == "1234"
+    assert page.locator("#end input[type=number]").input_value() == "0.5"
+    page.get_by_text("Per-region factors (advanced)").click()
+    assert page.locator("#region-up-self_temporal input").input_value() == "0.3"
+    assert page.locator("[data-testid='toast-body']").count() == 0
 
 
 def test_uploaded_preset_is_applied(page, app_url, tmp_path):
@@ -98,6 +102,7 @@ def test_the_first_visit_shows_a_comparison_without_a_click(page, app_url, tmp_p
     assert page.locator("#input-image img").count() == 1  # the first example is selected
     assert slider_value(page, "self_temporal") == 0.8  # and the preset it is shown with
     assert "self_temporal | 0.80 |" in page.locator("#patch-summary").inner_text().replace("\t", " | ")
+    assert page.locator("[data-testid='toast-body']").count() == 0  # no handler failed while the page loaded
     page.screenshot(path=str(tmp_path / "first-visit.png"), full_page=True)
 
 
