@@ -317,7 +317,7 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                                                 precision=0, minimum=1, maximum=preview.MAX_SWEEP_SEEDS, step=1)
                     sweep_run = gr.Button("Run sweep")
                     sweep_video = gr.Video(label="One tile per value", autoplay=True, loop=True)
-                    sweep_plot = gr.LinePlot(x="multiplier value", y="value", color="metric",
+                    sweep_plot = gr.LinePlot(x="swept value", y="value", color="metric",
                                              title="Metric against the value (8-bit levels)", height=240)
                     sweep_table = gr.Dataframe(label="Summary per value (means over the seeds; _sd: spread)",
                                                interactive=False)

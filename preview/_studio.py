@@ -155,10 +155,10 @@ class Studio:
         video = write_mp4(result.grid(), self.outputs.new_batch() / "sweep.mp4", settings.fps)
         rows = result.table()
         plotted = ("mean_change_vs_baseline", "patched_temporal_change", "patched_jitter")
-        long_rows = [{"multiplier value": row[field], "metric": metric, "value": row[metric]}
+        long_rows = [{"swept value": row[field], "metric": metric, "value": row[metric]}
                      for metric in plotted for row in rows]
         if seeds > 1:  # the spread over seeds, as lines one standard deviation either side of the mean
-            long_rows += [{"multiplier value": row[field], "metric": f"{metric} {sign}sd",
+            long_rows += [{"swept value": row[field], "metric": f"{metric} {sign}sd",
                            "value": row[metric] + (1 if sign == "+" else -1) * row[f"{metric}_sd"]}
                           for metric in plotted for sign in "+−" for row in rows]
         return SweepOutcome(result, str(video), rows, long_rows, result.verdicts())
