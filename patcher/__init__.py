@@ -17,18 +17,19 @@ from controls import (
 
 from ._checkpoint import METADATA_KEY, BakeReport, bake, inspect_checkpoint, read_header, read_tensor
 from ._configs import frames_from_name, release_name, svd_xt_config
-from ._convert import ConvertReport, TensorFiles, convert
+from ._convert import FP16_WEIGHTS, ConvertReport, TensorFiles, convert
 from ._errors import PatchError
 from ._families import FAMILIES, SVD, ModelFamily, detect_family
 from ._keys import REGIONS, KeyMatch, classify_key, family_warnings, match_key
 from ._naming import SVD_LAYOUT, NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
-from ._svd_file import COMPONENTS, LABELS, ReadPlan, build_tensor, plan_parts, plan_read, plan_write
+from ._svd_file import COMPONENTS, LABELS, ReadPlan, plan_parts, plan_read, plan_write
 from ._patch import AttentionPatch, patch_state_dict, scale_tensor
 
 __all__ = [
     "COMPONENTS",
     "FAMILIES",
     "FIELDS",
+    "FP16_WEIGHTS",
     "LABELS",
     "METADATA_KEY",
     "MULTIPLIER_DEFAULT",
@@ -50,7 +51,6 @@ __all__ = [
     "TensorFiles",
     "UnetLayout",
     "bake",
-    "build_tensor",
     "check_multiplier",
     "classify_key",
     "convert",
@@ -65,8 +65,8 @@ __all__ = [
     "plan_read",
     "plan_write",
     "read_header",
-    "release_name",
     "read_tensor",
+    "release_name",
     "scale_tensor",
     "sgm_to_diffusers",
     "svd_xt_config",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import struct
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterator
 
 import torch
 
@@ -174,32 +175,22 @@ def bake(
     metadata[METADATA_KEY] = json.dumps(multipliers.as_dict() | ({"regions": multipliers.regions.as_dict()}
                                                                  if not multipliers.regions.is_identity else {}))
 
-    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, src.open("rb") as f:
-            out.write(_encode_header(header, metadata))
-            buffer = memoryview(bytearray(_COPY_CHUNK))
-            position = 0
-            for info in header.tensors:
-                _copy_range(f, out, header.data_start + position, info.begin - position, buffer)
-                if info.name in targets:
-                    match = targets[info.name]
-                    scaled = scale_tensor(read_tensor(f, header, info), multipliers.value(match.field, match.region))
-                    out.write(scaled.contiguous().view(torch.uint8).numpy().tobytes())
-                else:
-                    _copy_range(f, out, header.data_start + info.begin, info.end - info.begin, buffer)
-                position = info.end
-            data_end = src.stat().st_size - header.data_start
-            _copy_range(f, out, header.data_start + position, data_end - position, buffer)
-            out.flush()
-            os.fsync(out.fileno())
-            written = out.tell()
-        if _before_commit is not None:
-            _before_commit()
-        commit(tmp, dst, force)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_output(dst, force, _before_commit) as out, src.open("rb") as f:
+        out.write(_encode_header(header, metadata))
+        buffer = memoryview(bytearray(_COPY_CHUNK))
+        position = 0
+        for info in header.tensors:
+            _copy_range(f, out, header.data_start + position, info.begin - position, buffer)
+            if info.name in targets:
+                match = targets[info.name]
+                scaled = scale_tensor(read_tensor(f, header, info), multipliers.value(match.field, match.region))
+                out.write(scaled.contiguous().view(torch.uint8).numpy().tobytes())
+            else:
+                _copy_range(f, out, header.data_start + info.begin, info.end - info.begin, buffer)
+            position = info.end
+        data_end = src.stat().st_size - header.data_start
+        _copy_range(f, out, header.data_start + position, data_end - position, buffer)
+        written = out.tell()
 
     patched: dict[str, int] = {}
     for match in targets.values():
@@ -215,6 +206,24 @@ def check_output(dst: Path, force: bool, sources: tuple[Path, ...] = ()) -> None
         raise PatchError(f"{dst} already exists; pass --force to replace it")
     if not dst.parent.is_dir():
         raise PatchError(f"output folder {dst.parent} does not exist")
+
+
+@contextlib.contextmanager
+def atomic_output(dst: Path, force: bool, before_commit: Callable[[], None] | None = None) -> Iterator[BinaryIO]:
+    """A file to write ``dst`` through: a temporary file beside it, synced and moved into place when
+    the block ends without error (never over an existing file without ``force``), removed otherwise."""
+    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        if before_commit is not None:
+            before_commit()
+        commit(tmp, dst, force)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def commit(tmp: Path, dst: Path, force: bool) -> None:

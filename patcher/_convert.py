@@ -19,16 +19,17 @@ from typing import BinaryIO
 
 import torch
 
-from ._checkpoint import _DTYPES, Header, TensorInfo, check_output, commit, read_header, read_tensor, write_tensors
+from ._checkpoint import _DTYPES, Header, TensorInfo, atomic_output, check_output, read_header, read_tensor, write_tensors
 from ._configs import svd_xt_config
 from ._errors import PatchError
-from ._svd_file import COMPONENTS, CONFIGS_METADATA_KEY, LABELS, ReadPlan, build_tensor, plan_read, plan_write
+from ._rules import Move
+from ._svd_file import COMPONENTS, CONFIGS_METADATA_KEY, LABELS, ReadPlan, plan_read, plan_write
 
 WEIGHTS_FILE = {"unet": "diffusion_pytorch_model.safetensors", "vae": "diffusion_pytorch_model.safetensors",
                 "image_encoder": "model.safetensors"}
 CONFIG_FILE = {"unet": "config.json", "vae": "config.json", "image_encoder": "config.json",
                "scheduler": "scheduler_config.json", "feature_extractor": "preprocessor_config.json"}
-_FP16 = re.compile(r"\.fp16(-\d{5}-of-\d{5})?\.safetensors$")
+FP16_WEIGHTS = re.compile(r"\.fp16(-\d{5}-of-\d{5})?\.safetensors$")  # diffusers' fp16 variant, shards included
 
 
 class TensorFiles:
@@ -43,16 +44,13 @@ class TensorFiles:
             f = self._stack.enter_context(path.open("rb"))
             self.metadata |= header.metadata
             self._where |= {prefix + t.name: (f, header, t) for t in header.tensors}
+        self.shapes: dict[str, tuple[int, ...]] = {name: info.shape for name, (_, _, info) in self._where.items()}
 
     def __enter__(self) -> TensorFiles:
         return self
 
     def __exit__(self, *exc) -> None:
         self._stack.close()
-
-    @property
-    def shapes(self) -> dict[str, tuple[int, ...]]:
-        return {name: info.shape for name, (_, _, info) in self._where.items()}
 
     def dtype(self, name: str) -> torch.dtype:
         return _DTYPES[self._where[name][2].dtype]
@@ -65,8 +63,8 @@ class TensorFiles:
 def weight_files(folder: Path, component: str) -> list[Path]:
     """A component's weights: the full-precision files, or the fp16 variant where only it is there."""
     files = sorted(p for p in (folder / component).glob("*.safetensors") if p.is_file())
-    full = [p for p in files if not _FP16.search(p.name) and "." not in p.name.removesuffix(".safetensors")]
-    half = [p for p in files if _FP16.search(p.name)]
+    full = [p for p in files if not FP16_WEIGHTS.search(p.name) and "." not in p.name.removesuffix(".safetensors")]
+    half = [p for p in files if FP16_WEIGHTS.search(p.name)]
     if not (full or half):
         found = sorted(p.name for p in (folder / component).iterdir()) if (folder / component).is_dir() else []
         raise PatchError(f"{folder} has no .safetensors weights for its {LABELS[component]} "
@@ -97,10 +95,11 @@ def _folder_to_file(src: Path, dst: Path, force: bool) -> ConvertReport:
         raise PatchError(f"{dst}: a single-file checkpoint is written as .safetensors")
     check_output(dst, force, (src,))
     index = src / "model_index.json"
-    if not index.is_file() or json.loads(index.read_text()).get("_class_name") != "StableVideoDiffusionPipeline":
+    model_index = json.loads(index.read_text()) if index.is_file() else {}
+    if model_index.get("_class_name") != "StableVideoDiffusionPipeline":
         raise PatchError(f"{src} is not a diffusers StableVideoDiffusionPipeline folder (see its model_index.json)")
     configs = {c: json.loads((src / c / CONFIG_FILE[c]).read_text()) for c in CONFIG_FILE if (src / c / CONFIG_FILE[c]).is_file()}
-    configs["model_index"] = json.loads(index.read_text())
+    configs["model_index"] = model_index
     files = [(f"{c}/", path) for c in COMPONENTS for path in weight_files(src, c)]
     with TensorFiles(files) as tensors:
         shapes = {c: {n.split("/", 1)[1]: s for n, s in tensors.shapes.items() if n.startswith(c + "/")} for c in COMPONENTS}
@@ -111,10 +110,7 @@ def _folder_to_file(src: Path, dst: Path, force: bool) -> ConvertReport:
 
 
 def _file_to_folder(src: Path, dst: Path, force: bool, frames: int | None) -> ConvertReport:
-    if dst.exists() and not force:
-        raise PatchError(f"{dst} already exists; pass --force to replace it")
-    if not dst.parent.is_dir():
-        raise PatchError(f"output folder {dst.parent} does not exist")
+    check_output(dst, force, (src,))
     with TensorFiles([("", src)]) as tensors:
         plan = plan_read(tensors.shapes, tensors.metadata, filename=src.name, frames=frames)
         missing = [LABELS[c] for c in COMPONENTS if c not in plan.moves]
@@ -127,8 +123,7 @@ def _file_to_folder(src: Path, dst: Path, force: bool, frames: int | None) -> Co
                 (build / component).mkdir()
                 _write_json(build / component / CONFIG_FILE[component], plan.configs[component])
                 moves = plan.moves[component]
-                written += _write_file(build / component / WEIGHTS_FILE[component], False, moves, tensors, {},
-                                       shapes=plan.shapes[component])
+                written += _write_file(build / component / WEIGHTS_FILE[component], False, moves, tensors, {})
                 count += len(moves)
             for part in ("scheduler", "feature_extractor"):
                 (build / part).mkdir()
@@ -170,34 +165,9 @@ def _replace_folder(build: Path, dst: Path, force: bool) -> None:
         shutil.rmtree(old) if old.is_dir() else old.unlink()
 
 
-def _write_file(dst: Path, force: bool, moves: list, tensors: TensorFiles, metadata: dict[str, str],
-                shapes: dict[str, tuple[int, ...]] | None = None) -> int:
-    """Stream ``moves`` into ``dst`` (atomically); return the bytes written."""
-    source_shapes = tensors.shapes
-    entries = []
-    for move in moves:
-        shape = shapes[move.target] if shapes else move.shape(source_shapes)
-        dtype = tensors.dtype(move.sources[0]) if move.sources else _encoder_dtype(tensors, moves)
-        entries.append((move.target, dtype, shape))
-
-    def produce(n: int) -> torch.Tensor:
-        move, (_, dtype, shape) = moves[n], entries[n]
-        return build_tensor(move, [tensors.read(s) for s in move.sources], shape, dtype)
-
-    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write_tensors(out, entries, produce, metadata)
-            out.flush()
-            os.fsync(out.fileno())
-            written = out.tell()
-        commit(tmp, dst, force)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return written
-
-
-def _encoder_dtype(tensors: TensorFiles, moves: list) -> torch.dtype:
-    """The dtype of a made-up quant_conv: that of the encoder it follows."""
-    return next(tensors.dtype(m.sources[0]) for m in moves if m.sources)
+def _write_file(dst: Path, force: bool, moves: list[Move], tensors: TensorFiles, metadata: dict[str, str]) -> int:
+    """Stream ``moves`` into ``dst`` (atomically), each in its first source's dtype; return the bytes written."""
+    entries = [(m.target, tensors.dtype(m.sources[0]), m.shape(tensors.shapes)) for m in moves]
+    with atomic_output(dst, force) as out:
+        write_tensors(out, entries, lambda n: moves[n].apply([tensors.read(s) for s in moves[n].sources]), metadata)
+        return out.tell()

@@ -99,11 +99,19 @@ IMAGE_ENCODER_RULES = (  # OpenCLIP's VisionTransformer -> transformers' CLIPVis
 
 @dataclasses.dataclass(frozen=True)
 class Move:
-    """One output tensor: made from ``sources`` (input names) by ``op``."""
+    """One output tensor: made from ``sources`` (input names) by ``op``.
+
+    Besides renaming, reshaping, splitting and fusing, two ops stand in for the VAE's ``quant_conv``
+    where a file has none: ``identity`` / ``zeros`` make an identity 1x1 convolution's weight / bias as
+    wide as their one source (the encoder's ``conv_out`` weight). ``fold_weight`` / ``fold_bias`` fold
+    ``quant_conv`` into the convolution before it (sources: conv weight or bias, then quant weight
+    [and bias]): one convolution with weight Q.W and bias Q.b + q, computed in float64.
+    """
 
     target: str
     sources: tuple[str, ...]
-    op: str = "copy"  # "copy", "squeeze", "unsqueeze", "transpose", "chunk" (part ``part`` of 3), "cat"
+    op: str = "copy"  # "copy", "squeeze", "unsqueeze", "transpose", "chunk" (part ``part`` of 3), "cat",
+    # "identity", "zeros", "fold_weight", "fold_bias"
     part: int = 0
 
     def shape(self, shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
@@ -118,6 +126,10 @@ class Move:
             return (first[0] // 3,) + first[1:]
         if self.op == "cat":
             return (sum(shapes[s][0] for s in self.sources),) + first[1:]
+        if self.op == "identity":
+            return (first[0], first[0], 1, 1)
+        if self.op == "zeros":
+            return (first[0],)
         return first
 
     def apply(self, tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -132,6 +144,16 @@ class Move:
             return t.chunk(3, dim=0)[self.part].clone()  # its own memory, not a view of all three
         if self.op == "cat":
             return torch.cat(tensors, dim=0)
+        if self.op == "identity":
+            return torch.eye(t.shape[0], dtype=t.dtype).reshape(t.shape[0], t.shape[0], 1, 1)
+        if self.op == "zeros":
+            return torch.zeros(t.shape[0], dtype=t.dtype)
+        if self.op == "fold_weight":
+            conv, quant = (x.double() for x in tensors)
+            return torch.einsum("oc,cikl->oikl", quant[:, :, 0, 0], conv).to(t.dtype)
+        if self.op == "fold_bias":
+            bias, quant, quant_bias = (x.double() for x in tensors)
+            return (quant[:, :, 0, 0] @ bias + quant_bias).to(t.dtype)
         return t
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import torch
 
 from ._configs import frames_from_name, image_encoder_config, unet_config, vae_config
 from ._errors import PatchError
@@ -65,7 +64,7 @@ def _unet_layout(keys: list[str]) -> UnetLayout:
 def plan_parts(shapes: dict[str, tuple[int, ...]]) -> list[str]:
     """The components a file has tensors for (cheap: by prefix only)."""
     names = list(shapes)
-    found = {"unet": any(n.startswith(UNET_PREFIXES + _BARE_UNET) for n in names),
+    found = {"unet": any(map(_is_unet, names)),
              "vae": any(n.startswith((VAE_PREFIX, CONDITIONING_VAE_PREFIX)) for n in names),
              "image_encoder": any(n.startswith(IMAGE_ENCODER_PREFIX) for n in names)}
     return [c for c in COMPONENTS if found[c]]
@@ -78,7 +77,7 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
     Configurations: the file's metadata (the converter writes them), else ``defaults`` (a base
     model's), else what the shapes imply (``derive``). ``frames`` overrides the UNet's."""
     names = list(shapes)
-    unet_keys = [n for n in names if n.startswith(UNET_PREFIXES) or n.startswith(_BARE_UNET)]
+    unet_keys = [n for n in names if _is_unet(n)]
     if not unet_keys:
         raise PatchError(f"{filename} holds no SVD UNet tensors (model.diffusion_model.*); its first keys are "
                          f"{', '.join(names[:3]) or 'none'}")
@@ -88,7 +87,7 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
         moves["unet"] = [Move(sgm_to_diffusers(k, layout), (k,)) for k in unet_keys]
     except NamingError as exc:
         raise PatchError(f"{filename} is not an SVD checkpoint: {exc}") from None
-    rest = [n for n in names if n not in set(unet_keys)]
+    rest = [n for n in names if not _is_unet(n)]
     ignored: dict[str, str] = {}
 
     conditioning = [n for n in rest if n.startswith(CONDITIONING_VAE_PREFIX)]
@@ -101,9 +100,9 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
         ignored |= {n: "the VAE encoder's second copy; the conditioner's (with quant_conv) is read" for n in own_encoder}
     else:
         encoder, unknown_encoder = to_diffusers(VAE_ENCODER_RULES, own_encoder, prefix=VAE_PREFIX)
-        if encoder:
-            encoder.append(Move("quant_conv.weight", (), "identity"))
-            encoder.append(Move("quant_conv.bias", (), "zeros"))
+        conv_out = VAE_PREFIX + "encoder.conv_out.weight"
+        if conv_out in shapes:  # an identity quant_conv, as wide as the encoder's output
+            encoder += [Move("quant_conv.weight", (conv_out,), "identity"), Move("quant_conv.bias", (conv_out,), "zeros")]
     unknown += unknown_encoder + [n for n in first_stage if not n.startswith((VAE_PREFIX + "decoder.", VAE_PREFIX + "encoder."))]
     if decoder or encoder:
         moves["vae"] = encoder + decoder
@@ -119,7 +118,7 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
         raise PatchError(f"{filename} has {len(unknown)} tensors that are not part of SVD: "
                          f"{', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''}")
 
-    shapes_out = {c: {m.target: _target_shape(m, shapes, moves) for m in ms} for c, ms in moves.items()}
+    shapes_out = {c: {m.target: m.shape(shapes) for m in ms} for c, ms in moves.items()}
     configs = (defaults or {}) | _file_configs(metadata, filename)
     derived = {"unet": lambda s: unet_config(s, frames or frames_from_name(filename)), "vae": vae_config,
                "image_encoder": image_encoder_config}
@@ -131,11 +130,8 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
     return ReadPlan(moves, shapes_out, configs, ignored)
 
 
-def _target_shape(move: Move, shapes: dict, moves: dict) -> tuple[int, ...]:
-    if move.op in ("identity", "zeros"):  # an identity quant_conv: as wide as the encoder's output
-        width = shapes[VAE_PREFIX + "encoder.conv_out.weight"][0]
-        return (width, width, 1, 1) if move.op == "identity" else (width,)
-    return move.shape(shapes)
+def _is_unet(name: str) -> bool:
+    return name.startswith(UNET_PREFIXES + _BARE_UNET)
 
 
 def _levels(names: list[str], prefix: str) -> int:
@@ -192,17 +188,3 @@ def _first_stage_copy(move: Move) -> Move:
         return Move(target, move.sources + ("vae/quant_conv.weight", "vae/quant_conv.bias"), "fold_bias")
     return dataclasses.replace(move, target=target)
 
-
-def build_tensor(move: Move, tensors: list[torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """``move.apply``, plus the moves that make or fold a ``quant_conv``."""
-    if move.op == "identity":
-        return torch.eye(shape[0], dtype=dtype).reshape(shape)
-    if move.op == "zeros":
-        return torch.zeros(shape, dtype=dtype)
-    if move.op == "fold_weight":  # quant_conv (1x1) after conv_out: one convolution with weight Q . W
-        conv, quant = (t.double() for t in tensors)
-        return torch.einsum("oc,cikl->oikl", quant[:, :, 0, 0], conv).to(tensors[0].dtype)
-    if move.op == "fold_bias":
-        bias, quant, quant_bias = (t.double() for t in tensors)
-        return (quant[:, :, 0, 0] @ bias + quant_bias).to(tensors[0].dtype)
-    return move.apply(tensors)

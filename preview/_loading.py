@@ -15,7 +15,7 @@ from typing import Iterator
 
 import torch
 
-from patcher import LABELS, AttentionPatch, release_name, svd_xt_config
+from patcher import COMPONENTS, FP16_WEIGHTS, LABELS, AttentionPatch, release_name, svd_xt_config
 
 from ._errors import ModelLoadError
 from ._families import PIPELINE_FAMILIES, SVD, VideoFamily
@@ -227,7 +227,7 @@ def _load_single_file(source: ModelSource, dtype: torch.dtype, frames: int | Non
                                                      has_base=base_source is not None)
     hints = " ".join(v for k, v in metadata.items() if k.startswith("modelspec."))
     name = Path(source.location).name
-    missing = [c for c in WEIGHTED_COMPONENTS if c not in components]
+    missing = [c for c in COMPONENTS if c not in components]
     if not missing:
         from diffusers import EulerDiscreteScheduler, StableVideoDiffusionPipeline
         from transformers import CLIPImageProcessorPil
@@ -238,9 +238,9 @@ def _load_single_file(source: ModelSource, dtype: torch.dtype, frames: int | Non
         extractor = CLIPImageProcessorPil(**_public(configs.get("feature_extractor") or svd_xt_config("feature_extractor")))
         pipe = StableVideoDiffusionPipeline(**components, scheduler=scheduler, feature_extractor=extractor)
         return pipe, ModelSource("file", source.location), hints
-    logger.info("%s: the %s from %s", name, " and ".join(LABELS[c] for c in missing), base_source.location)
-    pipe = _load_pretrained(base_source, dtype, **components)
     parts = " and ".join(LABELS[c] for c in missing)
+    logger.info("%s: the %s from %s", name, parts, base_source.location)
+    pipe = _load_pretrained(base_source, dtype, **components)
     return pipe, ModelSource("file", f"{source.location}, its {parts} from {base_source.location}"), hints
 
 
@@ -268,19 +268,14 @@ def _quiet_libraries() -> Iterator[None]:
         transformers.logging.enable_progress_bar()
 
 
-# Pipeline parts that carry weights, and how their weight files are named (shards included).
-WEIGHTED_COMPONENTS = ("unet", "vae", "image_encoder")
-_FP16_WEIGHTS = re.compile(r"\.fp16(-\d{5}-of-\d{5})?\.safetensors$")
-
-
 def _folder_variant(folder: Path, dtype: torch.dtype, skip: tuple[str, ...] = ()) -> str | None:
     """``"fp16"`` when every weighted part has fp16 files and we run in half precision, or when some
     part has only those; None when full-precision files are all there. Missing weights: an error
     naming each part and the files it holds. ``skip``: parts given already."""
     found = {c: sorted(p.name for p in (folder / c).iterdir() if p.is_file()) if (folder / c).is_dir() else []
-             for c in WEIGHTED_COMPONENTS if c not in skip}
-    half = {c: any(_FP16_WEIGHTS.search(f) for f in files) for c, files in found.items()}
-    full = {c: any(f.endswith(".safetensors") and not _FP16_WEIGHTS.search(f) for f in files) for c, files in found.items()}
+             for c in COMPONENTS if c not in skip}  # the parts that carry weights
+    half = {c: any(FP16_WEIGHTS.search(f) for f in files) for c, files in found.items()}
+    full = {c: any(f.endswith(".safetensors") and not FP16_WEIGHTS.search(f) for f in files) for c, files in found.items()}
     missing = [c for c in found if not (half[c] or full[c])]
     if missing:
         listed = "; ".join(f"{c}/ holds {', '.join(found[c]) or 'nothing'}" for c in missing)

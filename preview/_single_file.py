@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from patcher import COMPONENTS, LABELS, PatchError, TensorFiles, build_tensor, plan_parts, plan_read
+from patcher import COMPONENTS, LABELS, PatchError, TensorFiles, plan_parts, plan_read
 
 from ._errors import ModelLoadError
 
@@ -69,10 +69,7 @@ def _load_component(component: str, plan, tensors: TensorFiles, dtype: torch.dty
         raise ModelLoadError(
             f"{filename}: its {LABELS[component]} does not fit SVD's architecture: {len(missing)} tensors missing"
             f"{_some(missing)}, {len(unexpected)} unexpected{_some(unexpected)}, {len(wrong)} of another shape{_some(wrong)}")
-    state = {}
-    for move in plan.moves[component]:
-        tensor = build_tensor(move, [tensors.read(s) for s in move.sources], got[move.target], dtype)
-        state[move.target] = tensor.to(dtype)
+    state = {m.target: m.apply([tensors.read(s) for s in m.sources]).to(dtype) for m in plan.moves[component]}
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval()
 

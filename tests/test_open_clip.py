@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-from patcher import build_tensor, plan_read
+from patcher import plan_read
 from tiny_models import sgm_state_dict, tiny_unet
 
 PREFIX = "conditioner.embedders.0.open_clip.model.visual."
@@ -59,8 +59,7 @@ def test_converted_open_clip_vision_tower_matches_open_clips_own_embeddings(open
             config["patch_size"], config["image_size"], config["hidden_act"]) == (128, 2, 2, 64, 32, 224, "gelu")
 
     model = CLIPVisionModelWithProjection(CLIPVisionConfig.from_dict(config)).eval()
-    state = {m.target: build_tensor(m, [file[s] for s in m.sources], plan.shapes["image_encoder"][m.target], torch.float32)
-             for m in plan.moves["image_encoder"]}
+    state = {m.target: m.apply([file[s] for s in m.sources]) for m in plan.moves["image_encoder"]}
     model.load_state_dict(state, strict=True)
 
     pixels = torch.randn(3, 3, 224, 224)

@@ -140,12 +140,12 @@ def test_the_converter_never_overwrites_without_force(single_file, tmp_path, cap
 
 
 def test_a_failed_conversion_leaves_nothing_behind(single_file, tmp_path, monkeypatch):
-    import patcher._convert as converter
+    from patcher._rules import Move
 
     def broken(*args):
         raise PatchError("disk full")
 
-    monkeypatch.setattr(converter, "build_tensor", broken)
+    monkeypatch.setattr(Move, "apply", broken)  # every tensor the converter makes
     with pytest.raises(PatchError, match="disk full"):
         convert(single_file, tmp_path / "folder")
     with pytest.raises(PatchError, match="disk full"):
