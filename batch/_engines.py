@@ -9,6 +9,7 @@ files at the end, so every job appears exactly once, whatever was retried or int
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import logging
@@ -23,15 +24,14 @@ from PIL import Image
 
 
 from preview import (
-    DTYPES,
     Metrics,
     Previewer,
-    default_device,
-    default_dtype,
     load_image,
     load_model,
+    resolve_numerics,
     resolve_source,
     side_by_side,
+    weights_key,
     write_mp4,
 )
 
@@ -89,8 +89,6 @@ def render_group(previewer: Previewer, jobs: list[Job], save_videos: bool, worke
 
 
 def _sha(frames: np.ndarray) -> str:
-    import hashlib
-
     return hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()
 
 
@@ -153,6 +151,23 @@ class ResultStore:
         return csv
 
 
+class BatchWorker:
+    """Loads the model once, then renders whole groups: a Ray actor, or the local engine in this process."""
+
+    def __init__(self, model: str | None, options: dict, threads: int, name: str | None = None) -> None:
+        import torch
+
+        torch.set_num_threads(threads)  # on the CPU the thread count is part of the numerics
+        self.previewer = Previewer(load_model(model, **options))
+        self.name = name or f"{os.uname().nodename}:{os.getpid()}"
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, group: list[Job], save_videos: bool) -> list[JobResult]:
+        return render_group(self.previewer, group, save_videos, self.name)
+
+
 class LocalRunner:
     """One loaded model in this process; the existing Previewer and its baseline cache."""
 
@@ -160,33 +175,12 @@ class LocalRunner:
         self.model, self.options, self.threads = model, options, threads
 
     def run(self, groups: list[list[Job]], save_videos: bool) -> Iterator[JobResult]:
-        import torch
-
-        torch.set_num_threads(self.threads)
-        previewer = Previewer(load_model(self.model, **self.options))
-        worker = f"local:{os.getpid()}"
+        worker = BatchWorker(self.model, self.options, self.threads, name=f"local:{os.getpid()}")
         for group in groups:
-            yield from render_group(previewer, group, save_videos, worker)
+            yield from worker.run(group, save_videos)
 
     def close(self) -> None:
         pass
-
-
-class BatchWorker:
-    """A Ray actor: loads the model once, then renders whole groups."""
-
-    def __init__(self, model: str | None, options: dict, threads: int) -> None:
-        import torch
-
-        torch.set_num_threads(threads)  # on the CPU the thread count is part of the numerics
-        self.previewer = Previewer(load_model(model, **options))
-        self.name = f"{os.uname().nodename}:{os.getpid()}"
-
-    def pid(self) -> int:
-        return os.getpid()
-
-    def run(self, group: list[Job], save_videos: bool) -> list[JobResult]:
-        return render_group(self.previewer, group, save_videos, self.name)
 
 
 class RayRunner:
@@ -232,13 +226,14 @@ class RayRunner:
             ray.shutdown()
 
 
-def model_key(model: str | None, options: dict) -> str:
-    """The weights and the numerics a job's frames depend on."""
+def plan_jobs(plan: Plan, model: str | None, model_options: dict | None) -> tuple[str | None, dict, list[Job]]:
+    """The model to load (``model``, else the plan's), its load options (those set), and every job:
+    each job names the weights and the numerics its frames depend on."""
+    model = model or plan.model
+    options = {k: v for k, v in (model_options or {}).items() if v is not None and v is not False}
     source = resolve_source(model)
-    device = options.get("device") or default_device()
-    dtype = options.get("dtype") or default_dtype(device)
-    dtype = dtype if isinstance(dtype, str) else next(k for k, v in DTYPES.items() if v == dtype)
-    return f"{source.kind}:{source.location}:{device}:{dtype}"
+    key = weights_key(source, *resolve_numerics(options.get("device"), options.get("dtype")))
+    return model, options, plan.jobs(source, key)
 
 
 def run_batch(
@@ -256,10 +251,7 @@ def run_batch(
     """Run every unfinished job of ``plan``; Ctrl-C stops cleanly, keeping what is done."""
     if engine not in ENGINES:
         raise PlanError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    model = model or plan.model
-    options = {k: v for k, v in (model_options or {}).items() if v is not None and v is not False}
-    source = resolve_source(model)
-    jobs = plan.jobs(source, model_key(model, options))
+    model, options, jobs = plan_jobs(plan, model, model_options)
     store = ResultStore(plan.output)
     store.write_plan(plan.as_dict() | {"model": model, "model_key": jobs[0].model, "jobs": len(jobs)})
     finished = store.done()
@@ -296,9 +288,7 @@ def run_batch(
 
 def estimate(plan: Plan, model: str | None = None, model_options: dict | None = None) -> dict[str, int]:
     """Counts before running: jobs, groups (one baseline each), renders with baseline reuse, and still to do."""
-    model = model or plan.model
-    options = {k: v for k, v in (model_options or {}).items() if v is not None and v is not False}
-    jobs = plan.jobs(resolve_source(model), model_key(model, options))
+    _, _, jobs = plan_jobs(plan, model, model_options)
     finished = ResultStore(plan.output).done() if plan.output.is_dir() else set()
     todo = [j for j in jobs if j.id not in finished]
     return {"jobs": len(jobs), "groups": len({j.group for j in jobs}),

@@ -10,7 +10,6 @@ from ._families import PIPELINE_FAMILIES, VideoFamily
 from ._loading import (
     DEMO_FRAMES,
     DEMO_MODEL_DIR,
-    DTYPES,
     MODEL_ENV,
     LoadedModel,
     ModelHolder,
@@ -20,7 +19,9 @@ from ._loading import (
     default_dtype,
     load_model,
     model_options,
+    resolve_numerics,
     resolve_source,
+    weights_key,
 )
 from ._images import MAX_IMAGE_PIXELS, load_image, prepare_image
 from ._metrics import Metrics, flicker, jitter, mean_abs_diff, temporal_change
@@ -40,7 +41,6 @@ from ._sweep import MAX_SWEEP_SEEDS, MAX_SWEEP_VALUES, SWEEPABLE, SweepResult, p
 __all__ = [
     "DEMO_FRAMES",
     "DEMO_MODEL_DIR",
-    "DTYPES",
     "MAX_IMAGE_PIXELS",
     "MAX_SWEEP_SEEDS",
     "MAX_SWEEP_VALUES",
@@ -92,10 +92,12 @@ __all__ = [
     "preview_settings",
     "read_motion",
     "render_frames",
+    "resolve_numerics",
     "resolve_source",
     "side_by_side",
     "sweep",
     "temporal_change",
+    "weights_key",
     "write_mp4",
     "write_png",
     "write_webp",

@@ -77,6 +77,22 @@ def default_dtype(device: str) -> torch.dtype:
     return torch.float32 if device == "cpu" else torch.float16
 
 
+def resolve_numerics(device: str | None = None, dtype: str | torch.dtype | None = None) -> tuple[str, torch.dtype]:
+    """The device and dtype a load with these options uses: the best device and its default dtype
+    where not given; a dtype by name must be one of ``DTYPES``."""
+    device = device or default_device()
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise ModelLoadError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        dtype = DTYPES[dtype]
+    return device, dtype or default_dtype(device)
+
+
+def weights_key(source: ModelSource, device: str, dtype: torch.dtype) -> str:
+    """Identifies the weights and the numerics a render depends on (for caches and batch job ids)."""
+    return f"{source.kind}:{source.location}:{device}:{dtype}"
+
+
 @dataclasses.dataclass
 class LoadedModel:
     pipe: object  # StableVideoDiffusionPipeline
@@ -92,7 +108,7 @@ class LoadedModel:
     @property
     def key(self) -> str:
         """Identifies the weights and numerics, for caches."""
-        return f"{self.source.kind}:{self.source.location}:{self.device}:{self.dtype}"
+        return weights_key(self.source, self.device, self.dtype)
 
     @property
     def dtype_name(self) -> str:
@@ -130,12 +146,7 @@ def load_model(
     """
     if not isinstance(source, ModelSource):
         source = resolve_source(source)
-    device = device or default_device()
-    if isinstance(dtype, str):
-        if dtype not in DTYPES:
-            raise ModelLoadError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        dtype = DTYPES[dtype]
-    dtype = dtype or default_dtype(device)
+    device, dtype = resolve_numerics(device, dtype)
     if compile and zerogpu_host():
         raise ModelLoadError("--compile is for dedicated GPUs; ZeroGPU does not support torch.compile")
 

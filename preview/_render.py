@@ -44,7 +44,7 @@ def preview_settings(model: LoadedModel | ModelSource, **overrides) -> RenderSet
 
     Takes a loaded model, or just its source, so a UI can show the defaults before loading.
     """
-    if _is_small(model):
+    if is_small(model):
         frames = model.native_frames if isinstance(model, LoadedModel) else DEMO_FRAMES
         base = RenderSettings(frames=frames, steps=10, decode_chunk_size=frames)
     else:
@@ -67,7 +67,8 @@ def _family(model: LoadedModel | ModelSource):
     return model.family if isinstance(model, LoadedModel) else SVD
 
 
-def _is_small(model: LoadedModel | ModelSource) -> bool:
+def is_small(model: LoadedModel | ModelSource) -> bool:
+    """A model whose renders are quick (the demo model): below 512 px natively."""
     if isinstance(model, LoadedModel):
         return model.native_size[0] < 512
     return model.is_demo

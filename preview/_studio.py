@@ -24,7 +24,7 @@ from ._loading import ModelHolder, ModelSource, default_device, default_dtype, r
 from ._motion import MotionReading, read_motion
 from ._metrics import Metrics
 from ._outputs import Artifacts, export_comparison
-from ._render import Comparison, Previewer, ProgressFn, RenderSettings, full_settings, preview_settings
+from ._render import Comparison, Previewer, ProgressFn, RenderSettings, full_settings, is_small, preview_settings
 from ._sweep import SweepResult, sweep
 
 
@@ -84,9 +84,7 @@ class Studio:
 
     def default_sweep_seeds(self) -> int:
         """3 seeds where renders are quick (the demo model), 1 on real SVD."""
-        loaded = self.model.loaded
-        small = loaded.native_size[0] < 512 if loaded is not None else self.source.is_demo
-        return 3 if small else 1
+        return 3 if is_small(self.model.loaded or self.source) else 1
 
     # --- Stop ---------------------------------------------------------------------------------
 

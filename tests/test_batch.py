@@ -60,9 +60,10 @@ def test_the_local_engine_renders_each_groups_baseline_once(tmp_path, counted_re
     plan = load_plan(_plan(tmp_path))
     counts = estimate(plan)
     assert counts == {"jobs": 12, "groups": 4, "renders": 12, "renders_without_reuse": 24, "to_do": 12}
-    report = run_batch(plan, progress=False)
+    report = run_batch(plan, progress=False, save_videos=True)
     table = pd.read_csv(report.table)
     assert report.done == len(table) == 12 and table.job_id.is_unique
+    assert sorted(p.stem for p in (tmp_path / "results" / "videos").glob("*.mp4")) == sorted(table.job_id)
     assert sum(counted_renders) == report.renders == 4 + 8  # 4 baselines, 8 patched (1.0 is the baseline itself)
     assert (table.groupby("group_id").renders.sum() == 3).all()
     identity = table[table.self_temporal == 1.0]
