@@ -72,7 +72,6 @@ def test_the_local_engine_renders_each_groups_baseline_once(tmp_path, counted_re
 
 
 def test_ray_with_a_killed_worker_gives_the_local_table_bitwise_and_every_job_once(tmp_path, local_results):
-    pytest.importorskip("ray", reason="ray is installed by requirements-dev.txt")  # never skipped in CI: installed
     plan = load_plan(_plan(tmp_path))
     killed = []
 
