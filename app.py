@@ -66,7 +66,7 @@ def _markdown_text(text: str) -> str:
 
 def _multiplier_values(multipliers: Multipliers) -> tuple:
     """The four sliders' values, then the twelve region factors', in the inputs' order."""
-    return (*multipliers.as_dict().values(), *(multipliers.regions.factor(r, f) for r in REGIONS for f in FIELDS))
+    return (*multipliers.node_values().values(), *(multipliers.regions.factor(r, f) for r in REGIONS for f in FIELDS))
 
 
 def _preset_outputs(preset: presets.Preset) -> tuple:

@@ -1,7 +1,7 @@
 """Batch experiments: plans over images x seeds x multipliers, run on one model or on a Ray cluster,
 resumable, with a results table and an HTML report.
 
-``python -m preview batch PLAN`` and ``python -m preview report RESULTS`` (or ``python -m batch``).
+``python -m batch run PLAN`` and ``python -m batch report RESULTS``.
 Ray, pyarrow and matplotlib are needed here only (``requirements-batch.txt``); the app imports none.
 """
 

@@ -1,8 +1,9 @@
-"""``python -m preview batch PLAN`` and ``python -m preview report RESULTS`` (also ``python -m batch run|report``)."""
+"""``python -m batch run PLAN`` and ``python -m batch report RESULTS``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from ._plan import load_plan
 
 
 def batch_main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m preview batch", description="Run a batch plan: images x seeds x "
+    p = argparse.ArgumentParser(prog="python -m batch run", description="Run a batch plan: images x seeds x "
                                 "multipliers, locally or on a Ray cluster; re-running it resumes.")
     p.add_argument("plan", type=Path, help="plan file (.toml or .json)")
     p.add_argument("--engine", choices=ENGINES, default="local", help="local: one model in this process; "
@@ -24,13 +25,16 @@ def batch_main(argv: list[str]) -> int:
     p.add_argument("--address", help="Ray cluster address (ray://host:10001 or auto); default: a local Ray")
     p.add_argument("--workers", type=int, help="Ray actors (default: one per GPU, else CPUs / the plan's threads)")
     p.add_argument("--save-videos", action="store_true", help="also write each job's baseline | patched mp4")
-    p.add_argument("--dry-run", action="store_true", help="check the plan and print the counts; render nothing")
+    p.add_argument("--out", type=Path, help="results folder (overrides the plan's output)")
+    p.add_argument("--dry-run", action="store_true", help="check the plan and print the counts; write nothing")
     add_model_options(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     options = model_options(args)
     try:
         plan = load_plan(args.plan)
+        if args.out is not None:
+            plan = dataclasses.replace(plan, output=args.out.resolve())
         counts = estimate(plan, args.model, options)
         print(f"{args.plan}: {counts['jobs']} jobs ({len(plan.images)} images x {len(plan.seeds)} seeds x "
               f"{len(plan.grid)} multiplier settings), {counts['to_do']} to do; {counts['renders']} renders with "
@@ -49,7 +53,7 @@ def batch_main(argv: list[str]) -> int:
 
 
 def report_main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m preview report", description="Write a static HTML report of a "
+    p = argparse.ArgumentParser(prog="python -m batch report", description="Write a static HTML report of a "
                                 "batch's results: each multiplier's metrics against its value, with 95% intervals.")
     p.add_argument("results", type=Path, help="a batch's results folder (or its results.csv / results.parquet)")
     p.add_argument("--out", type=Path, help="the HTML file (default: RESULTS/report.html)")

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 
+from checkpoints import atomic_write_bytes
 from preview import (
     Metrics,
     Previewer,
@@ -73,7 +74,7 @@ def render_group(previewer: Previewer, jobs: list[Job], save_videos: bool, worke
         renders = (0 if comparison.baseline_cached else 1) + (0 if job.multipliers.is_identity else 1)
         row = {
             "job_id": job.id, "group_id": job.group, "image": job.image, "image_sha256": job.image_sha256,
-            "seed": job.settings.seed, **job.multipliers.as_dict(),
+            "seed": job.settings.seed, **job.multipliers.columns(),
             **{f"setting_{k}": v for k, v in job.settings.as_dict().items() if k != "seed"},
             "model": job.model, **Metrics.compare(comparison.baseline, comparison.patched).summary(),
             "baseline_sha256": _sha(comparison.baseline), "patched_sha256": _sha(comparison.patched),
@@ -104,34 +105,61 @@ def _thumbnail(baseline: np.ndarray, patched: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+MARKER = "batch.json"  # names the plan whose results a folder holds; nothing is written into a folder without it
+MARKER_FORMAT = "svd-attention-batch-results"
 
 
 class ResultStore:
-    """A results folder: ``plan.json``, ``jobs/<id>.json``, ``thumbs/<id>.png``, ``videos/<id>.mp4``,
-    and the table ``results.csv`` / ``results.parquet``."""
+    """A results folder: ``batch.json`` (the marker and the plan as run), ``jobs/<id>.json``,
+    ``thumbs/<id>.png``, ``videos/<id>.mp4``, and the table ``results.csv`` / ``results.parquet``.
+
+    Opening a store writes nothing; :meth:`claim` refuses a file, a non-empty folder without the
+    marker, or another plan's results before the first write."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+
+    def check(self, plan_path: Path) -> None:
+        """Raise ``PlanError`` unless this run may write here: the folder is missing, empty, or holds
+        results of the same plan."""
+        folder, plan_path = self.folder, Path(plan_path).resolve()
+        if folder.exists() and not folder.is_dir():
+            raise PlanError(f"{plan_path.name}: output {folder} is a file, not a folder")
+        if not folder.is_dir() or not any(folder.iterdir()):
+            return
+        marker = folder / MARKER
+        try:
+            owner = json.loads(marker.read_text())
+            ours = owner.get("format") == MARKER_FORMAT
+        except (OSError, ValueError, AttributeError):
+            ours = False
+        if not ours:
+            raise PlanError(f"{plan_path.name}: output {folder} is not empty and holds no batch results "
+                            f"({MARKER} missing); choose an empty or new folder (--out DIR)")
+        if owner.get("plan") != str(plan_path):
+            raise PlanError(f"{plan_path.name}: output {folder} holds the results of another plan "
+                            f"({owner.get('plan')}); choose another folder (--out DIR)")
+
+    def claim(self, plan_path: Path, record: dict) -> None:
+        """Check, then create the folder and write the marker with the plan as run."""
+        self.check(plan_path)
         for sub in ("jobs", "thumbs"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        marker = {"format": MARKER_FORMAT, "plan": str(Path(plan_path).resolve())} | record
+        atomic_write_bytes(self.folder / MARKER, json.dumps(marker, indent=2).encode(), replace=True)
 
     def done(self) -> set[str]:
-        return {p.stem for p in (self.folder / "jobs").glob("*.json")}
+        jobs = self.folder / "jobs"
+        return {p.stem for p in jobs.glob("*.json")} if jobs.is_dir() else set()
 
     def save(self, result: JobResult) -> None:
         job_id = result.row["job_id"]
-        _atomic_write(self.folder / "thumbs" / f"{job_id}.png", result.thumbnail)
+        atomic_write_bytes(self.folder / "thumbs" / f"{job_id}.png", result.thumbnail, replace=True)
         if result.video is not None:
             (self.folder / "videos").mkdir(exist_ok=True)
-            _atomic_write(self.folder / "videos" / f"{job_id}.mp4", result.video)
-        _atomic_write(self.folder / "jobs" / f"{job_id}.json", json.dumps(result.row, indent=1).encode())  # last: done
-
-    def write_plan(self, plan: dict) -> None:
-        _atomic_write(self.folder / "plan.json", json.dumps(plan, indent=2).encode())
+            atomic_write_bytes(self.folder / "videos" / f"{job_id}.mp4", result.video, replace=True)
+        row = json.dumps(result.row, indent=1).encode()
+        atomic_write_bytes(self.folder / "jobs" / f"{job_id}.json", row, replace=True)  # last: marks it done
 
     def rows(self, job_ids: list[str] | None = None) -> list[dict]:
         ids = job_ids if job_ids is not None else sorted(self.done())
@@ -144,10 +172,10 @@ class ResultStore:
 
         table = pd.DataFrame(self.rows(job_ids))
         csv = self.folder / "results.csv"
-        _atomic_write(csv, table.to_csv(index=False).encode())
+        atomic_write_bytes(csv, table.to_csv(index=False).encode(), replace=True)
         parquet = io.BytesIO()
         table.to_parquet(parquet, index=False)
-        _atomic_write(self.folder / "results.parquet", parquet.getvalue())
+        atomic_write_bytes(self.folder / "results.parquet", parquet.getvalue(), replace=True)
         return csv
 
 
@@ -192,6 +220,7 @@ class RayRunner:
         import ray
 
         import batch
+        import checkpoints
         import controls
         import patcher
         import presets
@@ -199,7 +228,7 @@ class RayRunner:
 
         self._started = not ray.is_initialized()
         if self._started:
-            runtime_env = {"py_modules": [batch, controls, patcher, presets, preview]}  # the code, shipped to every node
+            runtime_env = {"py_modules": [batch, checkpoints, controls, patcher, presets, preview]}  # the code, shipped to every node
             kwargs = {"address": address} if address else {"num_cpus": (workers or max(1, (os.cpu_count() or 1) // threads)) * threads}
             ray.init(runtime_env=runtime_env, include_dashboard=False, log_to_driver=False, **kwargs)
         gpus = ray.cluster_resources().get("GPU", 0)
@@ -253,7 +282,7 @@ def run_batch(
         raise PlanError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     model, options, jobs = plan_jobs(plan, model, model_options)
     store = ResultStore(plan.output)
-    store.write_plan(plan.as_dict() | {"model": model, "model_key": jobs[0].model, "jobs": len(jobs)})
+    store.claim(plan.path, plan.as_dict() | {"model": model, "model_key": jobs[0].model, "jobs": len(jobs)})
     finished = store.done()
     todo = [j for j in jobs if j.id not in finished]
     groups: dict[str, list[Job]] = {}
@@ -289,7 +318,9 @@ def run_batch(
 def estimate(plan: Plan, model: str | None = None, model_options: dict | None = None) -> dict[str, int]:
     """Counts before running: jobs, groups (one baseline each), renders with baseline reuse, and still to do."""
     _, _, jobs = plan_jobs(plan, model, model_options)
-    finished = ResultStore(plan.output).done() if plan.output.is_dir() else set()
+    store = ResultStore(plan.output)
+    store.check(plan.path)  # a dry run refuses what a run would, and writes nothing
+    finished = store.done()
     todo = [j for j in jobs if j.id not in finished]
     return {"jobs": len(jobs), "groups": len({j.group for j in jobs}),
             "renders": len({j.group for j in todo}) + sum(not j.multipliers.is_identity for j in todo),

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from checkpoints import atomic_write_bytes
 from controls import FIELDS, MULTIPLIER_DEFAULT
-
 from preview import PreviewError
+
+from ._engines import MARKER
 
 METRICS = (
     ("mean_change_vs_baseline", "change vs baseline (8-bit levels)"),
@@ -33,7 +35,7 @@ def load_results(path: str | os.PathLike):
     if path.is_dir():
         path = next((path / n for n in ("results.parquet", "results.csv") if (path / n).is_file()), path / "results.csv")
     if not path.is_file():
-        raise PreviewError(f"{path}: no results table (run python -m preview batch PLAN first)")
+        raise PreviewError(f"{path}: no results table (run python -m batch run PLAN first)")
     table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     missing = [c for c in ("job_id", "image", "seed", *FIELDS, *(m for m, _ in METRICS)) if c not in table.columns]
     if missing:
@@ -108,8 +110,8 @@ def write_report(results: str | os.PathLike, out: str | os.PathLike | None = Non
         raise PreviewError("no multiplier varies in these results; nothing to plot")
     png = _figure(curves)
     if figure is not None:
-        Path(figure).write_bytes(png)
-    plan = (folder / "plan.json").read_text() if (folder / "plan.json").is_file() else "{}"
+        atomic_write_bytes(figure, png, replace=True)
+    plan = (folder / MARKER).read_text() if (folder / MARKER).is_file() else "{}"  # the plan as run
     e = html.escape
     parts = [
         "<!doctype html><meta charset='utf-8'><title>SVD attention multipliers: batch report</title>",
@@ -139,7 +141,4 @@ def write_report(results: str | os.PathLike, out: str | os.PathLike | None = Non
                              f"{e(Path(str(job['image'])).name)}, seed {int(job['seed'])}</figcaption></figure>")
     parts.append(f"<h2>Plan</h2><pre>{e(json.dumps(json.loads(plan), indent=2))}</pre>")
     out = Path(out) if out is not None else folder / "report.html"
-    tmp = out.with_name(f".{out.name}.part")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return atomic_write_bytes(out, "\n".join(parts).encode("utf-8"), replace=True)

@@ -1,4 +1,4 @@
-"""Peak memory of `python -m patcher bake` against the checkpoint size, measured in one run.
+"""Peak memory of `python -m checkpoints bake` against the checkpoint size, measured in one run.
 
     python bench/bake_memory.py [--mib 1024]
 
@@ -19,10 +19,10 @@ from safetensors.torch import save_file
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
-import sys, patcher
+import sys, checkpoints, patcher
 rss = lambda f: int(next(l for l in open('/proc/self/status') if l.startswith(f)).split()[1])
 before = rss('VmRSS:')
-patcher.bake(sys.argv[1], sys.argv[2], patcher.Multipliers(self_temporal=1.2, cross_temporal=0.8))
+checkpoints.bake(sys.argv[1], sys.argv[2], patcher.Multipliers(self_temporal=1.2, cross_temporal=0.8))
 print(before, rss('VmHWM:'))
 """
 

@@ -3,7 +3,7 @@
     python bench/single_file_memory.py [--dir /tmp] [--dtype float16|float32]
 
 Builds SVD-XT (UNet, temporal VAE, ViT-H image encoder) from the published configuration with
-random fp16 weights, saves it as a diffusers folder, converts that with ``python -m patcher
+random fp16 weights, saves it as a diffusers folder, converts that with ``python -m checkpoints
 convert`` into one file in Stability's layout (printing the converter's peak RSS), then, in a fresh
 process, loads the file with ``preview.load_model`` as ``python app.py --model FILE`` does, and prints
 peak RSS / model size (at most 1.25 is the target) and the growth during the load / model size.
@@ -29,7 +29,7 @@ StableVideoDiffusionPipeline(**svd_xt_components("cpu", torch.float16)).save_pre
 
 CONVERT = """
 import resource, sys
-from patcher import convert
+from checkpoints import convert
 report = convert(sys.argv[1], sys.argv[2])
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 print(f"converter: {report.tensors} tensors, {report.bytes_written / 2**30:.2f} GiB written; peak RSS {peak:.2f} GiB")

@@ -118,15 +118,32 @@ class Multipliers:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Multipliers:
-        """Build from a mapping; unknown keys are an error, missing ones take the default."""
-        unknown = sorted(set(values) - set(FIELDS))
+        """The inverse of :meth:`as_dict`: the four fields and an optional ``regions`` table. Unknown keys
+        are an error, missing ones take the default."""
+        if not isinstance(values, Mapping):
+            raise ValueError(f"multipliers must map {', '.join(FIELDS)} to numbers")
+        unknown = sorted(set(values) - set(FIELDS) - {"regions"})
         if unknown:
             raise ValueError(f"unknown multiplier(s) {', '.join(unknown)}; expected some of {', '.join(FIELDS)}")
-        return cls(**values)
+        regions = Regions.from_dict(values.get("regions", {}))
+        return cls(**{name: values[name] for name in FIELDS if name in values}, regions=regions)
 
-    def as_dict(self) -> dict[str, float]:
-        """The four global values (what ComfyUI's node and a preset's ``multipliers`` hold)."""
+    def as_dict(self) -> dict[str, Any]:
+        """The whole setting, losslessly: the four values and, where any factor is not 1, ``regions``.
+        Job ids, tables, presets and file metadata all use this form."""
+        doc: dict[str, Any] = self.node_values()
+        if not self.regions.is_identity:
+            doc["regions"] = self.regions.as_dict()
+        return doc
+
+    def node_values(self) -> dict[str, float]:
+        """Only the four global values: what ComfyUI's node and a preset's ``multipliers`` hold. Lossy
+        where per-region factors are set."""
         return {name: getattr(self, name) for name in FIELDS}
+
+    def columns(self) -> dict[str, float]:
+        """Flat columns for a table: the four values and every region factor (``up.self_temporal``)."""
+        return self.node_values() | {region_param(r, f): self.regions.factor(r, f) for r in REGIONS for f in FIELDS}
 
     def replace(self, **changes: float) -> Multipliers:
         return dataclasses.replace(self, **changes)

@@ -24,7 +24,7 @@ _REGIONS = (
     (re.compile(r"(^|\.)(output_blocks|up_blocks)\."), "up"),
 )
 
-REGIONS = ("down", "mid", "up", "other")
+KEY_REGIONS = ("down", "mid", "up", "other")  # controls.REGIONS, plus keys outside the three
 
 
 class KeyMatch(NamedTuple):

@@ -11,7 +11,7 @@ from typing import Iterator, Mapping
 import torch
 
 from ._errors import PatchError
-from ._keys import REGIONS, match_key
+from ._keys import KEY_REGIONS, match_key
 from controls import FIELDS, Multipliers
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class AttentionPatch:
         total_params = sum(p.numel() for p in self._params.values())
         return {
             "groups": stats(self._fields, FIELDS),
-            "regions": stats(self._regions, REGIONS),
+            "regions": stats(self._regions, KEY_REGIONS),
             "total": {"tensors": len(self._params), "parameters": total_params},
             "unet_parameters": self._unet_parameters,
             "fraction": total_params / self._unet_parameters,

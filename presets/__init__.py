@@ -13,6 +13,7 @@ from ._comfyui import (
     to_ui_workflow,
 )
 from ._errors import PresetError
+from ._json import nesting_depth, read_json
 from ._schema import FORMAT_NAME, FORMAT_VERSION, MAX_DOCUMENT_BYTES, SETTINGS, Preset, check_setting
 from ._share import from_link, from_query, link_params, to_query, to_url
 
@@ -37,7 +38,9 @@ __all__ = [
     "from_workflow",
     "get_builtin",
     "link_params",
+    "nesting_depth",
     "pick",
+    "read_json",
     "to_api_node",
     "to_query",
     "to_ui_workflow",

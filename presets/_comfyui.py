@@ -223,7 +223,7 @@ def to_api_node(multipliers: Multipliers, node_id: str = "100", model_from: tupl
     inputs: dict[str, Any] = {}
     if model_from is not None:
         inputs["model"] = [model_from[0], model_from[1]]
-    inputs.update(multipliers.as_dict())
+    inputs.update(multipliers.node_values())
     return {node_id: {"class_type": NODE_TYPE, "inputs": inputs, "_meta": {"title": NODE_TITLE}}}
 
 def export_notes(multipliers: Multipliers, start: float = 0.0, end: float = 1.0) -> list[str]:

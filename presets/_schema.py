@@ -72,7 +72,7 @@ class Preset:
             "version": FORMAT_VERSION,
             "name": self.name,
             "description": self.description,
-            "multipliers": self.multipliers.as_dict(),
+            "multipliers": self.multipliers.node_values(),
         }
         if not self.multipliers.regions.is_identity:
             doc["regions"] = self.multipliers.regions.as_dict()
@@ -157,6 +157,8 @@ def _from_current(doc: dict[str, Any]) -> Preset:
     multipliers = doc.get("multipliers", {})
     if not isinstance(multipliers, dict):
         raise PresetError(f"multipliers must be an object, got {type_name(multipliers)}")
+    if "regions" in multipliers:
+        raise PresetError("multipliers.regions: region factors go in the top-level regions object")
     try:
         parsed = Multipliers.from_dict(multipliers)
     except ValueError as exc:

@@ -1,6 +1,6 @@
 """``python -m preview``: render a baseline | patched comparison (or a sweep) to a video file.
 
-``python -m preview batch PLAN`` runs a batch plan; ``python -m preview report RESULTS`` reports on it.
+Batch plans have their own command: ``python -m batch run PLAN``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from controls import add_multiplier_options, add_setting_options, multipliers_from_args, settings_from_args
+from checkpoints import atomic_write_bytes
 from patcher import PatchError
 
 from ._compose import side_by_side
@@ -40,11 +41,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["batch"], ["report"]):  # the batch package builds on this one
-        from batch import batch_main, report_main
-
-        return (batch_main if argv[0] == "batch" else report_main)(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
@@ -76,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             table = [metrics.summary()]
         _write(frames, args.out, settings.fps)
         if args.metrics:
-            args.metrics.write_text(metrics_text)
+            atomic_write_bytes(args.metrics, metrics_text.encode(), replace=True)
     except (PreviewError, PatchError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

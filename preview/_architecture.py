@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from patcher import svd_xt_config
+from checkpoints import svd_xt_config
 
 
 def svd_xt_components(device: str | torch.device = "meta", dtype: torch.dtype = torch.float32) -> dict:

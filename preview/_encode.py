@@ -12,6 +12,8 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
+from checkpoints import atomic_path
+
 OUTPUT_ENV = "SVD_LAB_OUTPUT_DIR"
 
 
@@ -26,7 +28,12 @@ def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: int) -> Path:
     frames = _even(np.ascontiguousarray(frames, dtype=np.uint8))
     _, h, w, _ = frames.shape
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
+    with atomic_path(path, replace=True) as tmp:
+        _encode_mp4(frames, tmp, fps, w, h)
+    return path
+
+
+def _encode_mp4(frames: np.ndarray, tmp: Path, fps: int, w: int, h: int) -> None:
     writer = imageio_ffmpeg.write_frames(
         str(tmp),
         (w, h),
@@ -44,24 +51,20 @@ def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: int) -> Path:
             writer.send(frame)
     finally:
         writer.close()
-    os.replace(tmp, path)
-    return path
 
 
 def write_webp(frames: np.ndarray, path: str | os.PathLike, fps: int) -> Path:
     images = [Image.fromarray(f) for f in frames]
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    images[0].save(tmp, format="WEBP", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0, quality=90)
-    os.replace(tmp, path)
+    with atomic_path(path, replace=True) as tmp:
+        images[0].save(tmp, format="WEBP", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0, quality=90)
     return path
 
 
 def write_png(image: np.ndarray, path: str | os.PathLike) -> Path:
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    Image.fromarray(image).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path, replace=True) as tmp:
+        Image.fromarray(image).save(tmp, format="PNG")
     return path
 
 

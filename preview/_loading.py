@@ -15,7 +15,8 @@ from typing import Iterator
 
 import torch
 
-from patcher import COMPONENTS, FP16_WEIGHTS, LABELS, AttentionPatch, release_name, svd_xt_config
+from checkpoints import COMPONENTS, FP16_WEIGHTS, LABELS, release_name, svd_xt_config
+from patcher import AttentionPatch
 
 from ._errors import ModelLoadError
 from ._families import PIPELINE_FAMILIES, SVD, VideoFamily

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from checkpoints import atomic_write_bytes
+
 from . import _compose as compose
 from ._encode import write_mp4, write_png, write_webp
 from ._metrics import Metrics
@@ -33,8 +35,8 @@ def export_comparison(comparison: Comparison, folder: Path, difference_gain: flo
     pair = compose.side_by_side(baseline, patched, "baseline", comparison.multipliers.label())
     diff = compose.difference(baseline, patched, difference_gain)
     sheet = compose.contact_sheet([("baseline", baseline), ("patched", patched), (f"diff x{difference_gain:g}", diff)])
-    (folder / "metrics.json").write_text(metrics.to_json())
-    (folder / "metrics.csv").write_text(metrics.to_csv())
+    atomic_write_bytes(folder / "metrics.json", metrics.to_json().encode())
+    atomic_write_bytes(folder / "metrics.csv", metrics.to_csv().encode())
     return Artifacts(
         side_by_side=write_mp4(pair, folder / "side_by_side.mp4", fps),
         baseline=write_mp4(compose.upscale(baseline, factor), folder / "baseline.mp4", fps),

@@ -1,6 +1,6 @@
 """Single-file SGM checkpoints, as ComfyUI users hold them: diffusers components built from one file.
 
-``patcher.plan_read`` routes every tensor (UNet, temporal VAE, OpenCLIP image encoder) to its
+``checkpoints.plan_read`` routes every tensor (UNet, temporal VAE, OpenCLIP image encoder) to its
 diffusers name and gives each component's configuration (the file's metadata, else the ``--base``
 model's, else what the shapes imply). Each component is built without weights (``meta``) and its
 tensors are read one at a time with plain file reads, cast, and assigned: peak memory stays near
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from patcher import COMPONENTS, LABELS, PatchError, TensorFiles, plan_parts, plan_read
+from checkpoints import COMPONENTS, LABELS, TensorFiles, plan_parts, plan_read
+from patcher import PatchError
 
 from ._errors import ModelLoadError
 

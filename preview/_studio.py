@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Mapping
 import numpy as np
 from PIL import Image
 
+from checkpoints import atomic_write_bytes
 from controls import Multipliers, patched_steps
 
 from ._encode import OutputDir, write_mp4
@@ -164,8 +165,7 @@ class Studio:
     def write(self, name: str, text: str) -> Path:
         """A text file for download, in a fresh output folder, under a fixed ``name`` (never a visitor's text)."""
         path = self.outputs.new_batch() / name
-        path.write_text(text, encoding="utf-8")
-        return path
+        return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _settings(settings: RenderSettings | Mapping, randomize_seed: bool = False) -> RenderSettings:

@@ -10,7 +10,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import patcher
-from patcher import METADATA_KEY, Multipliers, PatchError, bake, classify_key
+from checkpoints import METADATA_KEY, bake
+from patcher import Multipliers, PatchError, classify_key
 from tiny_models import sgm_state_dict, tiny_unet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,7 +19,7 @@ M = Multipliers(self_structural=0.9, self_temporal=1.2, cross_structural=1.05, c
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "patcher", *args], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "checkpoints", *args], cwd=ROOT, capture_output=True, text=True)
 
 
 def load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -111,9 +112,9 @@ def test_killed_bake_leaves_no_output(tmp_path):
     save_file({"x": torch.zeros(64 * 1024 * 1024 // 4), "a.attn1.to_out.0.weight": torch.ones(4, 4)}, str(big))
     out = tmp_path / "out.safetensors"
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import os, patcher, patcher._checkpoint as c\n"
+        [sys.executable, "-c", "import os, checkpoints, patcher\n"
          "def die(): os._exit(9)\n"
-         f"patcher.bake({str(big)!r}, {str(out)!r}, patcher.Multipliers(), _before_commit=die)"],
+         f"checkpoints.bake({str(big)!r}, {str(out)!r}, patcher.Multipliers(), _before_commit=die)"],
         cwd=ROOT,
     )
     assert proc.wait(timeout=120) == 9
@@ -126,7 +127,7 @@ def test_killed_bake_leaves_no_output(tmp_path):
         (lambda p: None, "no such file"),
         (lambda p: p.write_bytes(pickle.dumps({"state_dict": {}}, protocol=2)), "pickle checkpoint"),
         (lambda p: torch.save({"w": torch.ones(2)}, p), "pickle checkpoint"),
-        (lambda p: p.write_bytes(b"hello world, not a checkpoint"), "not a .safetensors file"),
+        (lambda p: p.write_bytes(b"hello world, not a checkpoint"), "not a valid .safetensors file"),
         (lambda p: save_file({"conv.weight": torch.ones(2, 2)}, str(p)), "has no attention output projections"),
     ],
     ids=["missing", "pickle", "torch-save-zip", "garbage", "no-matching-keys"],
@@ -159,10 +160,10 @@ def test_bake_streams_with_small_peak_memory(tmp_path):
     size = src.stat().st_size
     out = tmp_path / "large-baked.safetensors"
     script = (
-        "import patcher\n"
+        "import checkpoints, patcher\n"
         "rss = lambda field: int(next(l for l in open('/proc/self/status') if l.startswith(field)).split()[1])\n"
         "before = rss('VmRSS:')\n"
-        f"patcher.bake({str(src)!r}, {str(out)!r}, patcher.Multipliers(self_temporal=2.0))\n"
+        f"checkpoints.bake({str(src)!r}, {str(out)!r}, patcher.Multipliers(self_temporal=2.0))\n"
         "print(before, rss('VmHWM:'))  # current RSS before, peak RSS after (kB)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)

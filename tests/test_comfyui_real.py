@@ -8,7 +8,7 @@ import pytest
 import presets
 from controls import Multipliers
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 WAN = sorted(REAL.glob("wan21_*.json"))
 
 

@@ -9,16 +9,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["controls", "patcher", "presets", "preview", "batch"]
+PACKAGES = ["controls", "patcher", "checkpoints", "presets", "preview", "batch"]
 
 # package -> the project packages and heavy libraries it must not import, directly or through others
 FORBIDDEN = {
-    "controls": {"patcher", "presets", "preview", "demo_model", "app", "torch", "numpy", "gradio", "diffusers"},
-    "patcher": {"presets", "preview", "demo_model", "app", "gradio", "diffusers"},
-    "presets": {"patcher", "preview", "demo_model", "app", "torch", "gradio", "diffusers"},
+    "controls": {"patcher", "checkpoints", "presets", "preview", "batch", "demo_model", "app", "torch", "numpy",
+                 "gradio", "diffusers"},
+    "patcher": {"checkpoints", "presets", "preview", "batch", "demo_model", "app", "gradio", "diffusers"},
+    "checkpoints": {"presets", "preview", "batch", "demo_model", "app", "gradio", "diffusers"},
+    "presets": {"patcher", "checkpoints", "preview", "batch", "demo_model", "app", "torch", "gradio", "diffusers"},
     "preview": {"presets", "batch", "demo_model", "app", "gradio", "ray", "pyarrow", "matplotlib"},
     "batch": {"demo_model", "app", "gradio", "ray", "pyarrow", "matplotlib"},  # ray & co. only when running
 }
+PROJECT = {*PACKAGES, "demo_model", "app"}
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -52,6 +55,23 @@ def test_the_block_in_the_test_above_really_blocks():
     code = "import sys\nsys.modules['torch'] = None\nimport patcher"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "torch" in result.stderr
+
+
+COMMANDS = sorted(p for d in PACKAGES for name in ("__main__.py", "_cli.py") if (p := ROOT / d / name).is_file())
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_command_module_imports_upwards(path):
+    """A package's command line obeys the package's own import rules, lazy imports inside functions included."""
+    upward = FORBIDDEN[path.parent.name] & PROJECT
+    for module in _imports(path):
+        assert module.split(".")[0] not in upward, f"{path.relative_to(ROOT)} imports {module}, above its package"
+
+
+def test_the_command_check_sees_a_lazy_upward_import(tmp_path):
+    fake = tmp_path / "__main__.py"
+    fake.write_text("def main():\n    from batch import batch_main\n")
+    assert "batch" in {m.split(".")[0] for m in _imports(fake)}
 
 
 def _imports(path: Path):

@@ -77,7 +77,7 @@ def test_inspect_and_bake_warn_on_another_family_but_keep_comfyui_parity(tmp_pat
     save_file({k: torch.randn(2, 2) for k in names}, str(path))
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "patcher", *args], cwd=ROOT, capture_output=True, text=True)
+        return subprocess.run([sys.executable, "-m", "checkpoints", *args], cwd=ROOT, capture_output=True, text=True)
 
     inspected = run("inspect", str(path))
     assert "warning: this checkpoint is AnimateDiff, not SVD" in inspected.stderr

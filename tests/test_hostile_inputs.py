@@ -24,7 +24,7 @@ from controls import Multipliers
 from test_preview import read_mp4
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "fixtures" / "real"
+REAL = ROOT / "tests" / "fixtures" / "real"
 FAST = {"frames": 4, "steps": 2, "decode_chunk_size": 4}
 EXAMPLE = ROOT / "examples" / "shapes-2.png"
 

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 
 from patcher import classify_key
-from patcher import SVD_LAYOUT, NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
+from checkpoints import SVD_LAYOUT, NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
 from preview import load_model
 from preview._architecture import svd_xt_components
 from tiny_models import tiny_unet
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ import threading
 import pytest
 import torch
 
+import controls
 import patcher
 from patcher import AttentionPatch, Multipliers, PatchError, classify_key, match_key, patch_state_dict
 from tiny_models import TINY_TARGETS_PER_FIELD, sgm_state_dict, tiny_unet, unet_inputs
@@ -80,7 +81,7 @@ def test_multipliers_are_frozen_and_normalised():
     assert Multipliers.from_dict(m.as_dict()) == m
     with pytest.raises(ValueError, match="unknown multiplier"):
         Multipliers.from_dict({"self_temporl": 1.0})
-    assert (patcher.MULTIPLIER_MIN, patcher.MULTIPLIER_MAX, patcher.MULTIPLIER_STEP) == (0.0, 10.0, 0.01)
+    assert (controls.MULTIPLIER_MIN, controls.MULTIPLIER_MAX, controls.MULTIPLIER_STEP) == (0.0, 10.0, 0.01)
 
 
 MULTIPLIER_CASES = [

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 import presets
-from patcher import FIELDS, MULTIPLIER_MAX, MULTIPLIER_MIN, Multipliers
+from controls import FIELDS, MULTIPLIER_MAX, MULTIPLIER_MIN, Multipliers
 from presets import Preset, PresetError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from patcher import COMPONENTS, FIELDS, AttentionPatch, plan_read, plan_write, svd_xt_config
+from checkpoints import COMPONENTS, plan_read, plan_write, svd_xt_config
+from patcher import FIELDS, AttentionPatch
 from preview._architecture import svd_xt_components
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 
 
 @pytest.fixture(scope="module")

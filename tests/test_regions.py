@@ -10,7 +10,8 @@ import torch
 
 import presets
 from controls import FIELDS, Multipliers, Regions, add_multiplier_options, multipliers_from_args
-from patcher import AttentionPatch, bake, match_key, patch_state_dict, scale_tensor
+from checkpoints import bake
+from patcher import AttentionPatch, match_key, patch_state_dict, scale_tensor
 from preview import DEMO_MODEL_DIR, Previewer, RenderSettings
 from tiny_models import tiny_unet
 

@@ -10,8 +10,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from controls import Multipliers
-from patcher import PatchError, UnetLayout, bake, convert, diffusers_to_sgm, release_name
-from patcher._cli import main as patcher_main
+from checkpoints import UnetLayout, bake, convert, diffusers_to_sgm, release_name
+from checkpoints._cli import main as checkpoints_main
+from patcher import PatchError
 from preview import DEMO_MODEL_DIR, ModelLoadError, Previewer, RenderSettings, load_model
 
 FAST = RenderSettings(seed=6, frames=4, steps=3, decode_chunk_size=4)
@@ -125,22 +126,22 @@ def test_the_badge_names_the_file_the_release_dtype_and_device(single_file, tmp_
 def test_the_converter_never_overwrites_without_force(single_file, tmp_path, capsys):
     out = tmp_path / "out.safetensors"
     out.write_bytes(b"precious")
-    assert patcher_main(["convert", str(DEMO_MODEL_DIR), str(out)]) == 2
+    assert checkpoints_main(["convert", str(DEMO_MODEL_DIR), str(out)]) == 2
     assert "already exists; pass --force" in capsys.readouterr().err and out.read_bytes() == b"precious"
     folder = tmp_path / "folder"
     folder.mkdir()
     (folder / "keep.txt").write_text("mine")
-    assert patcher_main(["convert", str(single_file), str(folder)]) == 2
+    assert checkpoints_main(["convert", str(single_file), str(folder)]) == 2
     assert (folder / "keep.txt").read_text() == "mine"
-    assert patcher_main(["convert", str(DEMO_MODEL_DIR), str(out), "--force"]) == 0
+    assert checkpoints_main(["convert", str(DEMO_MODEL_DIR), str(out), "--force"]) == 0
     assert "wrote" in capsys.readouterr().out and out.stat().st_size == single_file.stat().st_size
-    assert patcher_main(["convert", str(single_file), str(folder), "--force"]) == 0
+    assert checkpoints_main(["convert", str(single_file), str(folder), "--force"]) == 0
     assert not (folder / "keep.txt").exists() and (folder / "model_index.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "out.safetensors"]  # no temporary left
 
 
 def test_a_failed_conversion_leaves_nothing_behind(single_file, tmp_path, monkeypatch):
-    from patcher._rules import Move
+    from checkpoints._rules import Move
 
     def broken(*args):
         raise PatchError("disk full")
@@ -169,7 +170,7 @@ def _with(single_file, path, extra=None, drop=""):
     "make, message",
     [
         (lambda d, f: (d / "cut.safetensors").write_bytes(f.read_bytes()[:-1000]) and d / "cut.safetensors",
-         "offsets outside the file"),
+         "not a valid .safetensors file: incomplete metadata, file not fully covered"),
         (lambda d, f: (d / "p.safetensors").write_bytes(pickle.dumps({"a": 1})) and d / "p.safetensors", "pickle"),
         (lambda d, f: _saved(d / "sd15.safetensors", {"model.diffusion_model.input_blocks.1.1.proj_in.weight":
                                                         torch.zeros(4, 4), "cond_stage_model.x": torch.zeros(1)}),

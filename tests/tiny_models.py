@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from diffusers import UNetSpatioTemporalConditionModel
 
-from patcher import UnetLayout, diffusers_to_sgm
+from checkpoints import UnetLayout, diffusers_to_sgm
 
 # 6 spatio-temporal transformers (down 2, mid 1, up 3): 12 target tensors per multiplier.
 TINY_TARGETS_PER_FIELD = 12

@@ -1,4 +1,4 @@
-"""``python -m patcher``: bake multipliers into a checkpoint, inspect what they would touch, or
+"""``python -m checkpoints``: bake multipliers into a checkpoint, inspect what they would touch, or
 convert between a diffusers folder and a single-file checkpoint."""
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from collections import defaultdict
 
 from controls import FIELDS, add_multiplier_options, multipliers_from_args
 
-from ._checkpoint import bake, inspect_checkpoint, read_header
+from patcher import PatchError, family_warnings
+
+from ._bake import bake, inspect_checkpoint
 from ._convert import convert
-from ._errors import PatchError
-from ._keys import family_warnings
+from ._safetensors import read_header
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m patcher", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m checkpoints", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     bake_cmd = commands.add_parser("bake", help="write a copy of a .safetensors checkpoint with the multipliers baked in")

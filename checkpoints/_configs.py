@@ -12,12 +12,63 @@ import json
 import re
 from pathlib import Path
 
-from ._errors import PatchError
+from ._errors import CheckpointError
 
 SVD_XT_CONFIG_DIR = Path(__file__).resolve().parent / "svd_xt"
 UNET_HEAD_CHANNELS = 64  # sgm VideoUNet num_head_channels
 OPEN_CLIP_HEAD_WIDTH = {1280: 80}  # ViT-H/14 (SVD's image encoder); other widths use OpenCLIP's default of 64
 SVD_FRAMES, SVD_XT_FRAMES = 14, 25
+
+
+# What a configuration read from a file may say before any model is built from it: the values that
+# size a model (kind, low, high). SVD-XT's own values sit far inside; a file past them is refused.
+_BOUNDS: dict[str, dict[str, tuple[str, float, float]]] = {
+    "unet": {"block_out_channels": ("ints", 1, 8192), "layers_per_block": ("int", 1, 16),
+             "num_attention_heads": ("ints", 1, 256), "transformer_layers_per_block": ("ints", 1, 16),
+             "num_frames": ("int", 1, 256), "sample_size": ("int", 1, 1024), "in_channels": ("int", 1, 64),
+             "out_channels": ("int", 1, 64), "cross_attention_dim": ("int", 1, 16384),
+             "addition_time_embed_dim": ("int", 1, 4096), "projection_class_embeddings_input_dim": ("int", 1, 16384)},
+    "vae": {"block_out_channels": ("ints", 1, 8192), "layers_per_block": ("int", 1, 16), "latent_channels": ("int", 1, 64),
+            "in_channels": ("int", 1, 16), "out_channels": ("int", 1, 16), "sample_size": ("int", 1, 4096),
+            "scaling_factor": ("float", 1e-6, 100)},
+    "image_encoder": {"hidden_size": ("int", 1, 16384), "image_size": ("int", 1, 4096), "intermediate_size": ("int", 1, 65536),
+                      "num_attention_heads": ("int", 1, 256), "num_hidden_layers": ("int", 1, 256),
+                      "patch_size": ("int", 1, 1024), "projection_dim": ("int", 1, 16384), "num_channels": ("int", 1, 16)},
+    "scheduler": {"num_train_timesteps": ("int", 1, 100_000), "sigma_min": ("float", 1e-6, 1e4),
+                  "sigma_max": ("float", 1e-6, 1e4)},
+    "feature_extractor": {"crop_size": ("size", 1, 4096), "size": ("size", 1, 4096)},
+}
+_MAX_LIST = 8
+
+
+def check_configs(configs: dict, source: str) -> None:
+    """Refuse configurations (from a file's metadata or a folder) whose model-sizing values are of the
+    wrong type or past sane bounds, naming the file, the component and the key."""
+    for component, config in configs.items():
+        if not isinstance(config, dict):
+            raise CheckpointError(f"{source}: the {component} configuration must be a JSON object")
+        for key, (kind, low, high) in _BOUNDS.get(component, {}).items():
+            if key in config:
+                _check_value(config[key], kind, low, high, f"{source}: {component} {key}")
+
+
+def _check_value(value, kind: str, low: float, high: float, where: str) -> None:
+    if kind == "size" and isinstance(value, dict):
+        for name, item in value.items():
+            _check_value(item, "int", low, high, f"{where}.{name}")
+        return
+    if kind in ("ints", "size") and isinstance(value, (list, tuple)):
+        if not 1 <= len(value) <= _MAX_LIST:
+            raise CheckpointError(f"{where} must list 1 to {_MAX_LIST} values, got {len(value)}")
+        for item in value:
+            _check_value(item, "int", low, high, where)
+        return
+    whole = kind in ("int", "ints", "size")
+    number = isinstance(value, int) if whole else isinstance(value, (int, float))
+    if isinstance(value, bool) or not number:
+        raise CheckpointError(f"{where} must be {'a whole number' if whole else 'a number'}, got {value!r:.40}")
+    if not low <= value <= high:
+        raise CheckpointError(f"{where} must be between {low:g} and {high:g}, got {value:g}")
 
 
 def svd_xt_config(component: str) -> dict:
@@ -44,7 +95,7 @@ def _count(shapes: dict, pattern: str) -> int:
 
 def _need(shapes: dict, name: str, component: str) -> tuple[int, ...]:
     if name not in shapes:
-        raise PatchError(f"the {component} has no {name}; is this an SVD checkpoint?")
+        raise CheckpointError(f"the {component} has no {name}; is this an SVD checkpoint?")
     return tuple(shapes[name])
 
 
@@ -56,10 +107,10 @@ def unet_config(shapes: dict[str, tuple[int, ...]], frames: int) -> dict:
     up_cross = [any(n.startswith(f"up_blocks.{b}.attentions.") for n in shapes) for b in range(levels)]
     to_k = next((s for n, s in shapes.items() if n.endswith(".attn2.to_k.weight")), None)
     if to_k is None:
-        raise PatchError("the UNet has no cross-attention; is this an SVD checkpoint?")
+        raise CheckpointError("the UNet has no cross-attention; is this an SVD checkpoint?")
     added = _need(shapes, "add_embedding.linear_1.weight", "UNet")[1]
     if any(c % UNET_HEAD_CHANNELS for c in channels):
-        raise PatchError(f"UNet channels {channels} are not multiples of SVD's {UNET_HEAD_CHANNELS}-channel attention heads")
+        raise CheckpointError(f"UNet channels {channels} are not multiples of SVD's {UNET_HEAD_CHANNELS}-channel attention heads")
     return {
         "_class_name": "UNetSpatioTemporalConditionModel",
         "addition_time_embed_dim": added // 3,  # fps, motion bucket and noise augmentation, embedded side by side
@@ -103,7 +154,7 @@ def image_encoder_config(shapes: dict[str, tuple[int, ...]]) -> dict:
     positions = _need(shapes, "vision_model.embeddings.position_embedding.weight", "image encoder")[0]
     side = round((positions - 1) ** 0.5)
     if side * side != positions - 1:
-        raise PatchError(f"the image encoder's {positions} positions are not a square grid plus a class token")
+        raise CheckpointError(f"the image encoder's {positions} positions are not a square grid plus a class token")
     return {
         "architectures": ["CLIPVisionModelWithProjection"],
         "hidden_act": "gelu",  # OpenCLIP's ViT-H/14 (not OpenAI's quick_gelu)

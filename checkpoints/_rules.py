@@ -17,7 +17,7 @@ from typing import Iterable
 
 import torch
 
-from ._errors import PatchError
+from ._errors import CheckpointError
 
 _PLACEHOLDERS = {"i": r"\d+", "j": r"\d+", "r": r"\d+", "p": "weight|bias", "q": "q|k|v"}
 QKV = ("q", "k", "v")
@@ -197,7 +197,7 @@ def to_sgm(rules: Iterable[Rule], names: Iterable[str], *, levels: int = 0, pref
     for name in names:
         found = _match(rules, "diffusers", name)
         if found is None:
-            raise PatchError(f"{name!r} has no SGM name")
+            raise CheckpointError(f"{name!r} has no SGM name")
         rule, groups = found
         target = prefix + _fill(rule.sgm, groups, levels)
         if rule.op == "qkv":
@@ -208,6 +208,6 @@ def to_sgm(rules: Iterable[Rule], names: Iterable[str], *, levels: int = 0, pref
             moves.append(Move(target, (name,), "transpose" if rule.op == "transpose" else "copy"))
     for target, parts in fused.items():
         if set(parts) != set(QKV):
-            raise PatchError(f"{target}: q, k and v are needed to fuse it; found {', '.join(sorted(parts))}")
+            raise CheckpointError(f"{target}: q, k and v are needed to fuse it; found {', '.join(sorted(parts))}")
         moves.append(Move(target, tuple(parts[q] for q in QKV), "cat"))
     return moves

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
-
-from ._configs import frames_from_name, image_encoder_config, unet_config, vae_config
-from ._errors import PatchError
+from ._configs import check_configs, frames_from_name, image_encoder_config, unet_config, vae_config
+from ._errors import CheckpointError
 from ._naming import NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
 from ._rules import IMAGE_ENCODER_RULES, VAE_DECODER_RULES, VAE_ENCODER_RULES, Move, to_diffusers, to_sgm
 
@@ -50,12 +50,20 @@ class ReadPlan:
         return [c for c in COMPONENTS if c in self.moves]
 
 
-def _unet_layout(keys: list[str]) -> UnetLayout:
+_BLOCK_INDEX = re.compile(r"(input_blocks|output_blocks)\.(\d+)\.(\d+)\.")
+
+
+def _unet_layout(keys: list[str], filename: str) -> UnetLayout:
     """Resnets per down block and which up blocks hold transformers, from the SGM indices."""
     stripped = [k.split("diffusion_model.", 1)[-1] for k in keys]
+    for key in stripped:
+        if key.startswith(("input_blocks.", "output_blocks.")) and not _BLOCK_INDEX.match(key):
+            raise CheckpointError(f"{filename} is not an SVD checkpoint: {key!r} has no numeric block index")
     downsamplers = sorted(int(k.split(".")[1]) for k in stripped if k.startswith("input_blocks.") and ".0.op." in k)
     inputs = {int(k.split(".")[1]) for k in stripped if k.startswith("input_blocks.")}
     per = downsamplers[0] if downsamplers else max(inputs, default=1)  # entries per block: resnets + downsampler
+    if per < 1:  # a downsampler at input_blocks.0, where conv_in belongs
+        raise CheckpointError(f"{filename} is not an SVD checkpoint: input_blocks.0 holds a downsampler (op)")
     levels = len(downsamplers) + 1
     up = tuple(any(k.startswith(f"output_blocks.{per * b}.1.") for k in stripped) for b in range(levels))
     return UnetLayout(per - 1, up)
@@ -79,14 +87,14 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
     names = list(shapes)
     unet_keys = [n for n in names if _is_unet(n)]
     if not unet_keys:
-        raise PatchError(f"{filename} holds no SVD UNet tensors (model.diffusion_model.*); its first keys are "
+        raise CheckpointError(f"{filename} holds no SVD UNet tensors (model.diffusion_model.*); its first keys are "
                          f"{', '.join(names[:3]) or 'none'}")
     moves: dict[str, list[Move]] = {}
-    layout = _unet_layout(unet_keys)
+    layout = _unet_layout(unet_keys, filename)
     try:
         moves["unet"] = [Move(sgm_to_diffusers(k, layout), (k,)) for k in unet_keys]
     except NamingError as exc:
-        raise PatchError(f"{filename} is not an SVD checkpoint: {exc}") from None
+        raise CheckpointError(f"{filename} is not an SVD checkpoint: {exc}") from None
     rest = [n for n in names if not _is_unet(n)]
     ignored: dict[str, str] = {}
 
@@ -115,7 +123,7 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
                 for n in rest if n.startswith(OPEN_CLIP_PREFIX) and not n.startswith(IMAGE_ENCODER_PREFIX)}
     unknown += [n for n in rest if not n.startswith((CONDITIONING_VAE_PREFIX, VAE_PREFIX, OPEN_CLIP_PREFIX))]
     if unknown:
-        raise PatchError(f"{filename} has {len(unknown)} tensors that are not part of SVD: "
+        raise CheckpointError(f"{filename} has {len(unknown)} tensors that are not part of SVD: "
                          f"{', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''}")
 
     shapes_out = {c: {m.target: m.shape(shapes) for m in ms} for c, ms in moves.items()}
@@ -127,6 +135,7 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
             configs[component] = derived[component](shapes_out[component])
     if frames is not None and "unet" in configs:
         configs["unet"] = configs["unet"] | {"num_frames": frames}
+    check_configs(configs, filename)
     return ReadPlan(moves, shapes_out, configs, ignored)
 
 
@@ -135,7 +144,8 @@ def _is_unet(name: str) -> bool:
 
 
 def _levels(names: list[str], prefix: str) -> int:
-    return 1 + max((int(n[len(prefix):].split(".")[0]) for n in names if n.startswith(prefix)), default=-1)
+    indices = (n[len(prefix):].split(".")[0] for n in names if n.startswith(prefix))
+    return 1 + max((int(i) for i in indices if i.isdecimal()), default=-1)  # others are unknown keys, named later
 
 
 def _file_configs(metadata: dict[str, str], filename: str) -> dict[str, dict]:
@@ -144,9 +154,9 @@ def _file_configs(metadata: dict[str, str], filename: str) -> dict[str, dict]:
     try:
         configs = json.loads(metadata[CONFIGS_METADATA_KEY])
     except json.JSONDecodeError as exc:
-        raise PatchError(f"{filename}: metadata {CONFIGS_METADATA_KEY} is not JSON ({exc})") from None
+        raise CheckpointError(f"{filename}: metadata {CONFIGS_METADATA_KEY} is not JSON ({exc})") from None
     if not isinstance(configs, dict) or not all(isinstance(v, dict) for v in configs.values()):
-        raise PatchError(f"{filename}: metadata {CONFIGS_METADATA_KEY} must map component names to configurations")
+        raise CheckpointError(f"{filename}: metadata {CONFIGS_METADATA_KEY} must map component names to configurations")
     return configs
 
 

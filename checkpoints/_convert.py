@@ -1,4 +1,4 @@
-"""``python -m patcher convert``: a diffusers SVD folder <-> one single-file checkpoint, both ways.
+"""``python -m checkpoints convert``: a diffusers SVD folder <-> one single-file checkpoint, both ways.
 
 Streams: one tensor in memory at a time. Writes atomically: a file goes to a temporary name beside
 the output and is moved into place at the end; a folder is built beside the output and renamed.
@@ -12,16 +12,15 @@ import dataclasses
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 import torch
 
-from ._checkpoint import _DTYPES, Header, TensorInfo, atomic_output, check_output, read_header, read_tensor, write_tensors
-from ._configs import svd_xt_config
-from ._errors import PatchError
+from ._configs import check_configs, svd_xt_config
+from ._errors import CheckpointError
+from ._files import atomic_folder, atomic_output, atomic_write_bytes, check_output, regular_file
+from ._safetensors import Header, TensorInfo, read_header, read_tensor, torch_dtype, write_tensors
 from ._rules import Move
 from ._svd_file import COMPONENTS, CONFIGS_METADATA_KEY, LABELS, ReadPlan, plan_read, plan_write
 
@@ -39,6 +38,7 @@ class TensorFiles:
         self._where: dict[str, tuple[BinaryIO, Header, TensorInfo]] = {}
         self._stack = contextlib.ExitStack()
         self.metadata: dict[str, str] = {}
+        self.paths = [path for _, path in files]
         for prefix, path in files:
             header = read_header(path)
             f = self._stack.enter_context(path.open("rb"))
@@ -53,7 +53,8 @@ class TensorFiles:
         self._stack.close()
 
     def dtype(self, name: str) -> torch.dtype:
-        return _DTYPES[self._where[name][2].dtype]
+        f, _, info = self._where[name]
+        return torch_dtype(info, f.name)
 
     def read(self, name: str) -> torch.Tensor:
         f, header, info = self._where[name]
@@ -67,7 +68,7 @@ def weight_files(folder: Path, component: str) -> list[Path]:
     half = [p for p in files if FP16_WEIGHTS.search(p.name)]
     if not (full or half):
         found = sorted(p.name for p in (folder / component).iterdir()) if (folder / component).is_dir() else []
-        raise PatchError(f"{folder} has no .safetensors weights for its {LABELS[component]} "
+        raise CheckpointError(f"{folder} has no .safetensors weights for its {LABELS[component]} "
                          f"({component}/ holds {', '.join(found) or 'nothing'})")
     return full or half
 
@@ -87,20 +88,21 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, force: bool = Fal
         return _folder_to_file(src, dst, force)
     if src.is_file():
         return _file_to_folder(src, dst, force, frames)
-    raise PatchError(f"{src}: no such file or folder")
+    raise CheckpointError(f"{src}: no such file or folder")
 
 
 def _folder_to_file(src: Path, dst: Path, force: bool) -> ConvertReport:
     if dst.suffix != ".safetensors":
-        raise PatchError(f"{dst}: a single-file checkpoint is written as .safetensors")
-    check_output(dst, force, (src,))
-    index = src / "model_index.json"
-    model_index = json.loads(index.read_text()) if index.is_file() else {}
+        raise CheckpointError(f"{dst}: a single-file checkpoint is written as .safetensors")
+    model_index = _read_json(src / "model_index.json") if (src / "model_index.json").is_file() else {}
     if model_index.get("_class_name") != "StableVideoDiffusionPipeline":
-        raise PatchError(f"{src} is not a diffusers StableVideoDiffusionPipeline folder (see its model_index.json)")
-    configs = {c: json.loads((src / c / CONFIG_FILE[c]).read_text()) for c in CONFIG_FILE if (src / c / CONFIG_FILE[c]).is_file()}
+        raise CheckpointError(f"{src} is not a diffusers StableVideoDiffusionPipeline folder (see its model_index.json)")
+    config_files = [src / c / CONFIG_FILE[c] for c in CONFIG_FILE if (src / c / CONFIG_FILE[c]).is_file()]
+    configs = {path.parent.name: _read_json(path) for path in config_files}
     configs["model_index"] = model_index
+    check_configs(configs, str(src))
     files = [(f"{c}/", path) for c in COMPONENTS for path in weight_files(src, c)]
+    check_output(dst, force, [src / "model_index.json", *config_files, *(path for _, path in files)])
     with TensorFiles(files) as tensors:
         shapes = {c: {n.split("/", 1)[1]: s for n, s in tensors.shapes.items() if n.startswith(c + "/")} for c in COMPONENTS}
         moves = plan_write(shapes, configs)
@@ -109,16 +111,27 @@ def _folder_to_file(src: Path, dst: Path, force: bool) -> ConvertReport:
     return ConvertReport("folder -> file", len(moves), written, [])
 
 
+def _read_json(path: Path) -> dict:
+    try:
+        doc = json.loads(regular_file(path, "configuration file").read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path} is not JSON: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise CheckpointError(f"{path} is nested too deeply") from None
+    if not isinstance(doc, dict):
+        raise CheckpointError(f"{path} must hold a JSON object")
+    return doc
+
+
 def _file_to_folder(src: Path, dst: Path, force: bool, frames: int | None) -> ConvertReport:
-    check_output(dst, force, (src,))
     with TensorFiles([("", src)]) as tensors:
-        plan = plan_read(tensors.shapes, tensors.metadata, filename=src.name, frames=frames)
+        check_output(dst, force, tensors.paths)
+        plan = plan_read(tensors.shapes, tensors.metadata, filename=str(src), frames=frames)
         missing = [LABELS[c] for c in COMPONENTS if c not in plan.moves]
         if missing:
-            raise PatchError(f"{src.name} holds no {' or '.join(missing)}; a diffusers folder needs the whole pipeline")
-        build = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part"))
-        try:
-            count = written = 0
+            raise CheckpointError(f"{src} holds no {' or '.join(missing)}; a diffusers folder needs the whole pipeline")
+        count = written = 0
+        with atomic_folder(dst, replace=force) as build:
             for component in COMPONENTS:
                 (build / component).mkdir()
                 _write_json(build / component / CONFIG_FILE[component], plan.configs[component])
@@ -129,9 +142,6 @@ def _file_to_folder(src: Path, dst: Path, force: bool, frames: int | None) -> Co
                 (build / part).mkdir()
                 _write_json(build / part / CONFIG_FILE[part], plan.configs.get(part) or svd_xt_config(part))
             _write_json(build / "model_index.json", plan.configs.get("model_index") or svd_xt_config("model_index"))
-            _replace_folder(build, dst, force)
-        finally:
-            shutil.rmtree(build, ignore_errors=True)
     notes = [f"not read: {len(plan.ignored)} tensors ({_reasons(plan)})"] if plan.ignored else []
     return ConvertReport("file -> folder", count, written, notes)
 
@@ -144,30 +154,12 @@ def _reasons(plan: ReadPlan) -> str:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def _replace_folder(build: Path, dst: Path, force: bool) -> None:
-    """Rename the finished folder into place; an existing one (with ``force``) is removed only after."""
-    old = None
-    if dst.exists():
-        if not force:
-            raise PatchError(f"{dst} already exists; pass --force to replace it")
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        os.rename(dst, old)
-    try:
-        os.rename(build, dst)
-    except OSError:
-        if old is not None:
-            os.rename(old, dst)
-        raise
-    if old is not None:
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 def _write_file(dst: Path, force: bool, moves: list[Move], tensors: TensorFiles, metadata: dict[str, str]) -> int:
     """Stream ``moves`` into ``dst`` (atomically), each in its first source's dtype; return the bytes written."""
     entries = [(m.target, tensors.dtype(m.sources[0]), m.shape(tensors.shapes)) for m in moves]
-    with atomic_output(dst, force) as out:
+    with atomic_output(dst, replace=force) as out:
         write_tensors(out, entries, lambda n: moves[n].apply([tensors.read(s) for s in moves[n].sources]), metadata)
         return out.tell()
