@@ -26,7 +26,7 @@ from patcher import PatchError
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MAX_UPLOAD = "10mb"
 TITLE = "SVD Temporal Attention Lab"
-LINK_SETTINGS = setting_names(presets.SETTINGS)  # what presets and share links carry
+LINK_SETTINGS = setting_names(presets.PRESET_SETTINGS)  # what presets and share links carry
 MULTIPLIER_VALUES = len(FIELDS) + len(REGION_PARAMS)  # the four sliders and the twelve region factors
 LINK_VALUES = MULTIPLIER_VALUES + len(LINK_SETTINGS)  # the inputs a preset or share link sets
 FIRST_VISIT_PRESET = "Damped temporal attention"  # shown on the first example when the page opens
@@ -314,7 +314,7 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                                                   label="Multiplier (or the schedule's end / start)")
                         sweep_values = gr.Textbox("0, 0.5, 1, 1.5, 2", label=f"Values (up to {preview.MAX_SWEEP_VALUES})")
                         sweep_seeds = gr.Number(studio.default_sweep_seeds(), label="Seeds (from the seed setting on)",
-                                                precision=0, minimum=1, maximum=preview.MAX_SWEEP_SEEDS, step=1)
+                                                minimum=1, maximum=preview.MAX_SWEEP_SEEDS, step=1)
                     sweep_run = gr.Button("Run sweep")
                     sweep_video = gr.Video(label="One tile per value", autoplay=True, loop=True)
                     sweep_plot = gr.LinePlot(x="swept value", y="value", color="metric",

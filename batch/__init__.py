@@ -6,25 +6,16 @@ Ray, pyarrow and matplotlib are needed here only (``requirements-batch.txt``); t
 """
 
 from ._cli import batch_main, report_main
-from ._engines import ENGINES, BatchReport, JobResult, ResultStore, estimate, render_group, run_batch
-from ._plan import Job, Plan, PlanError, load_plan
-from ._report import field_curves, interval, load_results, write_report
+from ._engines import estimate, run_batch
+from ._plan import Job, PlanError, load_plan
+from ._report import write_report
 
 __all__ = [
-    "ENGINES",
-    "BatchReport",
     "Job",
-    "JobResult",
-    "Plan",
     "PlanError",
-    "ResultStore",
     "batch_main",
     "estimate",
-    "field_curves",
-    "interval",
     "load_plan",
-    "load_results",
-    "render_group",
     "report_main",
     "run_batch",
     "write_report",

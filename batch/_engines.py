@@ -228,8 +228,10 @@ class RayRunner:
 
         self._started = not ray.is_initialized()
         if self._started:
-            runtime_env = {"py_modules": [batch, checkpoints, controls, patcher, presets, preview]}  # the code, shipped to every node
-            kwargs = {"address": address} if address else {"num_cpus": (workers or max(1, (os.cpu_count() or 1) // threads)) * threads}
+            # the code, shipped to every node
+            runtime_env = {"py_modules": [batch, checkpoints, controls, patcher, presets, preview]}
+            cpus = (workers or max(1, (os.cpu_count() or 1) // threads)) * threads
+            kwargs = {"address": address} if address else {"num_cpus": cpus}
             ray.init(runtime_env=runtime_env, include_dashboard=False, log_to_driver=False, **kwargs)
         gpus = ray.cluster_resources().get("GPU", 0)
         count = workers or (int(gpus) if gpus else max(1, int(ray.cluster_resources().get("CPU", 1)) // threads))
@@ -312,7 +314,8 @@ def run_batch(
         if runner is not None:
             runner.close()
         table = store.write_table([j.id for j in jobs])
-    return BatchReport(len(jobs), len(jobs) - len(todo), done, renders, time.perf_counter() - started, interrupted, table)
+    return BatchReport(len(jobs), len(jobs) - len(todo), done, renders, time.perf_counter() - started, interrupted,
+                       table)
 
 
 def estimate(plan: Plan, model: str | None = None, model_options: dict | None = None) -> dict[str, int]:

@@ -116,7 +116,8 @@ def load_plan(path: str | Path) -> Plan:
         raise PlanError(f"{path.name}: output must be a folder name")
     # Counted before anything is expanded: a grid or a seed range can describe billions of jobs.
     seeds = _seeds(doc.get("seeds", [0]), path.name)
-    grid_size = _grid_size(doc.get("multipliers", {}), path.name) + len(_list(doc.get("presets", []), "presets", path.name))
+    grid_size = _grid_size(doc.get("multipliers", {}),
+                           path.name) + len(_list(doc.get("presets", []), "presets", path.name))
     count = len(seeds) * grid_size
     if count > MAX_JOBS:
         raise PlanError(f"{path.name}: {count:,} jobs per image; a plan holds at most {MAX_JOBS:,}")

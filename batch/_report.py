@@ -33,7 +33,8 @@ def load_results(path: str | os.PathLike):
 
     path = Path(path)
     if path.is_dir():
-        path = next((path / n for n in ("results.parquet", "results.csv") if (path / n).is_file()), path / "results.csv")
+        path = next((path / n for n in ("results.parquet", "results.csv") if (path / n).is_file()),
+                    path / "results.csv")
     if not path.is_file():
         raise PreviewError(f"{path}: no results table (run python -m batch run PLAN first)")
     table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
@@ -101,7 +102,8 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def write_report(results: str | os.PathLike, out: str | os.PathLike | None = None, *, figure: str | os.PathLike | None = None) -> Path:
+def write_report(results: str | os.PathLike, out: str | os.PathLike | None = None, *,
+                 figure: str | os.PathLike | None = None) -> Path:
     results = Path(results)
     folder = results if results.is_dir() else results.parent
     table = load_results(results)

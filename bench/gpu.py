@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -184,7 +186,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--tiny", action="store_true", help="the demo model on the CPU, for CI")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "gpu.json")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile measurements")
+    parser.add_argument("--inductor-cache", type=Path, help="Inductor's cache folder (default: a fresh one for this "
+                        "run, removed at the end, so a compile killed earlier can never break this one)")
     args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="svd-lab-inductor-") as fresh:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(args.inductor_cache or fresh)
+        return run(args, parser)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
     if not args.tiny and not torch.cuda.is_available():
         parser.error("no CUDA device; run with --tiny on the CPU")
     torch.manual_seed(0)

@@ -21,7 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m checkpoints", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    bake_cmd = commands.add_parser("bake", help="write a copy of a .safetensors checkpoint with the multipliers baked in")
+    bake_cmd = commands.add_parser("bake",
+                                   help="write a copy of a .safetensors checkpoint with the multipliers baked in")
     bake_cmd.add_argument("input", help="SVD UNet or full single-file checkpoint (.safetensors)")
     bake_cmd.add_argument("output", help="where to write the patched copy (.safetensors)")
     add_multiplier_options(bake_cmd)
@@ -33,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
 
     convert_cmd = commands.add_parser(
         "convert", help="diffusers SVD folder -> single-file checkpoint (ComfyUI, SGM names), or single file -> folder")
-    convert_cmd.add_argument("input", help="a diffusers StableVideoDiffusionPipeline folder, or a .safetensors checkpoint")
+    convert_cmd.add_argument("input",
+                             help="a diffusers StableVideoDiffusionPipeline folder, or a .safetensors checkpoint")
     convert_cmd.add_argument("output", help="OUT.safetensors for a folder; OUT_FOLDER for a single file")
     convert_cmd.add_argument("--frames", type=int, choices=(14, 25), help="file -> folder: the frames the UNet was "
                              "trained for (default: the file's metadata, else 25 when its name says svd_xt, else 14)")
@@ -43,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _convert(args: argparse.Namespace) -> int:
     report = convert(args.input, args.output, force=args.force, frames=args.frames)
-    print(f"wrote {args.output} ({report.direction}): {report.tensors} tensors, {report.bytes_written / 2**20:,.1f} MiB")
+    print(f"wrote {args.output} ({report.direction}): {report.tensors} tensors, "
+          f"{report.bytes_written / 2**20:,.1f} MiB")
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     return 0

@@ -28,12 +28,15 @@ _BOUNDS: dict[str, dict[str, tuple[str, float, float]]] = {
              "num_frames": ("int", 1, 256), "sample_size": ("int", 1, 1024), "in_channels": ("int", 1, 64),
              "out_channels": ("int", 1, 64), "cross_attention_dim": ("int", 1, 16384),
              "addition_time_embed_dim": ("int", 1, 4096), "projection_class_embeddings_input_dim": ("int", 1, 16384)},
-    "vae": {"block_out_channels": ("ints", 1, 8192), "layers_per_block": ("int", 1, 16), "latent_channels": ("int", 1, 64),
+    "vae": {"block_out_channels": ("ints", 1, 8192), "layers_per_block": ("int", 1, 16),
+            "latent_channels": ("int", 1, 64),
             "in_channels": ("int", 1, 16), "out_channels": ("int", 1, 16), "sample_size": ("int", 1, 4096),
             "scaling_factor": ("float", 1e-6, 100)},
-    "image_encoder": {"hidden_size": ("int", 1, 16384), "image_size": ("int", 1, 4096), "intermediate_size": ("int", 1, 65536),
+    "image_encoder": {"hidden_size": ("int", 1, 16384), "image_size": ("int", 1, 4096),
+                      "intermediate_size": ("int", 1, 65536),
                       "num_attention_heads": ("int", 1, 256), "num_hidden_layers": ("int", 1, 256),
-                      "patch_size": ("int", 1, 1024), "projection_dim": ("int", 1, 16384), "num_channels": ("int", 1, 16)},
+                      "patch_size": ("int", 1, 1024), "projection_dim": ("int", 1, 16384),
+                      "num_channels": ("int", 1, 16)},
     "scheduler": {"num_train_timesteps": ("int", 1, 100_000), "sigma_min": ("float", 1e-6, 1e4),
                   "sigma_max": ("float", 1e-6, 1e4)},
     "feature_extractor": {"crop_size": ("size", 1, 4096), "size": ("size", 1, 4096)},
@@ -84,7 +87,8 @@ def frames_from_name(name: str) -> int:
 
 def release_name(frames: int, hints: str = "") -> str:
     """"SVD", "SVD-XT" or "SVD-XT 1.1": the frames say which, a name or metadata text says 1.1."""
-    name = "SVD-XT" if frames == SVD_XT_FRAMES else "SVD" if frames == SVD_FRAMES else f"SVD-architecture ({frames} frames)"
+    names = {SVD_XT_FRAMES: "SVD-XT", SVD_FRAMES: "SVD"}
+    name = names.get(frames, f"SVD-architecture ({frames} frames)")
     return name + (" 1.1" if re.search(r"(?<!\d)1[._-]1(?!\d)", hints) else "")
 
 
@@ -99,10 +103,14 @@ def _need(shapes: dict, name: str, component: str) -> tuple[int, ...]:
     return tuple(shapes[name])
 
 
+_FIRST_ATTENTION = r"down_blocks\.0\.attentions\.0"
+
+
 def unet_config(shapes: dict[str, tuple[int, ...]], frames: int) -> dict:
     """A ``UNetSpatioTemporalConditionModel`` configuration from its tensors' shapes (diffusers names)."""
     levels = _count(shapes, r"down_blocks\.(\d+)\.")
-    channels = [_need(shapes, f"down_blocks.{b}.resnets.0.spatial_res_block.conv1.weight", "UNet")[0] for b in range(levels)]
+    channels = [_need(shapes, f"down_blocks.{b}.resnets.0.spatial_res_block.conv1.weight",
+                      "UNet")[0] for b in range(levels)]
     cross = [any(n.startswith(f"down_blocks.{b}.attentions.") for n in shapes) for b in range(levels)]
     up_cross = [any(n.startswith(f"up_blocks.{b}.attentions.") for n in shapes) for b in range(levels)]
     to_k = next((s for n, s in shapes.items() if n.endswith(".attn2.to_k.weight")), None)
@@ -110,7 +118,8 @@ def unet_config(shapes: dict[str, tuple[int, ...]], frames: int) -> dict:
         raise CheckpointError("the UNet has no cross-attention; is this an SVD checkpoint?")
     added = _need(shapes, "add_embedding.linear_1.weight", "UNet")[1]
     if any(c % UNET_HEAD_CHANNELS for c in channels):
-        raise CheckpointError(f"UNet channels {channels} are not multiples of SVD's {UNET_HEAD_CHANNELS}-channel attention heads")
+        raise CheckpointError(f"UNet channels {channels} are not multiples of SVD's {UNET_HEAD_CHANNELS}-channel "
+                              "attention heads")
     return {
         "_class_name": "UNetSpatioTemporalConditionModel",
         "addition_time_embed_dim": added // 3,  # fps, motion bucket and noise augmentation, embedded side by side
@@ -124,7 +133,7 @@ def unet_config(shapes: dict[str, tuple[int, ...]], frames: int) -> dict:
         "out_channels": _need(shapes, "conv_out.weight", "UNet")[0],
         "projection_class_embeddings_input_dim": added,
         "sample_size": svd_xt_config("unet")["sample_size"],
-        "transformer_layers_per_block": max(1, _count(shapes, r"down_blocks\.0\.attentions\.0\.transformer_blocks\.(\d+)\.")),
+        "transformer_layers_per_block": max(1, _count(shapes, rf"{_FIRST_ATTENTION}\.transformer_blocks\.(\d+)\.")),
         "up_block_types": ["CrossAttnUpBlockSpatioTemporal" if c else "UpBlockSpatioTemporal" for c in up_cross],
     }
 
@@ -135,7 +144,8 @@ def vae_config(shapes: dict[str, tuple[int, ...]]) -> dict:
     published = svd_xt_config("vae")
     return {
         "_class_name": "AutoencoderKLTemporalDecoder",
-        "block_out_channels": [_need(shapes, f"encoder.down_blocks.{i}.resnets.0.conv1.weight", "VAE")[0] for i in range(levels)],
+        "block_out_channels": [_need(shapes, f"encoder.down_blocks.{i}.resnets.0.conv1.weight",
+                                     "VAE")[0] for i in range(levels)],
         "down_block_types": ["DownEncoderBlock2D"] * levels,
         "force_upcast": published["force_upcast"],
         "in_channels": _need(shapes, "encoder.conv_in.weight", "VAE")[1],

@@ -81,22 +81,23 @@ class ConvertReport:
     notes: list[str]
 
 
-def convert(src: str | os.PathLike, dst: str | os.PathLike, *, force: bool = False, frames: int | None = None) -> ConvertReport:
+def convert(src: str | os.PathLike, dst: str | os.PathLike, *, force: bool = False,
+            frames: int | None = None) -> ConvertReport:
     """Folder -> single file when ``src`` is a folder; single file -> folder when it is a file."""
     src, dst = Path(src), Path(dst)
     if src.is_dir():
         return _folder_to_file(src, dst, force)
-    if src.is_file():
-        return _file_to_folder(src, dst, force, frames)
-    raise CheckpointError(f"{src}: no such file or folder")
+    return _file_to_folder(regular_file(src), dst, force, frames)
 
 
 def _folder_to_file(src: Path, dst: Path, force: bool) -> ConvertReport:
     if dst.suffix != ".safetensors":
-        raise CheckpointError(f"{dst}: a single-file checkpoint is written as .safetensors")
+        raise CheckpointError(f"{src} is a folder, so it is converted to one file, and {dst} does not end in "
+                              ".safetensors")
     model_index = _read_json(src / "model_index.json") if (src / "model_index.json").is_file() else {}
     if model_index.get("_class_name") != "StableVideoDiffusionPipeline":
-        raise CheckpointError(f"{src} is not a diffusers StableVideoDiffusionPipeline folder (see its model_index.json)")
+        raise CheckpointError(f"{src} is not a diffusers StableVideoDiffusionPipeline folder "
+                              "(see its model_index.json)")
     config_files = [src / c / CONFIG_FILE[c] for c in CONFIG_FILE if (src / c / CONFIG_FILE[c]).is_file()]
     configs = {path.parent.name: _read_json(path) for path in config_files}
     configs["model_index"] = model_index
@@ -104,7 +105,8 @@ def _folder_to_file(src: Path, dst: Path, force: bool) -> ConvertReport:
     files = [(f"{c}/", path) for c in COMPONENTS for path in weight_files(src, c)]
     check_output(dst, force, [src / "model_index.json", *config_files, *(path for _, path in files)])
     with TensorFiles(files) as tensors:
-        shapes = {c: {n.split("/", 1)[1]: s for n, s in tensors.shapes.items() if n.startswith(c + "/")} for c in COMPONENTS}
+        shapes = {c: {n.split("/", 1)[1]: s for n, s in tensors.shapes.items() if n.startswith(c + "/")}
+                  for c in COMPONENTS}
         moves = plan_write(shapes, configs)
         metadata = {CONFIGS_METADATA_KEY: json.dumps(configs, sort_keys=True)}
         written = _write_file(dst, force, moves, tensors, metadata)

@@ -31,7 +31,8 @@ def check_output(dst: str | os.PathLike, force: bool, reads: Iterable[str | os.P
     for source in reads:
         source = Path(source).resolve()
         if source == target or (dst.exists() and source.exists() and os.path.samefile(source, dst)):
-            raise CheckpointError(f"refusing to overwrite the input {dst}, whatever --force says; choose another output path")
+            raise CheckpointError(f"refusing to overwrite the input {dst}, whatever --force says; "
+                                  "choose another output path")
         if target in source.parents:
             raise CheckpointError(f"refusing to replace {dst}: it holds {source}, an input of this command; "
                                   "choose another output path")
@@ -140,6 +141,7 @@ def regular_file(path: str | os.PathLike, what: str = "file") -> Path:
     if stat.S_ISDIR(mode):
         raise CheckpointError(f"{path} is a folder, not a {what}")
     if not stat.S_ISREG(mode):
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+        device = stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if device else "not a regular file"
         raise CheckpointError(f"{path} is {kind}, not a {what}")
     return path

@@ -1,9 +1,11 @@
-"""SVD's temporal VAE and OpenCLIP image encoder: SGM names <-> diffusers / transformers names.
+"""SGM names <-> diffusers / transformers names, as tables of rules: the UNet (see ``_naming``), the
+temporal VAE and the OpenCLIP image encoder.
 
 Each rule pairs two name templates, read in either direction. ``{i}`` and ``{j}`` are indices
 kept as they are; ``{r}`` is an index counted from the other end (SGM builds the decoder's levels
 from the lowest resolution up, diffusers from the highest down); ``{p}`` is ``weight`` or ``bias``;
-``{q}`` fans one fused tensor out to ``q``, ``k`` and ``v``. A rule's ``op`` says how the tensor
+``{x}`` is the rest of a name, kept as it is; ``{q}`` fans one fused tensor out to ``q``, ``k`` and
+``v``. A rule's ``op`` says how the tensor
 changes on the way: SGM's attention in the VAE uses 1x1 convolutions where diffusers uses linear
 layers, OpenCLIP stores its projection transposed and its attention's q, k and v fused.
 """
@@ -19,7 +21,7 @@ import torch
 
 from ._errors import CheckpointError
 
-_PLACEHOLDERS = {"i": r"\d+", "j": r"\d+", "r": r"\d+", "p": "weight|bias", "q": "q|k|v"}
+_PLACEHOLDERS = {"i": r"\d+", "j": r"\d+", "r": r"\d+", "p": "weight|bias", "q": "q|k|v", "x": r".+"}
 QKV = ("q", "k", "v")
 
 
@@ -36,10 +38,12 @@ class Rule:
 @functools.cache
 def _compile(template: str) -> re.Pattern:
     parts = re.split(r"\{(\w)\}", template)
-    return re.compile("".join(re.escape(p) if n % 2 == 0 else f"(?P<{p}>{_PLACEHOLDERS[p]})" for n, p in enumerate(parts)) + "$")
+    pattern = "".join(re.escape(p) if n % 2 == 0 else f"(?P<{p}>{_PLACEHOLDERS[p]})" for n, p in enumerate(parts))
+    return re.compile(pattern + "$")
 
 
-_VAE_RESNET = (("norm1", "norm1"), ("conv1", "conv1"), ("norm2", "norm2"), ("conv2", "conv2"), ("nin_shortcut", "conv_shortcut"))
+_VAE_RESNET = (("norm1", "norm1"), ("conv1", "conv1"), ("norm2", "norm2"), ("conv2", "conv2"),
+               ("nin_shortcut", "conv_shortcut"))
 _TIME_STACK = (("in_layers.0", "norm1"), ("in_layers.2", "conv1"), ("out_layers.0", "norm2"), ("out_layers.3", "conv2"))
 _VAE_ATTENTION = (("norm", "group_norm", "copy"), ("q", "to_q", "conv1x1"), ("k", "to_k", "conv1x1"),
                   ("v", "to_v", "conv1x1"), ("proj_out", "to_out.0", "conv1x1"))
@@ -58,7 +62,8 @@ def _attention(sgm: str, diffusers: str) -> list[Rule]:
 
 VAE_ENCODER_RULES = (  # the encoder and its quant_conv; names relative to the autoencoder
     Rule("encoder.conv_in.{p}", "encoder.conv_in.{p}"),
-    *(Rule(f"encoder.down.{{i}}.block.{{j}}.{a}.{{p}}", f"encoder.down_blocks.{{i}}.resnets.{{j}}.{b}.{{p}}") for a, b in _VAE_RESNET),
+    *(Rule(f"encoder.down.{{i}}.block.{{j}}.{a}.{{p}}", f"encoder.down_blocks.{{i}}.resnets.{{j}}.{b}.{{p}}")
+      for a, b in _VAE_RESNET),
     Rule("encoder.down.{i}.downsample.conv.{p}", "encoder.down_blocks.{i}.downsamplers.0.conv.{p}"),
     *(Rule(f"encoder.mid.block_1.{a}.{{p}}", f"encoder.mid_block.resnets.0.{b}.{{p}}") for a, b in _VAE_RESNET),
     *(Rule(f"encoder.mid.block_2.{a}.{{p}}", f"encoder.mid_block.resnets.1.{b}.{{p}}") for a, b in _VAE_RESNET),
@@ -157,31 +162,32 @@ class Move:
         return t
 
 
-def _fill(template: str, groups: dict[str, str], levels: int) -> str:
+def fill(template: str, groups: dict[str, str], levels: int) -> str:
     values = dict(groups)
     if "r" in values:
         values["r"] = str(levels - 1 - int(values["r"]))
     return re.sub(r"\{(\w)\}", lambda m: values[m[1]], template)
 
 
-def _match(rules: Iterable[Rule], side: str, name: str) -> tuple[Rule, dict[str, str]] | None:
+def match(rules: Iterable[Rule], side: str, name: str) -> tuple[Rule, dict[str, str]] | None:
     for rule in rules:
         if m := rule.pattern(side).match(name):
             return rule, m.groupdict()
     return None
 
 
-def to_diffusers(rules: Iterable[Rule], names: Iterable[str], *, levels: int = 0, prefix: str = "") -> tuple[list[Move], list[str]]:
+def to_diffusers(rules: Iterable[Rule], names: Iterable[str], *, levels: int = 0,
+                 prefix: str = "") -> tuple[list[Move], list[str]]:
     """Moves that build the diffusers tensors from SGM ``names`` (each starting with ``prefix``),
     and the names no rule knows. ``levels``: the VAE's resolution levels (for ``{r}``)."""
     rules, moves, unknown = tuple(rules), [], []
     for name in names:
-        found = _match(rules, "sgm", name.removeprefix(prefix)) if name.startswith(prefix) else None
+        found = match(rules, "sgm", name.removeprefix(prefix)) if name.startswith(prefix) else None
         if found is None:
             unknown.append(name)
             continue
         rule, groups = found
-        target = _fill(rule.diffusers, groups | {"q": "{q}"}, levels)
+        target = fill(rule.diffusers, groups | {"q": "{q}"}, levels)
         if rule.op == "qkv":
             moves += [Move(target.replace("{q}", q), (name,), "chunk", n) for n, q in enumerate(QKV)]
         elif rule.op == "conv1x1" and groups["p"] == "weight":
@@ -195,11 +201,11 @@ def to_sgm(rules: Iterable[Rule], names: Iterable[str], *, levels: int = 0, pref
     """Moves that build the SGM tensors (named with ``prefix``) from diffusers ``names``; every name must be known."""
     rules, moves, fused = tuple(rules), [], {}
     for name in names:
-        found = _match(rules, "diffusers", name)
+        found = match(rules, "diffusers", name)
         if found is None:
             raise CheckpointError(f"{name!r} has no SGM name")
         rule, groups = found
-        target = prefix + _fill(rule.sgm, groups, levels)
+        target = prefix + fill(rule.sgm, groups, levels)
         if rule.op == "qkv":
             fused.setdefault(target, {})[groups["q"]] = name
         elif rule.op == "conv1x1" and groups["p"] == "weight":

@@ -148,5 +148,6 @@ def write_tensors(out: BinaryIO, entries: list[tuple[str, torch.dtype, tuple[int
     for n, info in enumerate(infos):
         tensor = produce(n)
         if tuple(tensor.shape) != info.shape or tensor.dtype != _DTYPES[info.dtype]:
-            raise CheckpointError(f"{info.name}: made {tuple(tensor.shape)} {tensor.dtype}, expected {info.shape} {info.dtype}")
+            raise CheckpointError(f"{info.name}: made {tuple(tensor.shape)} {tensor.dtype}, "
+                                  f"expected {info.shape} {info.dtype}")
         out.write(tensor.contiguous().view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")

@@ -33,6 +33,7 @@ CONDITIONING_VAE_PREFIX = "conditioner.embedders.3.encoder."
 OPEN_CLIP_PREFIX = "conditioner.embedders.0.open_clip.model."
 IMAGE_ENCODER_PREFIX = OPEN_CLIP_PREFIX + "visual."
 CONFIGS_METADATA_KEY = "diffusers_configs"  # the source folder's configurations, written by the converter
+MAX_LAYERS_PER_BLOCK, MAX_LEVELS = 16, 8  # far past SVD's 2 and 4: bounds what a file's indices can make us build
 LABELS = {"unet": "UNet", "vae": "VAE", "image_encoder": "image encoder"}
 
 
@@ -61,10 +62,13 @@ def _unet_layout(keys: list[str], filename: str) -> UnetLayout:
             raise CheckpointError(f"{filename} is not an SVD checkpoint: {key!r} has no numeric block index")
     downsamplers = sorted(int(k.split(".")[1]) for k in stripped if k.startswith("input_blocks.") and ".0.op." in k)
     inputs = {int(k.split(".")[1]) for k in stripped if k.startswith("input_blocks.")}
-    per = downsamplers[0] if downsamplers else max(inputs, default=1)  # entries per block: resnets + downsampler
+    per = downsamplers[0] if downsamplers else max(inputs, default=0) + 1  # entries per block: resnets + downsampler
     if per < 1:  # a downsampler at input_blocks.0, where conv_in belongs
         raise CheckpointError(f"{filename} is not an SVD checkpoint: input_blocks.0 holds a downsampler (op)")
     levels = len(downsamplers) + 1
+    if per > MAX_LAYERS_PER_BLOCK + 1 or levels > MAX_LEVELS:
+        raise CheckpointError(f"{filename} is not an SVD checkpoint: its block indices imply {per - 1} resnets per "
+                              f"block and {levels} levels (at most {MAX_LAYERS_PER_BLOCK} and {MAX_LEVELS})")
     up = tuple(any(k.startswith(f"output_blocks.{per * b}.1.") for k in stripped) for b in range(levels))
     return UnetLayout(per - 1, up)
 
@@ -100,18 +104,22 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
 
     conditioning = [n for n in rest if n.startswith(CONDITIONING_VAE_PREFIX)]
     first_stage = [n for n in rest if n.startswith(VAE_PREFIX)]
-    decoder, unknown = to_diffusers(VAE_DECODER_RULES, [n for n in first_stage if n.startswith(VAE_PREFIX + "decoder.")],
+    decoder, unknown = to_diffusers(VAE_DECODER_RULES,
+                                    [n for n in first_stage if n.startswith(VAE_PREFIX + "decoder.")],
                                     levels=_levels(names, VAE_PREFIX + "decoder.up."), prefix=VAE_PREFIX)
     own_encoder = [n for n in first_stage if n.startswith(VAE_PREFIX + "encoder.")]
     if conditioning:
         encoder, unknown_encoder = to_diffusers(VAE_ENCODER_RULES, conditioning, prefix=CONDITIONING_VAE_PREFIX)
-        ignored |= {n: "the VAE encoder's second copy; the conditioner's (with quant_conv) is read" for n in own_encoder}
+        second_copy = "the VAE encoder's second copy; the conditioner's (with quant_conv) is read"
+        ignored |= dict.fromkeys(own_encoder, second_copy)
     else:
         encoder, unknown_encoder = to_diffusers(VAE_ENCODER_RULES, own_encoder, prefix=VAE_PREFIX)
         conv_out = VAE_PREFIX + "encoder.conv_out.weight"
         if conv_out in shapes:  # an identity quant_conv, as wide as the encoder's output
-            encoder += [Move("quant_conv.weight", (conv_out,), "identity"), Move("quant_conv.bias", (conv_out,), "zeros")]
-    unknown += unknown_encoder + [n for n in first_stage if not n.startswith((VAE_PREFIX + "decoder.", VAE_PREFIX + "encoder."))]
+            encoder += [Move("quant_conv.weight", (conv_out,), "identity"),
+                        Move("quant_conv.bias", (conv_out,), "zeros")]
+    unknown += unknown_encoder + [n for n in first_stage if not n.startswith((VAE_PREFIX + "decoder.",
+                                                                              VAE_PREFIX + "encoder."))]
     if decoder or encoder:
         moves["vae"] = encoder + decoder
 
@@ -128,11 +136,15 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
 
     shapes_out = {c: {m.target: m.shape(shapes) for m in ms} for c, ms in moves.items()}
     configs = (defaults or {}) | _file_configs(metadata, filename)
+    check_configs(configs, filename)  # before anything is derived from them or built
     derived = {"unet": lambda s: unet_config(s, frames or frames_from_name(filename)), "vae": vae_config,
                "image_encoder": image_encoder_config}
     for component in moves:
         if component not in configs and derive:
-            configs[component] = derived[component](shapes_out[component])
+            try:
+                configs[component] = derived[component](shapes_out[component])
+            except CheckpointError as exc:
+                raise CheckpointError(f"{filename}: {exc}") from None
     if frames is not None and "unet" in configs:
         configs["unet"] = configs["unet"] | {"num_frames": frames}
     check_configs(configs, filename)

@@ -28,6 +28,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from controls import FIELDS, Multipliers
@@ -186,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--plot", type=Path, help="write a PNG chart here")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (part of the numerics; the tests use 2)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     model = load_model(args.model, device="cpu", dtype="float32")
     previewer = Previewer(model, cache_size=4)
     results = evaluate(previewer, held_out_images(args.images), preview_settings(model))

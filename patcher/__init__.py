@@ -9,8 +9,8 @@ of self-attention (``attn1``) and cross-attention (``attn2``), separately for th
 from controls import FIELDS, Multipliers
 
 from ._errors import PatchError
-from ._families import FAMILIES, SVD, ModelFamily, detect_family
-from ._keys import KeyMatch, classify_key, family_warnings, match_key
+from ._families import FAMILIES, SVD, detect_family
+from ._keys import classify_key, family_warnings, match_key
 from ._patch import AttentionPatch, check_scalable, patch_state_dict, scale_tensor
 
 __all__ = [
@@ -18,8 +18,6 @@ __all__ = [
     "FIELDS",
     "SVD",
     "AttentionPatch",
-    "KeyMatch",
-    "ModelFamily",
     "Multipliers",
     "PatchError",
     "check_scalable",

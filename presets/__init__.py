@@ -2,8 +2,6 @@
 
 from ._builtin import BUILTIN_DIR, builtin_presets, get_builtin, pick
 from ._comfyui import (
-    NODE_TYPE,
-    ComfyImport,
     from_file_bytes,
     from_image,
     from_json,
@@ -14,22 +12,19 @@ from ._comfyui import (
 )
 from ._errors import PresetError
 from ._json import nesting_depth, read_json
-from ._schema import FORMAT_NAME, FORMAT_VERSION, MAX_DOCUMENT_BYTES, SETTINGS, Preset, check_setting
+from ._schema import FORMAT_VERSION, MAX_DOCUMENT_BYTES, Preset
+from ._schema import SETTINGS as PRESET_SETTINGS
 from ._share import from_link, from_query, link_params, to_query, to_url
 
 __all__ = [
     "BUILTIN_DIR",
-    "FORMAT_NAME",
     "FORMAT_VERSION",
     "MAX_DOCUMENT_BYTES",
-    "NODE_TYPE",
-    "SETTINGS",
-    "ComfyImport",
+    "PRESET_SETTINGS",
     "Preset",
     "PresetError",
     "builtin_presets",
     "export_notes",
-    "check_setting",
     "from_file_bytes",
     "from_image",
     "from_json",

@@ -1,20 +1,20 @@
 """The preset document: a small, versioned, strictly validated JSON format.
 
-Version 2 (current)::
+Version 3 (current)::
 
     {
       "format": "svd-attention-preset",
-      "version": 2,
+      "version": 3,
       "name": "Damped temporal attention",
       "description": "...",
       "multipliers": {"self_structural": 1.0, "self_temporal": 0.8, "cross_structural": 1.0, "cross_temporal": 0.9},
-      "settings": {"seed": 42, "frames": 14},      # optional, any subset
+      "regions": {"up": {"self_temporal": 0.5}},   # optional: per-region factors, the rest stay 1
+      "settings": {"seed": 42, "frames": 14, "start": 0.0, "end": 0.6},   # optional, any subset
       "model": "stabilityai/stable-video-diffusion-img2vid-xt"   # optional hint
     }
 
-Version 1 kept the four multipliers at the top level, as the ComfyUI node lists its inputs; it is
-upgraded on reading.
-"""
+Version 2 had no step schedule and no regions; version 1 kept the four multipliers at the top
+level, as the ComfyUI node lists its inputs. Both are upgraded on reading."""
 
 from __future__ import annotations
 

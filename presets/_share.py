@@ -53,7 +53,7 @@ def from_query(params: Mapping[str, str] | str) -> tuple[Preset, list[str]]:
     multipliers: dict[str, float] = {}
     regions: dict[str, float] = {}
     settings: dict[str, int | float] = {}
-    warnings = []
+    unknown: list[str] = []
     name = SHARED_NAME
     for key, raw in params.items():
         if key in FIELDS:
@@ -65,11 +65,20 @@ def from_query(params: Mapping[str, str] | str) -> tuple[Preset, list[str]]:
         elif key == "name":
             name = raw
         else:
-            warnings.append(f"ignored unknown link parameter {key!r}")
+            unknown.append(key)
+    warnings = [_unknown_warning(unknown)] if unknown else []  # one line, however many keys
     for warning in warnings:
         logger.warning(warning)
     return Preset(name=name, multipliers=Multipliers(**multipliers, regions=Regions.from_flat(regions)),
                   settings=settings), warnings
+
+
+def _unknown_warning(keys: list[str], shown: int = 3) -> str:
+    if len(keys) == 1:
+        return f"ignored unknown link parameter {keys[0][:40]!r}"
+    names = ", ".join(repr(k[:40]) for k in keys[:shown])
+    more = f" and {len(keys) - shown:,} more" if len(keys) > shown else ""
+    return f"ignored {len(keys):,} unknown link parameters: {names}{more}"
 
 
 def _parse_float(key: str, raw: str) -> float:

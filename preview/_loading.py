@@ -15,7 +15,7 @@ from typing import Iterator
 
 import torch
 
-from checkpoints import COMPONENTS, FP16_WEIGHTS, LABELS, release_name, svd_xt_config
+from checkpoints import COMPONENTS, FP16_WEIGHTS, LABELS, CheckpointError, regular_file, release_name, svd_xt_config
 from patcher import AttentionPatch
 
 from ._errors import ModelLoadError
@@ -56,6 +56,11 @@ def resolve_source(spec: str | os.PathLike | None = None) -> ModelSource:
             return ModelSource("file", str(path.resolve()))
         raise ModelLoadError(f"{spec} is a file but not .safetensors; only .safetensors weights are loaded "
                              "(pickle checkpoints can run code when loaded)")
+    if os.path.lexists(path):  # a FIFO, a device, a broken link: say what it is, never open it
+        try:
+            regular_file(path)
+        except CheckpointError as exc:
+            raise ModelLoadError(str(exc)) from None
     if _HUB_ID.match(spec) and not spec.startswith((".", "/", "~")):
         return ModelSource("hub", spec)
     raise ModelLoadError(f"model {spec!r} is neither an existing folder nor a Hub id like owner/name")
@@ -232,7 +237,8 @@ def _load_single_file(source: ModelSource, dtype: torch.dtype, frames: int | Non
         if base_source.kind != "hub":
             _check_folder(base_source)
         try:
-            defaults["unet"] = dict(UNetSpatioTemporalConditionModel.load_config(base_source.location, subfolder="unet"))
+            defaults["unet"] = dict(UNetSpatioTemporalConditionModel.load_config(base_source.location,
+                                                                                 subfolder="unet"))
         except Exception as exc:
             raise ModelLoadError(_explain_load_failure(base_source, exc)) from exc
     components, configs, metadata = load_single_file(source.location, dtype, frames=frames, defaults=defaults,
@@ -247,7 +253,8 @@ def _load_single_file(source: ModelSource, dtype: torch.dtype, frames: int | Non
         if base_source is not None:
             logger.warning("%s holds the whole pipeline; --base %s is not used", name, base)
         scheduler = EulerDiscreteScheduler.from_config(configs.get("scheduler") or svd_xt_config("scheduler"))
-        extractor = CLIPImageProcessorPil(**_public(configs.get("feature_extractor") or svd_xt_config("feature_extractor")))
+        extractor_config = configs.get("feature_extractor") or svd_xt_config("feature_extractor")
+        extractor = CLIPImageProcessorPil(**_public(extractor_config))
         pipe = StableVideoDiffusionPipeline(**components, scheduler=scheduler, feature_extractor=extractor)
         return pipe, ModelSource("file", source.location), hints
     parts = " and ".join(LABELS[c] for c in missing)
@@ -287,13 +294,15 @@ def _folder_variant(folder: Path, dtype: torch.dtype, skip: tuple[str, ...] = ()
     found = {c: sorted(p.name for p in (folder / c).iterdir() if p.is_file()) if (folder / c).is_dir() else []
              for c in COMPONENTS if c not in skip}  # the parts that carry weights
     half = {c: any(FP16_WEIGHTS.search(f) for f in files) for c, files in found.items()}
-    full = {c: any(f.endswith(".safetensors") and not FP16_WEIGHTS.search(f) for f in files) for c, files in found.items()}
+    full = {c: any(f.endswith(".safetensors") and not FP16_WEIGHTS.search(f) for f in files)
+            for c, files in found.items()}
     missing = [c for c in found if not (half[c] or full[c])]
     if missing:
         listed = "; ".join(f"{c}/ holds {', '.join(found[c]) or 'nothing'}" for c in missing)
         pickles = any(f.endswith((".bin", ".ckpt", ".pt", ".pth")) for c in missing for f in found[c])
         raise ModelLoadError(f"{folder} has no .safetensors weights for {', '.join(missing)} ({listed})"
-                             + ("; pickle weights (.bin) are refused, as they can run code when loaded" if pickles else ""))
+                             + ("; pickle weights (.bin) are refused, as they can run code when loaded"
+                                if pickles else ""))
     if all(half.values()) and (dtype == torch.float16 or not all(full.values())):
         return "fp16"
     return None if all(full.values()) else "fp16"
@@ -318,7 +327,8 @@ def _explain_load_failure(source: ModelSource, exc: Exception) -> str:
         )
     if ".safetensors" in text or "safetensors" in text:
         return f"{source.location} has no .safetensors weights; only .safetensors are loaded (pickle files are refused)"
-    return f"could not load {source.location} as an SVD pipeline: {text.splitlines()[0] if text else type(exc).__name__}"
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    return f"could not load {source.location} as an SVD pipeline: {reason}"
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -328,12 +338,15 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cuda, mps or cpu (default: best available)")
     parser.add_argument("--dtype", choices=list(DTYPES), help="default: float16 on GPUs, float32 on the CPU")
     parser.add_argument("--cpu-offload", action="store_true", help="keep idle parts in CPU memory (small GPUs)")
-    parser.add_argument("--forward-chunking", action="store_true", help="chunk the UNet's feed-forward layers (less memory)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the UNet once (dedicated GPUs, not ZeroGPU)")
+    parser.add_argument("--forward-chunking", action="store_true",
+                        help="chunk the UNet's feed-forward layers (less memory)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the UNet once (dedicated GPUs, not ZeroGPU)")
     parser.add_argument("--base", help="with a single-file checkpoint that lacks parts (a UNet-only fine-tune): "
                         "the folder or Hub id they come from")
     parser.add_argument("--model-frames", type=int, choices=(14, 25), help="with a single-file checkpoint: the frames "
-                        "its UNet was trained for (default: its metadata, the base model, or 25 if named svd_xt, else 14)")
+                        "its UNet was trained for (default: its metadata, the base model, or 25 if named svd_xt, "
+                        "else 14)")
 
 
 def model_options(args: argparse.Namespace) -> dict:
@@ -359,6 +372,12 @@ class ModelHolder:
     @property
     def loaded(self) -> LoadedModel | None:
         return self._model
+
+    def numerics(self) -> tuple[str, torch.dtype]:
+        """The device and dtype the model runs in: the loaded model's own, else what the load will use."""
+        if self._model is not None:
+            return self._model.device, self._model.dtype
+        return resolve_numerics(self._options.get("device"), self._options.get("dtype"))
 
     def get(self) -> LoadedModel:
         with self._lock:

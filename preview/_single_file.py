@@ -36,7 +36,8 @@ def _empty(component: str, config: dict) -> torch.nn.Module:
 
 
 def load_single_file(path: str | Path, dtype: torch.dtype, *, frames: int | None = None,
-                     defaults: dict[str, dict] | None = None, has_base: bool = False) -> tuple[dict, dict, dict[str, str]]:
+                     defaults: dict[str, dict] | None = None, has_base: bool = False) -> tuple[dict, dict,
+                                                                                               dict[str, str]]:
     """The components a file holds (``unet``, and ``vae`` / ``image_encoder`` where it has them)
     in ``dtype`` on the CPU, the configurations of those it does not (``scheduler``, ...) where it
     says, and its metadata. Without ``has_base`` a file must hold the whole pipeline."""
@@ -45,13 +46,14 @@ def load_single_file(path: str | Path, dtype: torch.dtype, *, frames: int | None
         with TensorFiles([("", path)]) as tensors:
             missing = [LABELS[c] for c in COMPONENTS if c not in plan_parts(tensors.shapes)]
             if missing and not has_base:
-                plan_read(tensors.shapes, tensors.metadata, filename=path.name, derive=False)  # a wrong file says so first
-                raise ModelLoadError(f"{path.name} holds no {' or '.join(missing)}: pass --base FOLDER_OR_HUB_ID for the "
+                plan_read(tensors.shapes, tensors.metadata, filename=str(path),
+                          derive=False)  # a wrong file says so first
+                raise ModelLoadError(f"{path} holds no {' or '.join(missing)}: pass --base FOLDER_OR_HUB_ID for the "
                                      "parts it lacks (an SVD or SVD-XT diffusers folder, or its Hub id)")
-            plan = plan_read(tensors.shapes, tensors.metadata, filename=path.name, frames=frames, defaults=defaults)
+            plan = plan_read(tensors.shapes, tensors.metadata, filename=str(path), frames=frames, defaults=defaults)
             if plan.ignored:
                 logger.info("%s: %d tensors not read (%s, ...)", path.name, len(plan.ignored), next(iter(plan.ignored)))
-            components = {c: _load_component(c, plan, tensors, dtype, path.name) for c in plan.components}
+            components = {c: _load_component(c, plan, tensors, dtype, str(path)) for c in plan.components}
     except PatchError as exc:
         raise ModelLoadError(str(exc)) from None
     return components, {k: v for k, v in plan.configs.items() if k not in components}, tensors.metadata
@@ -69,7 +71,8 @@ def _load_component(component: str, plan, tensors: TensorFiles, dtype: torch.dty
     if missing or unexpected or wrong:
         raise ModelLoadError(
             f"{filename}: its {LABELS[component]} does not fit SVD's architecture: {len(missing)} tensors missing"
-            f"{_some(missing)}, {len(unexpected)} unexpected{_some(unexpected)}, {len(wrong)} of another shape{_some(wrong)}")
+            f"{_some(missing)}, {len(unexpected)} unexpected{_some(unexpected)}, "
+            f"{len(wrong)} of another shape{_some(wrong)}")
     state = {m.target: m.apply([tensors.read(s) for s in m.sources]).to(dtype) for m in plan.moves[component]}
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval()

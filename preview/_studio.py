@@ -21,7 +21,7 @@ from controls import Multipliers, patched_steps
 
 from ._encode import OutputDir, write_mp4
 from ._errors import PreviewError
-from ._loading import ModelHolder, ModelSource, default_device, default_dtype, resolve_source
+from ._loading import ModelHolder, ModelSource, resolve_source
 from ._motion import MotionReading, read_motion
 from ._metrics import Metrics
 from ._outputs import Artifacts, export_comparison
@@ -72,8 +72,8 @@ class Studio:
     def badge(self) -> str:
         """One Markdown line saying which model renders, where and in which precision."""
         source = self.source
-        device = default_device()
-        dtype = str(default_dtype(device)).removeprefix("torch.")
+        device, dtype = self.model.numerics()
+        dtype = str(dtype).removeprefix("torch.")
         if source.is_demo:
             return (f"**Model:** embedded demo model — a tiny SVD-architecture model trained on generated shapes, "
                     f"not SVD · {device} · {dtype}. Point `SVD_MODEL` (or `--model`) at a diffusers folder or "

@@ -157,6 +157,8 @@ def test_sweep_endpoint(client, image_file):
     assert "mean_change_vs_baseline_sd" in table["headers"] and verdict.count("over 2 seeds") == 2
     with pytest.raises(Exception, match="greater than maximum value 8"):
         client.predict(image=handle_file(image_file), field="end", values="1", seeds=9, **FAST, api_name="/sweep")
+    with pytest.raises(Exception, match="seeds must be a whole number, got 1.5"):  # never rounded to 2
+        client.predict(image=handle_file(image_file), field="end", values="1", seeds=1.5, **FAST, api_name="/sweep")
     for field, values, message in [("nonsense", "0, 1", "not in the list of choices"),
                                    ("self_temporal", "0, fast", "sweep values must be numbers"),
                                    ("cross_temporal", "0, 12", "cross_temporal must be between 0.0 and 10.0")]:
@@ -167,7 +169,8 @@ def test_sweep_endpoint(client, image_file):
 def test_motion_meter_endpoint(client, image_file):
     reading, plot = client.predict(image=handle_file(image_file), self_temporal=0.5, seed=3, **FAST,
                                    api_name="/motion_meter")
-    assert reading.startswith("This setting moves") and "measured bucket" in reading or "motion bucket ≈" in reading
+    assert reading.startswith("This setting moves"), reading
+    assert "measured bucket" in reading or "motion bucket ≈" in reading, reading
     assert "the baseline, rendered at bucket 127, reads as ≈" in reading
 
 

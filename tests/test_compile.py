@@ -17,7 +17,8 @@ def graphs() -> int:
     return int(torch._dynamo.utils.counters["stats"]["unique_graphs"])
 
 
-def test_compiled_unet_follows_every_slider_change_without_recompiling(demo_model, sample_image):
+def test_compiled_unet_follows_every_slider_change_without_recompiling(demo_model, sample_image, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))  # never a shared, possibly broken cache
     torch._dynamo.reset()
     compiled = load_model("demo", device="cpu", dtype="float32", compile=True)
     eager, fast = Previewer(demo_model), Previewer(compiled)

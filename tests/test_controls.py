@@ -62,7 +62,7 @@ def test_the_app_and_cli_list_the_table_in_order():
     names = [s.name for s in SETTINGS]
     start = 2 + len(controls.FIELDS) + len(controls.REGION_PARAMS)  # self, image, the multipliers, the regions
     assert list(inspect.signature(app.Lab.preview).parameters)[start:start + len(names)] == names
-    assert presets.SETTINGS == tuple(s for s in SETTINGS if s.shared)
+    assert presets.PRESET_SETTINGS == tuple(s for s in SETTINGS if s.shared)
     assert [f.name for f in dataclasses.fields(preview.RenderSettings)] == names
     assert {s.name: s.default for s in SETTINGS} == preview.RenderSettings().as_dict()
 

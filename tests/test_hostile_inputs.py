@@ -222,6 +222,9 @@ CASES = {
     "link inf": (link("cross_temporal=inf"), ("refused", "must be a finite number")),
     "link empty value": (link("self_temporal="), ("refused", "must be a number")),
     "link frames 1e3": (link("frames=1e3"), ("refused", "settings.frames must be between 2 and 50")),
+    "link with 5,000 unknown keys": (link("&".join(f"k{n}=1" for n in range(5000)) + "&self_temporal=0.6"),
+                                     ("ok", lambda r: r[1] == 0.6 and "ignored 5,000 unknown link parameters" in _plain(r[-1])
+                                      and len(_plain(r[-1])) < 200)),
     "link memory knob": (link("decode_chunk_size=4"), ("ok", lambda r: "parameter 'decode_chunk_size'" in _plain(r[-1]))),
     "link markdown": (link("name=%5Bx%5D(https%3A%2F%2Fevil.invalid)&self_temporal=0.5"), ("ok", lambda r: r[1] == 0.5)),
 }

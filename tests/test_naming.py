@@ -47,5 +47,5 @@ def test_prefixes_and_unknown_keys():
     assert diffusers_to_sgm(expected, SVD_LAYOUT, prefix="diffusion_model.") == key.removeprefix("model.")
     with pytest.raises(NamingError, match="not an SVD UNet key"):
         sgm_to_diffusers("model.diffusion_model.blocks.0.self_attn.o.weight")
-    with pytest.raises(NamingError, match="unknown resnet layer"):
+    with pytest.raises(NamingError, match="input_blocks.1.0.mystery.weight. is not an SVD UNet key"):
         sgm_to_diffusers("model.diffusion_model.input_blocks.1.0.mystery.weight")

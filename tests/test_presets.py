@@ -22,7 +22,7 @@ multipliers = st.builds(Multipliers, multiplier, multiplier, multiplier, multipl
 @st.composite
 def preset_settings(draw):
     chosen = {}
-    for s in presets.SETTINGS:
+    for s in presets.PRESET_SETTINGS:
         if draw(st.booleans()):
             if s.kind is int:
                 chosen[s.name] = draw(st.integers(int(s.low), int(s.high)))
@@ -72,7 +72,9 @@ def test_share_link_is_compact_and_readable():
 def test_share_link_ignores_unknown_and_rejects_bad_values():
     preset, warnings = presets.from_query({"self_temporal": "0.5", "utm_source": "x", "__theme": "dark"})
     assert preset.multipliers.self_temporal == 0.5
-    assert warnings == ["ignored unknown link parameter 'utm_source'", "ignored unknown link parameter '__theme'"]
+    assert warnings == ["ignored 2 unknown link parameters: 'utm_source', '__theme'"]
+    _, warnings = presets.from_query({"utm_source": "x"})
+    assert warnings == ["ignored unknown link parameter 'utm_source'"]
     for query, message in [
         ("self_temporal=abc", "self_temporal must be a number"),
         ("self_temporal=nan", "self_temporal must be a finite number"),
@@ -82,6 +84,13 @@ def test_share_link_ignores_unknown_and_rejects_bad_values():
     ]:
         with pytest.raises(ValueError, match=message):
             presets.from_query(query)
+
+
+def test_a_link_with_thousands_of_unknown_keys_gives_one_short_warning():
+    query = "&".join([f"junk{n}={'x' * 50}" for n in range(5000)] + ["self_temporal=0.6"])
+    preset, warnings = presets.from_query(query)
+    assert preset.multipliers.self_temporal == 0.6
+    assert warnings == ["ignored 5,000 unknown link parameters: 'junk0', 'junk1', 'junk2' and 4,997 more"]
 
 
 def doc(**changes):
@@ -164,8 +173,8 @@ def test_builtins_load_with_unique_names():
 def test_presets_carry_every_shared_render_setting_and_nothing_else():
     import controls
 
-    assert presets.SETTINGS == tuple(s for s in controls.SETTINGS if s.shared)
-    assert "decode_chunk_size" not in controls.setting_names(presets.SETTINGS)  # a memory knob, not part of the look
+    assert presets.PRESET_SETTINGS == tuple(s for s in controls.SETTINGS if s.shared)
+    assert "decode_chunk_size" not in controls.setting_names(presets.PRESET_SETTINGS)  # a memory knob, not part of the look
 
 
 # --- ComfyUI ---------------------------------------------------------------

@@ -20,6 +20,26 @@ def set_slider(page, field: str, value: float) -> None:
     box.press("Enter")
 
 
+def assert_shows_content(path: Path) -> None:
+    """A screenshot that holds a page, not a blank or single-colour area."""
+    from PIL import Image
+
+    with Image.open(path) as shot:
+        colours = shot.convert("RGB").getcolors(maxcolors=1_000_000) or []
+    assert len(colours) > 200, f"{path.name} has only {len(colours)} colours"
+
+
+def video_frame_difference(page, selector: str = "#side-by-side video") -> float:
+    """The current frame drawn into a canvas: mean |left half - right half| (baseline vs patched), 0-255."""
+    return page.evaluate(
+        """(sel) => { const v = document.querySelector(sel); const c = document.createElement('canvas');
+        c.width = v.videoWidth; c.height = v.videoHeight; const g = c.getContext('2d'); g.drawImage(v, 0, 0);
+        const half = Math.floor(c.width / 2), top = Math.floor(c.height * 0.2);
+        const a = g.getImageData(0, top, half, c.height - top).data, b = g.getImageData(half, top, half, c.height - top).data;
+        let sum = 0; for (let i = 0; i < a.length; i += 4) sum += Math.abs(a[i] - b[i]) + Math.abs(a[i+1] - b[i+1]) + Math.abs(a[i+2] - b[i+2]);
+        return sum / (3 * a.length / 4); }""", selector)
+
+
 def wait_for_first_visit(page) -> None:
     page.wait_for_function("() => document.querySelector('#patch-summary')?.innerText.includes('tensors')",
                            timeout=120_000)
@@ -45,8 +65,9 @@ def test_slider_preview_plays_side_by_side(page, app_url, tmp_path):
     video.evaluate("v => { v.muted = true; return v.play(); }")
     page.wait_for_function("() => document.querySelector('#side-by-side video').currentTime > 0", timeout=30_000)
     assert "self_temporal | 0.30 |" in page.locator("#patch-summary").inner_text().replace("\t", " | ")
+    assert video_frame_difference(page) > 0.5  # the patched half differs from the baseline half
     page.screenshot(path=str(tmp_path / "preview.png"), full_page=True)
-    assert (tmp_path / "preview.png").stat().st_size > 10_000
+    assert_shows_content(tmp_path / "preview.png")
 
 
 def test_share_link_sets_the_sliders(page, app_url):
@@ -104,6 +125,7 @@ def test_the_first_visit_shows_a_comparison_without_a_click(page, app_url, tmp_p
     assert "self_temporal | 0.80 |" in page.locator("#patch-summary").inner_text().replace("\t", " | ")
     assert page.locator("[data-testid='toast-body']").count() == 0  # no handler failed while the page loaded
     page.screenshot(path=str(tmp_path / "first-visit.png"), full_page=True)
+    assert_shows_content(tmp_path / "first-visit.png")
 
 
 def test_nothing_covers_the_label_bar_of_the_side_by_side_video(page, app_url, tmp_path):
@@ -126,6 +148,7 @@ def test_nothing_covers_the_label_bar_of_the_side_by_side_video(page, app_url, t
         overlaps_y = other["y"] < bar_bottom and other["y"] + other["height"] > box["y"]
         assert not (overlaps_x and overlaps_y), f"{overlays.nth(i).evaluate('e => e.outerHTML')[:120]} covers the labels"
     page.locator("#side-by-side").screenshot(path=str(tmp_path / "side-by-side.png"))
+    assert_shows_content(tmp_path / "side-by-side.png")
 
 
 def set_advanced_and_preview(page, app_url, section: str, selector: str, value: float, summary_text: str) -> str:

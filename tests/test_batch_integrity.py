@@ -1,0 +1,172 @@
+"""Batch results keep every setting and never touch files they did not create; hostile plans are
+refused before anything renders or is written."""
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+import preview._render
+from batch import PlanError, batch_main, estimate, load_plan, run_batch
+from preview import DEMO_MODEL_DIR
+
+EXAMPLES = DEMO_MODEL_DIR.parent.parent / "examples"
+SETTINGS = "[settings]\nframes = 2\nsteps = 1\nwidth = 64\nheight = 64\ndecode_chunk_size = 2\n"
+GRID = "[multipliers]\nself_temporal = [0.5]\n"
+
+
+def _write_plan(folder, head: str, name: str = "plan.toml"):
+    path = folder / name
+    path.write_text(f'model = "demo"\n{head}\n{GRID if "presets" not in head else ""}{SETTINGS}')
+    return path
+
+
+def _snapshot(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def renders(monkeypatch):
+    counts = []
+    real = preview._render.gpu_render_frames
+
+    def counting(job, *args):
+        counts.append(len(job.videos))
+        return real(job, *args)
+
+    monkeypatch.setattr(preview._render, "gpu_render_frames", counting)
+    return counts
+
+
+def _preset(folder, name, regions):
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps({"format": "svd-attention-preset", "version": 3, "name": name,
+                                "multipliers": {"self_temporal": 0.8}, "regions": regions}))
+    return path.name
+
+
+def test_presets_that_differ_only_in_regions_are_two_jobs_and_two_rows(tmp_path):
+    shutil.copy(EXAMPLES / "shapes-1.png", tmp_path / "a.png")
+    one = _preset(tmp_path, "up-damped", {"up": {"self_temporal": 0.5}})
+    two = _preset(tmp_path, "down-damped", {"down": {"self_temporal": 0.5}})
+    plan_path = _write_plan(tmp_path, f'output = "out"\nimages = ["a.png"]\npresets = ["{one}", "{two}"]')
+    plan = load_plan(plan_path)
+    assert len(plan.grid) == 2
+    report = run_batch(plan, progress=False)
+    table = pd.read_csv(report.table)
+    assert report.jobs == 2 and table["job_id"].nunique() == 2
+    assert sorted(zip(table["up.self_temporal"], table["down.self_temporal"])) == [(0.5, 1.0), (1.0, 0.5)]
+    assert (table["self_temporal"] == 0.8).all()
+    assert table["patched_sha256"].nunique() == 2  # two different renders, neither overwrote the other
+
+
+def test_two_names_for_the_same_image_are_two_jobs(tmp_path):
+    for name in ("a.png", "b.png"):
+        shutil.copy(EXAMPLES / "shapes-1.png", tmp_path / name)
+    plan_path = _write_plan(tmp_path, 'output = "out"\nimages = ["*.png"]')
+    table = pd.read_csv(run_batch(load_plan(plan_path), progress=False).table)
+    assert sorted(os.path.basename(p) for p in table["image"]) == ["a.png", "b.png"]
+    assert table["image_sha256"].nunique() == 1 and table["job_id"].nunique() == 2
+
+
+def test_a_plan_writing_into_its_own_folder_changes_nothing_there(tmp_path, renders):
+    shutil.copy(EXAMPLES / "shapes-1.png", tmp_path / "a.png")
+    (tmp_path / "results.csv").write_text("my,own\n1,2\n")
+    (tmp_path / "plan.json").write_text('{"mine": true}')
+    plan_path = _write_plan(tmp_path, 'output = "."\nimages = ["a.png"]')
+    before = _snapshot(tmp_path)
+    with pytest.raises(PlanError, match=r"plan.toml: output .* is not empty and holds no batch results"):
+        run_batch(load_plan(plan_path), progress=False)
+    assert batch_main([str(plan_path)]) == 2
+    assert _snapshot(tmp_path) == before and renders == []
+
+
+def test_a_dry_run_into_a_foreign_folder_writes_nothing(tmp_path, capsys):
+    foreign = tmp_path / "holiday-photos"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    shutil.copy(EXAMPLES / "shapes-1.png", tmp_path / "a.png")
+    plan_path = tmp_path / "plan.toml"
+    plan_path.write_text(f'model = "demo"\nimages = ["a.png"]\n[multipliers]\nself_temporal = [0.5]\n{SETTINGS}')
+    before = _snapshot(tmp_path)
+    assert batch_main([str(plan_path), "--dry-run", "--out", str(foreign)]) == 2
+    assert "holiday-photos is not empty" in capsys.readouterr().err
+    assert batch_main([str(plan_path), "--dry-run"]) == 0  # the plan's own (missing) output: counted, not created
+    assert _snapshot(tmp_path) == before and not (tmp_path / "batch-results").exists()
+
+
+def test_out_overrides_the_plan_and_a_rerun_of_the_same_plan_resumes(tmp_path, renders, capsys):
+    shutil.copy(EXAMPLES / "shapes-1.png", tmp_path / "a.png")
+    plan_path = tmp_path / "plan.toml"
+    plan_path.write_text(f'model = "demo"\nimages = ["a.png"]\n[multipliers]\nself_temporal = [0.5]\n{SETTINGS}')
+    out = tmp_path / "elsewhere"
+    assert batch_main([str(plan_path), "--out", str(out)]) == 0
+    assert (out / "batch.json").is_file() and (out / "results.csv").is_file()
+    assert not (tmp_path / "batch-results").exists()
+    rendered = len(renders)
+    assert batch_main([str(plan_path), "--out", str(out)]) == 0  # its own marker: resumes, nothing to render
+    assert len(renders) == rendered and "1 done before" in capsys.readouterr().out
+    other = tmp_path / "other.toml"
+    other.write_text(plan_path.read_text())
+    with pytest.raises(PlanError, match="holds the results of another plan"):
+        estimate(dataclasses.replace(load_plan(other), output=out))
+
+
+def test_an_output_that_is_a_file_is_refused(tmp_path):
+    shutil.copy(EXAMPLES / "shapes-1.png", tmp_path / "a.png")
+    (tmp_path / "out").write_text("a file")
+    plan_path = tmp_path / "plan.toml"
+    plan_path.write_text('model = "demo"\noutput = "out"\nimages = ["a.png"]\n[multipliers]\nself_temporal = [0.5]\n')
+    with pytest.raises(PlanError, match="plan.toml: output .*out is a file, not a folder"):
+        estimate(load_plan(plan_path))
+    assert (tmp_path / "out").read_text() == "a file"
+
+
+def _hostile(tmp):
+    (tmp / "a.png").write_bytes((EXAMPLES / "shapes-1.png").read_bytes())
+    (tmp / "fake.png").write_text("this is text, not an image")
+    loop = tmp / "loop"
+    loop.mkdir()
+    (loop / "again").symlink_to(tmp, target_is_directory=True)
+    return {
+        "deep nesting": ("plan.json", '{"images": ' + "[" * 5000 + "]" * 5000 + "}",
+                         "plan.json: nested 5001 levels deep; a plan nests at most 16"),
+        "deep TOML": ("plan.toml", "images = " + "[" * 5000 + "]" * 5000, "plan.toml: nested 5000 levels deep"),
+        "huge seed range": ("plan.toml", 'images = ["a.png"]\nseeds = {start = 0, stop = 4000000000}\n'
+                            "[multipliers]\nself_temporal = [0.5]",
+                            "4,000,000,000 jobs per image; a plan holds at most 100,000"),
+        "huge grid": ("plan.toml", 'images = ["a.png"]\n[multipliers]\n' + "\n".join(
+            f"{f} = [{', '.join(str(v / 10) for v in range(1, 41))}]" for f in
+            ("self_structural", "self_temporal", "cross_structural", "cross_temporal")),
+            "2,560,000 jobs per image"),
+        "text named .png": ("plan.toml", 'images = ["fake.png"]\n[multipliers]\nself_temporal = [0.5]',
+                            "plan.toml: images: fake.png: cannot read the image"),
+        "system file": ("plan.toml", 'images = ["/etc/passwd"]\n[multipliers]\nself_temporal = [0.5]',
+                        "plan.toml: images: passwd: cannot read the image"),
+        "symlink loop": ("plan.toml", 'images = ["loop/**/*.png"]\n[multipliers]\nself_temporal = [0.5]',
+                         r"images\[0\] 'loop/\*\*/\*.png' matches no image"),
+        "not UTF-8": ("plan.toml", b'images = ["\xff"]', "plan.toml: not UTF-8 text"),
+        "Infinity": ("plan.json", '{"images": ["a.png"], "seeds": [Infinity]}', "plan.json: .*Infinity"),
+        "half seed": ("plan.toml", 'images = ["a.png"]\nseeds = [1.5]\n[multipliers]\nself_temporal = [0.5]',
+                      r"seeds\[0\] must be a whole number"),
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "deep nesting", "deep TOML", "huge seed range", "huge grid", "text named .png", "system file", "symlink loop",
+    "not UTF-8", "Infinity", "half seed"])
+def test_hostile_plans_are_refused_before_anything_renders(tmp_path, renders, case):
+    name, text, message = _hostile(tmp_path)[case]
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    before = _snapshot(tmp_path) if case != "symlink loop" else None
+    with pytest.raises(PlanError, match=message):
+        run_batch(load_plan(path), progress=False)
+    assert renders == []
+    if before is not None:
+        assert _snapshot(tmp_path) == before
