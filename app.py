@@ -114,7 +114,8 @@ class Lab:
         """Render baseline and patched videos from the same seed; return the comparison and its numbers."""
         progress(0.0, desc="loading model")
         return _preview_outputs(self.studio.preview(image, settings, multipliers, _session(request),
-                                                    lambda f, t: progress(f, desc=t), self._gone(request), randomize_seed))
+                                                    lambda f, t: progress(f, desc=t), self._gone(request),
+                                                    randomize_seed))
 
     def first_visit(self, request: gr.Request = None):
         """Page opened without a share link: the first example, a telling preset and their comparison."""
@@ -178,7 +179,8 @@ class Lab:
     def export_comfyui(self, multipliers, settings):
         for note in presets.export_notes(multipliers, settings["start"], settings["end"]):
             gr.Warning(note)
-        workflow = json.dumps(presets.to_ui_workflow(multipliers, start=settings["start"], end=settings["end"]), indent=2)
+        workflow = json.dumps(presets.to_ui_workflow(multipliers, start=settings["start"], end=settings["end"]),
+                              indent=2)
         return (json.dumps(presets.to_api_node(multipliers), indent=2),
                 str(self.studio.write("unet-temporal-attention-multiply.json", workflow)))
 
@@ -281,9 +283,11 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                     region_inputs = []
                     for region in REGIONS:
                         with gr.Row():
-                            region_inputs += [gr.Number(MULTIPLIER_DEFAULT, label=f"{region} · {field.replace('_', ' ')}",
+                            region_inputs += [gr.Number(MULTIPLIER_DEFAULT,
+                                                        label=f"{region} · {field.replace('_', ' ')}",
                                                         minimum=MULTIPLIER_MIN, maximum=MULTIPLIER_MAX, step=0.05,
-                                                        precision=None, elem_id=f"region-{region}-{field}", min_width=80)
+                                                        precision=None, elem_id=f"region-{region}-{field}",
+                                                        min_width=80)
                                               for field in FIELDS]
                 with gr.Accordion("Generation settings", open=False):
                     quality = gr.Radio(["Preview", "Full quality"], value="Preview", label="Quality")
@@ -312,7 +316,8 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                     with gr.Row():
                         sweep_field = gr.Dropdown(list(preview.SWEEPABLE), value="self_temporal",
                                                   label="Multiplier (or the schedule's end / start)")
-                        sweep_values = gr.Textbox("0, 0.5, 1, 1.5, 2", label=f"Values (up to {preview.MAX_SWEEP_VALUES})")
+                        sweep_values = gr.Textbox("0, 0.5, 1, 1.5, 2",
+                                                  label=f"Values (up to {preview.MAX_SWEEP_VALUES})")
                         sweep_seeds = gr.Number(studio.default_sweep_seeds(), label="Seeds (from the seed setting on)",
                                                 minimum=1, maximum=preview.MAX_SWEEP_SEEDS, step=1)
                     sweep_run = gr.Button("Run sweep")
@@ -324,8 +329,9 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                     sweep_verdict = gr.Markdown(elem_id="sweep-verdict")
 
                 with gr.Tab("Motion meter"):
-                    gr.Markdown(f"Which `motion_bucket_id` does this setting move like? Renders the baseline at buckets "
-                                f"{', '.join(map(str, preview.METER_BUCKETS))} (cached like any baseline), measures "
+                    gr.Markdown("Which `motion_bucket_id` does this setting move like? Renders the baseline at "
+                                f"buckets {', '.join(map(str, preview.METER_BUCKETS))} (cached like any baseline), "
+                                "measures "
                                 "each one's motion, and places the patched video's motion on that curve.")
                     meter_run = gr.Button("Measure motion", elem_id="meter-button")
                     meter_reading = gr.Markdown(elem_id="meter-reading")
@@ -342,7 +348,8 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                         save = gr.Button("Save preset")
                         saved_file = gr.File(label="Preset file")
                     with gr.Row():
-                        upload_preset = gr.File(label="Load a preset (.json)", file_types=[".json"], elem_id="upload-preset")
+                        upload_preset = gr.File(label="Load a preset (.json)", file_types=[".json"],
+                                                elem_id="upload-preset")
                         upload_comfy = gr.File(label="Import a ComfyUI workflow (.json, .png, .webp)",
                                                file_types=[".json", ".png", ".webp"])
                     with gr.Row():

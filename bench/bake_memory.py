@@ -34,14 +34,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "in.safetensors", Path(tmp) / "out.safetensors"
         chunk = 32 * 2**20 // 2  # fp16 elements in 32 MiB
-        tensors = {f"model.diffusion_model.input_blocks.{i}.0.in_layers.2.weight": torch.zeros(chunk, dtype=torch.float16)
+        tensors = {f"model.diffusion_model.input_blocks.{i}.0.in_layers.2.weight":
+                   torch.zeros(chunk, dtype=torch.float16)
                    for i in range(max(1, args.mib // 32 - 2))}
         for i in range(8):  # 8 MiB each, like SVD's larger attention projections
-            tensors[f"model.diffusion_model.output_blocks.{i}.1.time_stack.0.attn1.to_out.0.weight"] = torch.ones(2048, 2048, dtype=torch.float16)
+            name = f"model.diffusion_model.output_blocks.{i}.1.time_stack.0.attn1.to_out.0.weight"
+            tensors[name] = torch.ones(2048, 2048, dtype=torch.float16)
         save_file(tensors, str(src))
         del tensors
         size = src.stat().st_size
-        out = subprocess.run([sys.executable, "-c", CHILD, str(src), str(dst)], cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-c", CHILD, str(src), str(dst)], cwd=ROOT, capture_output=True,
+                             text=True, check=True)
         before, peak = map(int, out.stdout.split())
         growth = (peak - before) * 1024
         print(f"checkpoint {size / 2**20:.0f} MiB, peak RSS growth {growth / 2**20:.1f} MiB, ratio {growth / size:.3f}")

@@ -42,7 +42,8 @@ FIRST, CHANGE = Multipliers(self_temporal=0.8), Multipliers(self_temporal=1.2, c
 ALL_FOUR = Multipliers(1.1, 1.2, 1.3, 1.4)
 
 FULL = {
-    "preview 512x320, 8 frames, 10 steps": RenderSettings(frames=8, steps=10, width=512, height=320, decode_chunk_size=8),
+    "preview 512x320, 8 frames, 10 steps": RenderSettings(frames=8, steps=10, width=512, height=320,
+                                                          decode_chunk_size=8),
     "native 1024x576, 14 frames, 25 steps": RenderSettings(frames=14, steps=25, width=1024, height=576,
                                                            decode_chunk_size=14),
     "native 1024x576, 25 frames, 25 steps": RenderSettings(frames=25, steps=25, width=1024, height=576,
@@ -99,7 +100,8 @@ def step_times(previewer: Previewer, image, settings, multipliers) -> tuple[floa
     """Seconds for one render with a slider change (cached baseline), and the time of each step."""
     stamps: list[float] = []
     _, seconds = timed(lambda: previewer.render(image, settings, multipliers,
-                                               progress=lambda f, t: "step" in t and (sync(), stamps.append(time.perf_counter()))))
+                                               progress=lambda f, t: "step" in t
+                                               and (sync(), stamps.append(time.perf_counter()))))
     return seconds, list(np.diff(stamps))
 
 
@@ -108,7 +110,8 @@ def plain_call(model: LoadedModel, image, settings) -> float:
     prepared = preview.prepare_image(image, width, height)
     generator = torch.Generator("cpu").manual_seed(settings.seed)
     _, seconds = timed(lambda: model.pipe(prepared, height=height, width=width, num_frames=settings.frames,
-                                          num_inference_steps=settings.steps, decode_chunk_size=settings.decode_chunk_size,
+                                          num_inference_steps=settings.steps,
+                                          decode_chunk_size=settings.decode_chunk_size,
                                           generator=generator, output_type="np"))
     return seconds
 
@@ -215,7 +218,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
     native = list(settings.values())[1 if args.tiny else 1]
     native_step = report["settings"][list(settings)[1]]["seconds_per_step"]
     report["patch"] = measure_patch(model, native_step)
-    report["decode_chunk_peak_mib"] = measure_decode_chunks(model, image, native, (2, 4, 8) if args.tiny else (2, 8, 14))
+    report["decode_chunk_peak_mib"] = measure_decode_chunks(model, image, native,
+                                                            (2, 4, 8) if args.tiny else (2, 8, 14))
     if not args.no_compile:
         small = native.replace(frames=2, steps=2, decode_chunk_size=2) if args.tiny else list(settings.values())[0]
         report["compile"] = measure_compile(model, image, small)

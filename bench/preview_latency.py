@@ -32,9 +32,11 @@ def main() -> None:
     image = Image.open(ROOT / "examples" / "shapes-1.png")
     _, first_s = timed(lambda: previewer.render(image, settings, Multipliers(self_temporal=0.5)))
     _, change_s = timed(lambda: previewer.render(image, settings, Multipliers(self_temporal=1.5)))
-    _, apply_s = timed(lambda: [model.patch.apply(Multipliers(self_temporal=v)) for v in (0.5, 1.5)] and model.patch.restore())
+    _, apply_s = timed(lambda: [model.patch.apply(Multipliers(self_temporal=v)) for v in (0.5, 1.5)]
+                       and model.patch.restore())
     print(f"model load {load_s:.2f} s on {model.device}")
-    print(f"first render (baseline + patched) {first_s:.2f} s; slider change {change_s:.2f} s; ratio {change_s / first_s:.2f}")
+    print(f"first render (baseline + patched) {first_s:.2f} s; slider change {change_s:.2f} s; "
+          f"ratio {change_s / first_s:.2f}")
     print(f"two patch applies + restore {apply_s * 1000:.2f} ms ({model.patch.summary()['total']['tensors']} tensors)")
 
 

@@ -57,7 +57,8 @@ def main() -> None:
             return model.pipe(prepared, height=height, width=width, num_frames=settings.frames,
                               num_inference_steps=settings.steps, min_guidance_scale=settings.min_guidance,
                               max_guidance_scale=settings.max_guidance, fps=settings.fps,
-                              motion_bucket_id=settings.motion_bucket_id, noise_aug_strength=settings.noise_aug_strength,
+                              motion_bucket_id=settings.motion_bucket_id,
+                              noise_aug_strength=settings.noise_aug_strength,
                               decode_chunk_size=settings.decode_chunk_size,
                               generator=torch.Generator().manual_seed(settings.seed), output_type="np").frames[0]
 
@@ -72,12 +73,14 @@ def main() -> None:
     resumed, resumed_s = median_seconds(lambda: previewer.render(prepared, scheduled, M).patched, args.repeats)
     resumed_calls = previewer.unet_calls
 
-    print(f"{model.describe()}; {settings.frames} frames at {width}x{height}, {settings.steps} steps, start {args.start}")
+    print(f"{model.describe()}; {settings.frames} frames at {width}x{height}, {settings.steps} steps, "
+          f"start {args.start}")
     print(f"plain diffusers call (patched every step): {plain_s:.3f} s, {settings.steps} UNet calls")
     print(f"scheduled, from scratch:                   {full_s:.3f} s, {full_calls} UNet calls")
     print(f"scheduled, resumed from the baseline:      {resumed_s:.3f} s, {resumed_calls} UNet calls")
     print(f"resumed / plain: {resumed_s / plain_s:.2f}; resumed / from scratch: {resumed_s / full_s:.2f}; "
-          f"UNet calls {resumed_calls}/{full_calls} = {resumed_calls / full_calls:.2f} (1 - start = {1 - args.start:.2f})")
+          f"UNet calls {resumed_calls}/{full_calls} = {resumed_calls / full_calls:.2f} "
+          f"(1 - start = {1 - args.start:.2f})")
     print(f"bitwise equal frames: {np.array_equal(full, resumed)}")
 
 

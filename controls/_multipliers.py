@@ -16,10 +16,12 @@ MULTIPLIER_DEFAULT = 1.0
 FIELDS = ("self_structural", "self_temporal", "cross_structural", "cross_temporal")
 FIELD_HELP = {
     "self_structural": "Spatial self-attention output: how much each frame's own layout mixes across the image.",
-    "self_temporal": "Temporal self-attention output: how much each pixel looks at the other frames (motion coherence).",
+    "self_temporal": "Temporal self-attention output: how much each pixel looks at the other frames "
+                     "(motion coherence).",
     "cross_structural": "Spatial cross-attention output. It attends to one token, the image embedding, so it adds the "
                         "same vector at every position: this scales a per-frame offset, not 'prompt adherence'.",
-    "cross_temporal": "Temporal cross-attention output: the same single-token offset, added inside the temporal blocks.",
+    "cross_temporal": "Temporal cross-attention output: the same single-token offset, added inside the temporal "
+                      "blocks.",
 }
 
 
@@ -51,7 +53,8 @@ class Regions:
             if region not in REGIONS:
                 raise ValueError(f"unknown region {region!r}; expected one of {', '.join(REGIONS)}")
             if field not in FIELDS:
-                raise ValueError(f"unknown multiplier {field!r} in region {region}; expected one of {', '.join(FIELDS)}")
+                raise ValueError(f"unknown multiplier {field!r} in region {region}; "
+                                 f"expected one of {', '.join(FIELDS)}")
             checked[(region, field)] = check_multiplier(region_param(region, field), value)
         object.__setattr__(self, "factors", tuple(sorted((r, f, v) for (r, f), v in checked.items() if v != 1.0)))
 

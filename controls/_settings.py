@@ -37,19 +37,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("seed", int, 0, 2**32 - 1, 42, "Seed", "noise seed: the same seed gives the same video", widget="number"),
     Setting("frames", int, 2, 50, 8, "Frames", "frames to render"),
     Setting("steps", int, 1, 100, 10, "Steps", "denoising steps"),
-    Setting("width", int, 0, 2048, 0, "Width (0 = model's native)", "snapped to a multiple of 64; 0 = the model's native width", step=64),
-    Setting("height", int, 0, 2048, 0, "Height (0 = model's native)", "snapped to a multiple of 64; 0 = the model's native height", step=64),
-    Setting("fps", int, 1, 60, 7, "FPS (conditioning and playback)", "frame rate the model is told and the video plays at"),
-    Setting("motion_bucket_id", int, 0, 1023, 127, "Motion bucket id", "SVD's motion conditioning; higher means more motion"),
+    Setting("width", int, 0, 2048, 0, "Width (0 = model's native)",
+            "snapped to a multiple of 64; 0 = the model's native width", step=64),
+    Setting("height", int, 0, 2048, 0, "Height (0 = model's native)",
+            "snapped to a multiple of 64; 0 = the model's native height", step=64),
+    Setting("fps", int, 1, 60, 7, "FPS (conditioning and playback)",
+            "frame rate the model is told and the video plays at"),
+    Setting("motion_bucket_id", int, 0, 1023, 127, "Motion bucket id",
+            "SVD's motion conditioning; higher means more motion"),
     Setting("noise_aug_strength", float, 0.0, 1.0, 0.02, "Noise augmentation", "noise added to the conditioning image",
             step=0.01, flag="--noise-aug"),
-    Setting("min_guidance", float, 0.0, 20.0, 1.0, "Min guidance", "classifier-free guidance at the first frame", step=0.1),
-    Setting("max_guidance", float, 0.0, 20.0, 3.0, "Max guidance", "classifier-free guidance at the last frame", step=0.1),
+    Setting("min_guidance", float, 0.0, 20.0, 1.0, "Min guidance", "classifier-free guidance at the first frame",
+            step=0.1),
+    Setting("max_guidance", float, 0.0, 20.0, 3.0, "Max guidance", "classifier-free guidance at the last frame",
+            step=0.1),
     Setting("start", float, 0.0, 1.0, 0.0, "Patch from (fraction of steps)",
             "the multipliers act from this fraction of the denoising steps (ComfyUI's start_percent)", step=0.05),
     Setting("end", float, 0.0, 1.0, 1.0, "Patch until (fraction of steps)",
             "and stop acting at this fraction (end_percent); 0 to 1 is the plain patch", step=0.05),
-    Setting("decode_chunk_size", int, 1, 64, 8, "Decode chunk size", "frames decoded at once by the VAE; lower saves memory",
+    Setting("decode_chunk_size", int, 1, 64, 8, "Decode chunk size",
+            "frames decoded at once by the VAE; lower saves memory",
             shared=False),
 )
 
@@ -69,17 +76,20 @@ def check_setting(
 
 
 def check_settings(
-    values: Mapping[str, Any], table: Sequence[Setting] = SETTINGS, error: type[ValueError] = ValueError, prefix: str = ""
+    values: Mapping[str, Any], table: Sequence[Setting] = SETTINGS, error: type[ValueError] = ValueError,
+    prefix: str = ""
 ) -> dict[str, int | float]:
     """Validate any subset of the settings, each on its own and together (guidance must not fall, the
     schedule must not be empty)."""
     checked = {name: check_setting(name, value, table, error, prefix) for name, value in values.items()}
     if checked.get("min_guidance", -math.inf) > checked.get("max_guidance", math.inf):
         raise error(
-            f"{prefix}min_guidance ({checked['min_guidance']}) must not exceed {prefix}max_guidance ({checked['max_guidance']})"
+            f"{prefix}min_guidance ({checked['min_guidance']}) must not exceed "
+            f"{prefix}max_guidance ({checked['max_guidance']})"
         )
     if checked.get("start", 0.0) >= checked.get("end", 1.0):
-        raise error(f"{prefix}start ({checked.get('start', 0.0)}) must be below {prefix}end ({checked.get('end', 1.0)})")
+        raise error(f"{prefix}start ({checked.get('start', 0.0)}) must be below "
+                    f"{prefix}end ({checked.get('end', 1.0)})")
     return checked
 
 
@@ -88,7 +98,8 @@ def patched_steps(start: float, end: float, steps: int) -> range:
     return range(math.ceil(round(start * steps, 9)), math.ceil(round(end * steps, 9)))
 
 
-def settings_dataclass(table: Sequence[Setting] = SETTINGS, name: str = "Settings", error: type[ValueError] = ValueError):
+def settings_dataclass(table: Sequence[Setting] = SETTINGS, name: str = "Settings",
+                       error: type[ValueError] = ValueError):
     """A frozen dataclass with one field per table entry, validated on construction.
 
     Subclass it to add behaviour (``class RenderSettings(settings_dataclass(...))``).

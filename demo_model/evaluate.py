@@ -132,7 +132,8 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
         "first_last_difference_by_bucket": {str(b): mean(v) for b, v in first_last.items()},
         "noise_floor": mean(floor),
         "change_vs_baseline": {k: mean(v) for k, v in change.items()},
-        "temporal_consistency": {metric: _paired(consistency[metric, "baseline"], consistency[metric, "self_temporal=0"])
+        "temporal_consistency": {metric: _paired(consistency[metric, "baseline"],
+                                                 consistency[metric, "self_temporal=0"])
                                  for metric in ("flicker", "jitter")},
         "self_temporal=0 motion": {"temporal_change": mean(motion_off), "first_last_difference": mean(first_last_off)},
         "error_vs_true_clip": {"baseline": mean(truth_base), "self_temporal=0": mean(truth_off)},
@@ -166,7 +167,8 @@ def plot(results: dict, path: Path) -> None:
 
     motion = [(f"bucket\n{b}", v) for b, v in results["temporal_change_by_bucket"].items()]
     bars(pad, 280, "Baseline motion (temporal change)", motion, "#5b6ee1")
-    short = {"self_structural": "self-S", "self_temporal": "self-T", "cross_structural": "cross-S", "cross_temporal": "cross-T"}
+    short = {"self_structural": "self-S", "self_temporal": "self-T", "cross_structural": "cross-S",
+             "cross_temporal": "cross-T"}
     change = []
     for key, value in results["change_vs_baseline"].items():
         field, multiplier = key.split("=")

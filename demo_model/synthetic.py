@@ -56,7 +56,8 @@ def _background(rng: np.random.Generator, size: int) -> Image.Image:
 
 def _polygon(shape: int, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
     sides = (3, 4, 5, 24)[shape]  # triangle, square, pentagon, (near) circle
-    return [(cx + r * math.cos(angle + 2 * math.pi * k / sides), cy + r * math.sin(angle + 2 * math.pi * k / sides)) for k in range(sides)]
+    return [(cx + r * math.cos(angle + 2 * math.pi * k / sides),
+             cy + r * math.sin(angle + 2 * math.pi * k / sides)) for k in range(sides)]
 
 
 def motion_speed(motion_bucket_id: float) -> float:

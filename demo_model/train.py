@@ -78,7 +78,8 @@ class LossCurve:
         self._running.append(loss)
         if (step + 1) % self.every == 0 or step + 1 == self.total:
             self.points.append({"step": step + 1, "loss": float(np.mean(self._running))})
-            print(f"{self.name:4s} step {step + 1:5d}/{self.total}{note}  loss {self.points[-1]['loss']:.5f}", flush=True)
+            print(f"{self.name:4s} step {step + 1:5d}/{self.total}{note}  loss {self.points[-1]['loss']:.5f}",
+                  flush=True)
             self._running = []
 
 
@@ -120,7 +121,8 @@ def train_vae(vae, rng, image_steps: int, video_steps: int, images: int, lr: flo
     return curve.points
 
 
-def train_decoder(vae, rng, steps: int, videos_per_step: int, lr: float, log_every: int, latent_noise: float = 0.0) -> list[dict]:
+def train_decoder(vae, rng, steps: int, videos_per_step: int, lr: float, log_every: int,
+                  latent_noise: float = 0.0) -> list[dict]:
     """Fine-tune only the temporal decoder on whole videos, with the encoder frozen.
 
     The UNet has learned the encoder's latent space, which this leaves untouched; a sharper
@@ -248,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {}
     if args.decoder_only:
         pipe = StableVideoDiffusionPipeline.from_pretrained(args.decoder_only, use_safetensors=True)
-        components = {name: getattr(pipe, name) for name in ("unet", "vae", "image_encoder", "scheduler", "feature_extractor")}
+        components = {name: getattr(pipe, name) for name in ("unet", "vae", "image_encoder", "scheduler",
+                                                             "feature_extractor")}
         vae = components["vae"]
         previous = args.decoder_only / "training_report.json"
         report = json.loads(previous.read_text()) if previous.is_file() else {}
@@ -258,18 +261,22 @@ def main(argv: list[str] | None = None) -> int:
         image_encoder.requires_grad_(False)
 
         # 1. VAE
-        vae_curve = train_vae(vae, rng, args.vae_steps, args.vae_video_steps, args.vae_images, args.vae_lr, args.log_every)
+        vae_curve = train_vae(vae, rng, args.vae_steps, args.vae_video_steps, args.vae_images, args.vae_lr,
+                              args.log_every)
         vae.requires_grad_(False)
         vae.register_to_config(scaling_factor=latent_scale(vae, rng))
         vae_seconds = time.perf_counter() - started
         print(f"vae done in {vae_seconds:.0f}s, latent scaling factor {vae.config.scaling_factor:.4f}", flush=True)
 
         # 2. UNet
-        unet_curve = train_unet(unet, vae, image_encoder, rng, args.unet_steps, args.batch, args.unet_lr, args.log_every)
+        unet_curve = train_unet(unet, vae, image_encoder, rng, args.unet_steps, args.batch, args.unet_lr,
+                                args.log_every)
         report = {
-            "settings": vars(args) | {"out": str(args.out), "p_mean": P_MEAN, "p_std": P_STD, "cfg_dropout": CFG_DROPOUT,
+            "settings": vars(args) | {"out": str(args.out), "p_mean": P_MEAN, "p_std": P_STD,
+                                      "cfg_dropout": CFG_DROPOUT,
                                       "resolution": DEMO_RESOLUTION, "frames": DEMO_FRAMES, "fps_id": FPS_ID},
-            "vae": {"final_recon_loss": vae_curve[-1]["loss"], "scaling_factor": vae.config.scaling_factor, "curve": vae_curve},
+            "vae": {"final_recon_loss": vae_curve[-1]["loss"], "scaling_factor": vae.config.scaling_factor,
+                    "curve": vae_curve},
             "unet": {"final_loss": unet_curve[-1]["loss"], "curve": unet_curve},
             "seconds": {"vae": round(vae_seconds, 1), "unet": round(time.perf_counter() - started - vae_seconds, 1)},
         }

@@ -59,7 +59,8 @@ def family_warnings(names: list[str]) -> list[str]:
     if temporal:
         as_what = ", ".join(f"{count} as {field}" for field, count in sorted(scaled.items())) or "none of them"
         text += (f" ComfyUI's rule (followed here exactly) knows only SVD's temporal naming; of its {len(temporal)} "
-                 f"temporal attention output tensors it scales {as_what}, so the *_temporal multipliers do not reach them.")
+                 f"temporal attention output tensors it scales {as_what}, so the *_temporal multipliers do not "
+                 "reach them.")
     if not any(classify_key(n) for n in names):
         text += " The node's rule matches no tensor here, so it changes nothing."
     return [text + " The app's preview supports SVD only."]

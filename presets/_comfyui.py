@@ -119,7 +119,8 @@ def _from_ui(workflow: dict) -> ComfyImport | None:
     index, node = found[0]
     path = f"nodes[{index}]"
     inputs = node.get("inputs") or []
-    entries = inputs.values() if isinstance(inputs, dict) else _expect(inputs, list, f"{path}.inputs", "a list or an object")
+    entries = inputs.values() if isinstance(inputs, dict) else _expect(inputs, list, f"{path}.inputs",
+                                                                       "a list or an object")
     for j, entry in enumerate(entries):
         entry = _expect(entry, dict, f"{path}.inputs[{j}]", "an object")
         widget = _expect(entry.get("widget") or {}, dict, f"{path}.inputs[{j}].widget", "an object")
@@ -149,7 +150,8 @@ def _from_api(prompt: dict) -> ComfyImport | None:
     inputs = _expect(node.get("inputs"), dict, f"{node_id}.inputs", "an object")
     for field in FIELDS:
         if isinstance(inputs.get(field), list):
-            raise PresetError(f"{field} of node {node_id} comes from another node ({inputs[field]!r}); set it as a value")
+            raise PresetError(f"{field} of node {node_id} comes from another node ({inputs[field]!r}); "
+                              "set it as a value")
     values = {f: inputs[f] for f in FIELDS if f in inputs}
     return ComfyImport(_multipliers(values, node_id), node_id, ids, "prompt", *facts)
 

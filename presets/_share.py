@@ -6,7 +6,16 @@ import logging
 import urllib.parse
 from typing import Mapping
 
-from controls import FIELDS, MULTIPLIER_DEFAULT, REGIONS, Multipliers, Regions, check_multiplier, region_param, setting_names
+from controls import (
+    FIELDS,
+    MULTIPLIER_DEFAULT,
+    REGIONS,
+    Multipliers,
+    Regions,
+    check_multiplier,
+    region_param,
+    setting_names,
+)
 
 from ._errors import PresetError
 from ._schema import SETTINGS, Preset, check_setting

@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     add_model_options(p)
     add_multiplier_options(p)
     add_setting_options(p)
-    p.add_argument("--full", action="store_true", help="full quality (native size and frames, 25 steps) instead of preview")
+    p.add_argument("--full", action="store_true",
+                   help="full quality (native size and frames, 25 steps) instead of preview")
     p.add_argument("--metrics", type=Path, help="write metrics here (.json or .csv)")
     p.add_argument("--sweep", help="sweep one multiplier, e.g. self_temporal=0,0.5,1,1.5,2")
     p.add_argument("--force", action="store_true", help="replace --out / --metrics if they exist")

@@ -57,7 +57,8 @@ def write_webp(frames: np.ndarray, path: str | os.PathLike, fps: int) -> Path:
     images = [Image.fromarray(f) for f in frames]
     path = Path(path)
     with atomic_path(path, replace=True) as tmp:
-        images[0].save(tmp, format="WEBP", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0, quality=90)
+        images[0].save(tmp, format="WEBP", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0,
+                       quality=90)
     return path
 
 

@@ -33,7 +33,8 @@ def load_image(image: Image.Image | np.ndarray | str | os.PathLike) -> Image.Ima
         image = _oriented(image, exif)
     elif isinstance(image, np.ndarray):
         if image.ndim not in (2, 3) or image.dtype != np.uint8 or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-            raise PreviewError(f"image array must be uint8 HxW or HxWxC (C = 1, 3 or 4), got {image.dtype} {image.shape}")
+            raise PreviewError(f"image array must be uint8 HxW or HxWxC (C = 1, 3 or 4), "
+                               f"got {image.dtype} {image.shape}")
         image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
     elif isinstance(image, Image.Image):
         image = _oriented(image, image.getexif())
@@ -86,7 +87,8 @@ def _scaled_to_8_bit(image: Image.Image) -> Image.Image:
     values = np.asarray(image).astype(np.float64)  # (H, W)
     if image.mode == "F":
         values = np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=0.0)
-        low, high = (0.0, 1.0) if values.size == 0 or (values.min() >= 0.0 and values.max() <= 1.0) else (values.min(), values.max())
+        unit = values.size == 0 or (values.min() >= 0.0 and values.max() <= 1.0)
+        low, high = (0.0, 1.0) if unit else (values.min(), values.max())
     elif image.mode.startswith("I;16") or (values.size and values.min() >= 0 and values.max() <= 65535):
         low, high = 0.0, 65535.0  # 16-bit samples (Pillow opens some 16-bit files as mode I)
     else:
@@ -97,7 +99,8 @@ def _scaled_to_8_bit(image: Image.Image) -> Image.Image:
 
 def _check_pixels(size: tuple[int, int]) -> None:
     if size[0] * size[1] > MAX_IMAGE_PIXELS:
-        raise PreviewError(f"image is {size[0]}x{size[1]}; images over {MAX_IMAGE_PIXELS // 1_000_000} megapixels are refused")
+        raise PreviewError(f"image is {size[0]}x{size[1]}; images over {MAX_IMAGE_PIXELS // 1_000_000} "
+                           "megapixels are refused")
     if min(size) < 1:
         raise PreviewError("image is empty")
 

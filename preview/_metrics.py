@@ -82,8 +82,10 @@ class Metrics:
 
     def records(self) -> list[dict]:
         """Long-format rows (frame, series, value) for a line plot."""
-        rows = [{"frame": i, "series": "change vs baseline", "value": float(v)} for i, v in enumerate(self.change_vs_baseline)]
-        for name, values in (("baseline temporal change", self.baseline_temporal), ("patched temporal change", self.patched_temporal)):
+        rows = [{"frame": i, "series": "change vs baseline", "value": float(v)}
+                for i, v in enumerate(self.change_vs_baseline)]
+        for name, values in (("baseline temporal change", self.baseline_temporal),
+                             ("patched temporal change", self.patched_temporal)):
             rows += [{"frame": i + 1, "series": name, "value": float(v)} for i, v in enumerate(values)]
         return rows
 
@@ -101,7 +103,8 @@ class Metrics:
         """One row per frame; temporal columns are empty for frame 0 (jitter and flicker for the last frame too)."""
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["frame", "change_vs_baseline", "baseline_temporal", "patched_temporal", "baseline_jitter", "patched_jitter",
+        writer.writerow(["frame", "change_vs_baseline", "baseline_temporal", "patched_temporal", "baseline_jitter",
+                         "patched_jitter",
                          "baseline_flicker", "patched_flicker"])
         for i, change in enumerate(self.change_vs_baseline):
             def at(a: np.ndarray, offset: int) -> str:

@@ -51,7 +51,8 @@ class MotionReading:
 
     def rows(self) -> list[dict]:
         """Long rows for a line plot: the baseline's curve, and the patched motion across it."""
-        curve = [{"motion bucket": b, "motion": m, "series": "baseline at bucket"} for b, m in zip(self.buckets, self.motions)]
+        curve = [{"motion bucket": b, "motion": m, "series": "baseline at bucket"}
+                 for b, m in zip(self.buckets, self.motions)]
         level = [{"motion bucket": b, "motion": self.patched_motion, "series": "this setting"}
                  for b in (self.buckets[0], self.buckets[-1])]
         return curve + level

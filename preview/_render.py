@@ -138,7 +138,8 @@ class Previewer:
             self.unet_calls = sum(r.unet_calls for r in rendered)
         if progress:
             progress(1.0, "done")
-        return Comparison(baseline, patched, multipliers, settings, (width, height), cached, time.perf_counter() - started)
+        return Comparison(baseline, patched, multipliers, settings, (width, height), cached,
+                          time.perf_counter() - started)
 
     def baseline(
         self,

@@ -109,7 +109,8 @@ class Studio:
 
     # --- renders ------------------------------------------------------------------------------
 
-    def preview(self, image: Image.Image | np.ndarray | str, settings: RenderSettings | Mapping, multipliers: Multipliers,
+    def preview(self, image: Image.Image | np.ndarray | str, settings: RenderSettings | Mapping,
+                multipliers: Multipliers,
                 key: str = "local", progress: ProgressFn | None = None, gone: Callable[[], bool] | None = None,
                 randomize_seed: bool = False) -> PreviewOutcome:
         settings = _settings(settings, randomize_seed)
@@ -197,7 +198,8 @@ def comparison_summary(comparison: Comparison, patch_summary: dict, metrics: Met
         schedule = (f" The multipliers act in steps {window.start + 1}–{window.stop} of {settings.steps} "
                     f"(start {settings.start:.2f}, end {settings.end:.2f}).")
     else:
-        schedule = f" The schedule ({settings.start:.2f} to {settings.end:.2f}) holds none of the {settings.steps} steps."
+        schedule = (f" The schedule ({settings.start:.2f} to {settings.end:.2f}) holds none of the "
+                    f"{settings.steps} steps.")
     return "\n".join([
         "| multiplier | value | tensors scaled | parameters |",
         "| --- | ---: | ---: | ---: |",
@@ -210,5 +212,6 @@ def comparison_summary(comparison: Comparison, patch_summary: dict, metrics: Met
         f"**Mean change vs baseline:** {numbers['mean_change_vs_baseline']:.2f} levels (of 255) · "
         f"**temporal change** baseline {numbers['baseline_temporal_change']:.2f} → patched "
         f"{numbers['patched_temporal_change']:.2f} · **jitter** {numbers['baseline_jitter']:.2f} → "
-        f"{numbers['patched_jitter']:.2f} · **flicker** {numbers['baseline_flicker']:.2f} → {numbers['patched_flicker']:.2f}",
+        f"{numbers['patched_jitter']:.2f} · **flicker** {numbers['baseline_flicker']:.2f} → "
+        f"{numbers['patched_flicker']:.2f}",
     ])

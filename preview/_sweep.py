@@ -86,7 +86,8 @@ class SweepResult:
         spread = float(np.std([m.summary()[f"baseline_{metric}"] for m in self.seed_metrics[0]], ddof=1))
         out = []
         for value, per_seed in zip(self.values, self.seed_metrics):
-            change = float(np.mean([m.summary()[f"patched_{metric}"] - m.summary()[f"baseline_{metric}"] for m in per_seed]))
+            change = float(np.mean([m.summary()[f"patched_{metric}"] - m.summary()[f"baseline_{metric}"]
+                                    for m in per_seed]))
             verdict = ("not distinguishable from seed noise" if abs(change) < spread
                        else "beyond the seed-to-seed spread")
             out.append(f"{self.field}={value:g}: {metric.replace('_', ' ')} {change:+.2f} levels, seed-to-seed spread "

@@ -22,7 +22,8 @@ def image_file(tmp_path_factory):
 
 
 def preview_call(client, image, seed=5, **multipliers):
-    values = {"self_structural": 1.0, "self_temporal": 1.0, "cross_structural": 1.0, "cross_temporal": 1.0, **multipliers}
+    values = {"self_structural": 1.0, "self_temporal": 1.0, "cross_structural": 1.0, "cross_temporal": 1.0,
+              **multipliers}
     return client.predict(image=handle_file(image), seed=seed, **values, **FAST, api_name="/preview")
 
 
@@ -89,7 +90,8 @@ def test_bad_requests_fail_clearly_and_the_next_one_works(server, client, image_
         preview_call(client, str(huge))
 
     malformed = tmp_path / "preset.json"
-    malformed.write_text('{"format": "svd-attention-preset", "version": 2, "name": "x", "multipliers": {"self_temporal": 99}}')
+    malformed.write_text('{"format": "svd-attention-preset", "version": 2, "name": "x", '
+                         '"multipliers": {"self_temporal": 99}}')
     with pytest.raises(Exception, match="self_temporal must be between 0.0 and 10.0"):
         client.predict(handle_file(str(malformed)), api_name="/load_preset")
 
@@ -138,7 +140,8 @@ def test_preset_endpoints(client, tmp_path):
     assert "no per-region factors" in json.loads(open(regional).read())["nodes"][1]["widgets_values"][0]
     _, scheduled = client.predict(**values, start=0.0, end=0.3, api_name="/export_comfyui")
     note = json.loads(open(scheduled).read())["nodes"][1]
-    assert note["type"] == "Note" and "has no step schedule" in note["widgets_values"][0] and "0% to 30%" in note["widgets_values"][0]
+    assert note["type"] == "Note"
+    assert "has no step schedule" in note["widgets_values"][0] and "0% to 30%" in note["widgets_values"][0]
 
     link = client.predict(**values, seed=42, include_settings=False, api_name="/share_link")
     assert link.endswith("?self_temporal=0.8&cross_temporal=1.2")

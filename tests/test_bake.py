@@ -32,7 +32,8 @@ def checkpoint(request, tmp_path):
     unet = tiny_unet()
     sd = unet.state_dict() if request.param == "diffusers" else sgm_state_dict(unet)
     # mixed dtypes, as in real fp16 checkpoints with some float32 leftovers
-    sd = {k: (v.half() if i % 3 == 0 else v.bfloat16() if i % 3 == 1 else v).contiguous() for i, (k, v) in enumerate(sd.items())}
+    sd = {k: (v.half() if i % 3 == 0 else v.bfloat16() if i % 3 == 1 else v).contiguous()
+          for i, (k, v) in enumerate(sd.items())}
     path = tmp_path / "unet.safetensors"
     save_file(sd, str(path), metadata={"format": "pt", "modelspec.title": "tiny"})
     return path, sd
@@ -144,7 +145,8 @@ def test_bad_inputs_fail_clearly_without_output(tmp_path, make, message):
 
 def test_quantized_targets_are_refused(tmp_path):
     src = tmp_path / "q.safetensors"
-    save_file({"down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0.weight": torch.ones(2, 2, dtype=torch.int8)}, str(src))
+    name = "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0.weight"
+    save_file({name: torch.ones(2, 2, dtype=torch.int8)}, str(src))
     with pytest.raises(PatchError, match="int8"):
         bake(src, tmp_path / "out.safetensors", M)
 
@@ -154,7 +156,8 @@ def test_bake_streams_with_small_peak_memory(tmp_path):
     src = tmp_path / "large.safetensors"
     tensors = {f"input_blocks.{i}.0.in_layers.2.weight": torch.full((8 * 1024 * 1024,), float(i)) for i in range(12)}
     for i in range(4):
-        tensors[f"model.diffusion_model.output_blocks.{i}.1.time_stack.0.attn1.to_out.0.weight"] = torch.ones(1024, 1024)
+        name = f"model.diffusion_model.output_blocks.{i}.1.time_stack.0.attn1.to_out.0.weight"
+        tensors[name] = torch.ones(1024, 1024)
     save_file(tensors, str(src))
     del tensors
     size = src.stat().st_size
@@ -173,5 +176,6 @@ def test_bake_streams_with_small_peak_memory(tmp_path):
     assert 0 <= out.stat().st_size - size < 4096  # only the header grows (metadata)
     assert growth < size / 8
     with safe_open(str(out), "pt") as f:
-        assert torch.equal(f.get_tensor("model.diffusion_model.output_blocks.3.1.time_stack.0.attn1.to_out.0.weight"), torch.full((1024, 1024), 2.0))
+        assert torch.equal(f.get_tensor("model.diffusion_model.output_blocks.3.1.time_stack.0.attn1.to_out.0.weight"),
+                           torch.full((1024, 1024), 2.0))
         assert torch.equal(f.get_slice("input_blocks.11.0.in_layers.2.weight")[:4], torch.full((4,), 11.0))

@@ -86,7 +86,8 @@ def test_ray_with_a_killed_worker_gives_the_local_table_bitwise_and_every_job_on
     table = pd.read_csv(report.table)
     _, local = local_results
     assert killed and report.done == len(table) == 12 and table.job_id.is_unique
-    columns = ["job_id", "group_id", "seed", "self_temporal", "baseline_sha256", "patched_sha256", "mean_change_vs_baseline"]
+    columns = ["job_id", "group_id", "seed", "self_temporal", "baseline_sha256", "patched_sha256",
+               "mean_change_vs_baseline"]
     assert table[columns].equals(local[columns])  # bitwise the same frames, whichever engine and worker
     assert table.worker.nunique() == 3  # the killed actor, restarted in a new process, redid the group it had
 
@@ -107,7 +108,8 @@ def test_an_interrupted_run_resumes_and_renders_only_what_is_missing(tmp_path, c
     table = pd.read_csv(second.table)
     assert not second.interrupted and second.already_done == 5 and second.done == 7
     assert sum(counted_renders) == second.renders == expected["renders"]
-    assert table.job_id.is_unique and table[["job_id", "patched_sha256"]].equals(local_results[1][["job_id", "patched_sha256"]])
+    assert table.job_id.is_unique and table[["job_id",
+                                             "patched_sha256"]].equals(local_results[1][["job_id", "patched_sha256"]])
     counted_renders.clear()
     third = run_batch(plan, progress=False)
     assert third.done == 0 and sum(counted_renders) == 0
@@ -156,7 +158,8 @@ def test_the_report_plots_each_multiplier_with_intervals_and_shows_renders(local
 def test_the_command_line(tmp_path, capsys):
     path = _plan(tmp_path)
     assert batch_main([str(path), "--dry-run"]) == 0
-    assert "12 jobs (2 images x 2 seeds x 3 multiplier settings), 12 to do; 12 renders with baseline reuse (24 without)" \
+    assert "12 jobs (2 images x 2 seeds x 3 multiplier settings), 12 to do; 12 renders with baseline reuse " \
+           "(24 without)" \
         in capsys.readouterr().out
     assert batch_main([str(_plan(tmp_path, "images = []\n[multipliers]\nself_temporal = [1.2]", "bad.toml"))]) == 2
     assert "images must be a non-empty list" in capsys.readouterr().err

@@ -113,7 +113,8 @@ def test_multipliers_are_spelled_out_as_the_four_field_names_and_the_region_fact
     assert params[:5] == ["image", *controls.FIELDS] and params[5:17] == list(controls.REGION_PARAMS)
     assert params[17:] == [s.name for s in SETTINGS] and controls.REGION_PARAMS[-1] == "up_cross_temporal"
     multipliers, _ = handler("x", self_temporal=0.5, up_self_temporal=0.2)
-    assert multipliers == controls.Multipliers(self_temporal=0.5, regions=controls.Regions.from_flat({"up.self_temporal": 0.2}))
+    assert multipliers == controls.Multipliers(self_temporal=0.5,
+                                               regions=controls.Regions.from_flat({"up.self_temporal": 0.2}))
     with pytest.raises(ValueError, match="cross_temporal must be between"):
         handler("x", cross_temporal=11)
     with pytest.raises(TypeError, match="neither"):

@@ -58,7 +58,8 @@ def _text(tmp: Path, name: str, text: str | bytes) -> Path:
 
 def _preset(**changes) -> str:
     doc = {"format": "svd-attention-preset", "version": 2, "name": "x",
-           "multipliers": {"self_structural": 1.0, "self_temporal": 0.7, "cross_structural": 1.0, "cross_temporal": 1.0}}
+           "multipliers": {"self_structural": 1.0, "self_temporal": 0.7, "cross_structural": 1.0,
+                           "cross_temporal": 1.0}}
     doc.update(changes)
     return json.dumps({k: v for k, v in doc.items() if v is not None})
 
@@ -152,7 +153,8 @@ CASES = {
                       ("refused", "not UTF-8 text")),
     "preset too large": (upload("preset", lambda t: _text(t, "p.json", " " * 70_000 + _preset())),
                          ("refused", "larger than 64 KB")),
-    "preset is a list": (upload("preset", lambda t: _text(t, "p.json", "[1, 2]")), ("refused", "must be a JSON object")),
+    "preset is a list": (upload("preset", lambda t: _text(t, "p.json", "[1, 2]")),
+                         ("refused", "must be a JSON object")),
     "preset wrong format": (upload("preset", lambda t: _text(t, "p.json", _preset(format="other"))),
                             ("refused", "format must be 'svd-attention-preset'")),
     "preset from the future": (upload("preset", lambda t: _text(t, "p.json", _preset(version=99))),
@@ -205,13 +207,17 @@ CASES = {
     "10001 nodes": (upload("comfy", lambda t: _text(t, "w.json", json.dumps({"nodes": [{}] * 10_001}))),
                     ("refused", "at most 10,000 are read")),
     "png with workflow": (upload("comfy", lambda t: _comfy_png(t, _workflow())), ("ok", lambda r: r[1] == 0.6)),
-    "png without workflow": (upload("comfy", lambda t: _comfy_png(t, None)), ("refused", "carries no ComfyUI workflow")),
-    "garbage bytes": (upload("comfy", lambda t: _text(t, "w.webp", b"\x00\x01garbage")), ("refused", "cannot read the image")),
-    "real Wan 2.1 workflow": (upload("comfy", lambda t: REAL / "wan21_text2video_14B_imp__nomadoor_Comfy-with-ComfyUI.json"),
+    "png without workflow": (upload("comfy", lambda t: _comfy_png(t, None)),
+                             ("refused", "carries no ComfyUI workflow")),
+    "garbage bytes": (upload("comfy", lambda t: _text(t, "w.webp", b"\x00\x01garbage")),
+                      ("refused", "cannot read the image")),
+    "real Wan 2.1 workflow": (upload("comfy",
+                                     lambda t: REAL / "wan21_text2video_14B_imp__nomadoor_Comfy-with-ComfyUI.json"),
                               ("ok", lambda r: all(isinstance(v, float) for v in r[:4]))),
     # share links (finding 7: nothing from a link reaches the page as HTML)
     "link ok": (link("self_temporal=0.8&seed=3"), ("ok", lambda r: r[1] == 0.8 and r[16] == 3)),
-    "link value is HTML (finding 7)": (link("self_temporal=%3Ca%20href%3Dhttps%3A%2F%2Fevil.invalid%2F%3Eclick%3C%2Fa%3E"),
+    "link value is HTML (finding 7)": (link("self_temporal=%3Ca%20href%3Dhttps%3A%2F%2Fevil.invalid%2F"
+                                            "%3Eclick%3C%2Fa%3E"),
                            ("refused", "must be a number, got '&lt;a href=https://evil.invalid/&gt;click&lt;/a&gt;'")),
     "link key is HTML (finding 7)": (link("%3Cimg%20src%3Dx%3E=1"),
                          ("ok", lambda r: "<img" not in r[-1] and "ignored unknown link parameter '&lt;img src=x&gt;'"
@@ -223,10 +229,12 @@ CASES = {
     "link empty value": (link("self_temporal="), ("refused", "must be a number")),
     "link frames 1e3": (link("frames=1e3"), ("refused", "settings.frames must be between 2 and 50")),
     "link with 5,000 unknown keys": (link("&".join(f"k{n}=1" for n in range(5000)) + "&self_temporal=0.6"),
-                                     ("ok", lambda r: r[1] == 0.6 and "ignored 5,000 unknown link parameters" in _plain(r[-1])
-                                      and len(_plain(r[-1])) < 200)),
-    "link memory knob": (link("decode_chunk_size=4"), ("ok", lambda r: "parameter 'decode_chunk_size'" in _plain(r[-1]))),
-    "link markdown": (link("name=%5Bx%5D(https%3A%2F%2Fevil.invalid)&self_temporal=0.5"), ("ok", lambda r: r[1] == 0.5)),
+                                     ("ok", lambda r: r[1] == 0.6 and len(_plain(r[-1])) < 200
+                                      and "ignored 5,000 unknown link parameters" in _plain(r[-1]))),
+    "link memory knob": (link("decode_chunk_size=4"),
+                         ("ok", lambda r: "parameter 'decode_chunk_size'" in _plain(r[-1]))),
+    "link markdown": (link("name=%5Bx%5D(https%3A%2F%2Fevil.invalid)&self_temporal=0.5"),
+                      ("ok", lambda r: r[1] == 0.5)),
 }
 
 

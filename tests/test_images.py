@@ -52,7 +52,8 @@ def test_transparent_areas_become_white_not_black(tmp_path, mode):
         image.info["transparency"] = image.getpixel((15, 5))
     else:
         image = rgba
-    loaded = load_image(saved(image, "PNG", tmp_path, **({"transparency": image.info["transparency"]} if mode == "P" else {})))
+    loaded = load_image(saved(image, "PNG", tmp_path,
+                              **({"transparency": image.info["transparency"]} if mode == "P" else {})))
     assert pixel(loaded, (15, 5)) == (255, 255, 255)
     assert pixel(loaded, (5, 5)) != (255, 255, 255)
 
@@ -76,7 +77,8 @@ def test_sixteen_bit_greyscale_is_scaled_not_clipped_to_white(tmp_path):
         (lambda: Image.new("HSV", (8, 8), (0, 255, 255)), (255, 0, 0)),
         (lambda: Image.new("LAB", (8, 8), (136, 208, 195)), (250, 3, 11)),  # CIELAB red, through a real transform
         (lambda: Image.fromarray(np.full((8, 8), 0.5, np.float32)), (128, 128, 128)),  # float in [0, 1]
-        (lambda: Image.fromarray(np.full((8, 8), 1000 * 257 // 1000 * 100, np.int32)), (100, 100, 100)),  # 32-bit I, 16-bit data
+        (lambda: Image.fromarray(np.full((8, 8), 1000 * 257 // 1000 * 100, np.int32)),
+         (100, 100, 100)),  # 32-bit I, 16-bit data
         (lambda: Image.frombytes("I;16B", (8, 8), np.full((8, 8), 40000, ">u2").tobytes()), (156, 156, 156)),
         (lambda: Image.new("RGBa", (8, 8), (110, 15, 20, 128)), (237, 142, 147)),  # premultiplied, half transparent
     ],
@@ -95,8 +97,10 @@ def test_files_of_each_mode_read_back(tmp_path, fmt, mode):
         image = Image.fromarray(np.full((8, 8), 0.25, np.float32))
     elif mode == "I;16":
         image = Image.fromarray(np.full((8, 8), 64 * 257, np.uint16))
+    elif mode == "LAB":
+        image = Image.new("LAB", (8, 8), (136, 208, 195))
     else:
-        image = Image.new("RGB", (8, 8), RED).convert(mode, palette=Image.Palette.ADAPTIVE) if mode != "LAB" else Image.new("LAB", (8, 8), (136, 208, 195))
+        image = Image.new("RGB", (8, 8), RED).convert(mode, palette=Image.Palette.ADAPTIVE)
     loaded = load_image(saved(image, fmt, tmp_path))
     assert loaded.mode == "RGB" and loaded.size == (8, 8)
     expected = {"F": (64, 64, 64), "I;16": (64, 64, 64), "LAB": (250, 3, 11), "1": (0, 0, 0)}.get(mode, RED)

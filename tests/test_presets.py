@@ -63,9 +63,11 @@ def test_url_round_trip(preset):
 
 
 def test_share_link_is_compact_and_readable():
-    preset = Preset(name="Shared link", multipliers=Multipliers(self_temporal=0.8, cross_temporal=1.2), settings={"seed": 42})
+    preset = Preset(name="Shared link", multipliers=Multipliers(self_temporal=0.8, cross_temporal=1.2),
+                    settings={"seed": 42})
     assert presets.to_query(preset) == "self_temporal=0.8&cross_temporal=1.2&seed=42"
-    assert presets.to_url(preset, "https://example.org/app?old=1") == "https://example.org/app?self_temporal=0.8&cross_temporal=1.2&seed=42"
+    assert presets.to_url(preset,
+                          "https://example.org/app?old=1") == "https://example.org/app?self_temporal=0.8&cross_temporal=1.2&seed=42"
     assert presets.to_query(Preset(name="Shared link")) == ""
 
 
@@ -141,7 +143,8 @@ def test_invalid_documents(document, message):
     "text, message",
     [
         ('{"format": "svd-attention-preset", "version": 2, "name": "x", "multipliers": {"self_temporal": NaN}}', "NaN"),
-        ('{"format": "svd-attention-preset", "version": 2, "name": "x", "multipliers": {"self_temporal": Infinity}}', "Infinity"),
+        ('{"format": "svd-attention-preset", "version": 2, "name": "x", "multipliers": {"self_temporal": Infinity}}',
+         "Infinity"),
         ("{not json", "not valid JSON"),
         ('{"name": "' + "x" * 70000 + '"}', "at most 64 KB"),
     ],
@@ -174,7 +177,8 @@ def test_presets_carry_every_shared_render_setting_and_nothing_else():
     import controls
 
     assert presets.PRESET_SETTINGS == tuple(s for s in controls.SETTINGS if s.shared)
-    assert "decode_chunk_size" not in controls.setting_names(presets.PRESET_SETTINGS)  # a memory knob, not part of the look
+    # a memory knob, not part of the look
+    assert "decode_chunk_size" not in controls.setting_names(presets.PRESET_SETTINGS)
 
 
 # --- ComfyUI ---------------------------------------------------------------
@@ -182,7 +186,8 @@ def test_presets_carry_every_shared_render_setting_and_nothing_else():
 def ui_workflow(*values_per_node, linked=None):
     nodes = [{"id": 3, "type": "KSampler", "widgets_values": [1, "fixed", 20]}]
     for i, values in enumerate(values_per_node):
-        node = {"id": 10 + i, "type": "UNetTemporalAttentionMultiply", "inputs": [{"name": "model", "type": "MODEL", "link": 1}],
+        node = {"id": 10 + i, "type": "UNetTemporalAttentionMultiply",
+                "inputs": [{"name": "model", "type": "MODEL", "link": 1}],
                 "widgets_values": list(values)}
         if linked:
             node["inputs"].append({"name": linked, "type": "FLOAT", "widget": {"name": linked}, "link": 7})
@@ -204,7 +209,8 @@ def test_import_ui_workflow():
 
 
 def test_import_api_prompt():
-    found = presets.from_workflow(api_prompt({"self_structural": 1.0, "self_temporal": 0.5, "cross_structural": 1.0, "cross_temporal": 2.0}))
+    found = presets.from_workflow(api_prompt({"self_structural": 1.0, "self_temporal": 0.5, "cross_structural": 1.0,
+                                              "cross_temporal": 2.0}))
     assert found.multipliers == Multipliers(self_temporal=0.5, cross_temporal=2.0)
     assert found.node_id == "20" and found.source == "prompt"
 

@@ -61,7 +61,8 @@ def test_identity_patched_equals_baseline_exactly(demo_model, sample_image):
     prepared = np.asarray(prepare_image(sample_image, 64, 64))
     job = preview.RenderJob(previewer.model_id, prepared, FAST, (Multipliers(), Multipliers(self_temporal=1.0)))
     explicit = preview.render_frames(job)
-    assert np.array_equal(explicit[0].frames, comparison.baseline) and np.array_equal(explicit[1].frames, comparison.baseline)
+    assert np.array_equal(explicit[0].frames, comparison.baseline) and np.array_equal(explicit[1].frames,
+                                                                                      comparison.baseline)
 
 
 @pytest.mark.parametrize("field", ["self_structural", "self_temporal", "cross_structural", "cross_temporal"])
@@ -136,7 +137,8 @@ def test_an_error_inside_the_unet_restores_it(demo_model, sample_image):
 
 def test_progress_reports_both_phases(demo_model, sample_image):
     seen = []
-    Previewer(demo_model).render(sample_image, FAST, Multipliers(self_temporal=2.0), progress=lambda f, t: seen.append((f, t)))
+    Previewer(demo_model).render(sample_image, FAST, Multipliers(self_temporal=2.0),
+                                 progress=lambda f, t: seen.append((f, t)))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert any(t.startswith("baseline") for _, t in seen) and any(t.startswith("patched") for _, t in seen)
@@ -316,7 +318,8 @@ def test_cli_renders_offline(tmp_path, sample_image):
     out, metrics = tmp_path / "compare.mp4", tmp_path / "m.json"
     cmd = [sys.executable, "-m", "preview", "--image", str(image), "--out", str(out), "--self-temporal", "0.5",
            "--frames", "4", "--steps", "2", "--metrics", str(metrics)]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr
     assert read_mp4(out).shape[0] == 4
     assert json.loads(metrics.read_text())["summary"]["mean_change_vs_baseline"] > 0

@@ -54,7 +54,8 @@ def test_the_converted_file_has_stabilitys_layout(single_file):
     assert {next(p for p in prefixes if k.startswith(p)) for k in keys} == prefixes  # nothing else, all there
     assert "conditioner.embedders.0.open_clip.model.visual.transformer.resblocks.1.attn.in_proj_weight" in keys
     assert "first_stage_model.decoder.conv_out.time_mix_conv.weight" in keys
-    assert configs["unet"]["num_frames"] == 8 and configs["model_index"]["_class_name"] == "StableVideoDiffusionPipeline"
+    assert configs["unet"]["num_frames"] == 8
+    assert configs["model_index"]["_class_name"] == "StableVideoDiffusionPipeline"
 
 
 def test_a_single_file_renders_exactly_the_folders_frames(single_file, demo_model):

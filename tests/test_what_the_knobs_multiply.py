@@ -40,5 +40,6 @@ def test_with_one_key_the_attention_weights_are_all_one(demo_model):
     attn = next(m for n, m in demo_model.pipe.unet.named_modules() if n.endswith("transformer_blocks.0.attn2"))
     query = torch.randn(2, 5, attn.to_q.in_features)
     context = torch.randn(2, 1, attn.to_k.in_features)  # SVD's encoder_hidden_states: (B, 1, D)
-    scores = attn.get_attention_scores(attn.head_to_batch_dim(attn.to_q(query)), attn.head_to_batch_dim(attn.to_k(context)))
+    scores = attn.get_attention_scores(attn.head_to_batch_dim(attn.to_q(query)),
+                                       attn.head_to_batch_dim(attn.to_k(context)))
     assert torch.equal(scores, torch.ones_like(scores))

@@ -143,6 +143,7 @@ def test_the_duration_takes_every_call_the_gpu_function_takes():
     import inspect
 
     example = job(videos=1)
-    for args, kwargs in [((example,), {}), ((example, None, None), {}), ((example,), {"progress": None, "cancel": None})]:
+    for args, kwargs in [((example,), {}), ((example, None, None), {}),
+                         ((example,), {"progress": None, "cancel": None})]:
         inspect.signature(preview.render_frames).bind(*args, **kwargs)
         assert estimate_gpu_seconds(*args, **kwargs) == estimate_gpu_seconds(example)
