@@ -42,8 +42,8 @@ def with_named_parameters(fn: Callable | None = None, *, table: Sequence[Setting
         bound.apply_defaults()
         arguments = dict(bound.arguments)
         if has["multipliers"]:
-            regions = Regions.from_flat({region_param(r,
-                                                      f): arguments.pop(f"{r}_{f}") for r in REGIONS for f in FIELDS})
+            regions = Regions.from_flat({region_param(r, f): arguments.pop(f"{r}_{f}")
+                                         for r in REGIONS for f in FIELDS})
             arguments["multipliers"] = Multipliers(**{f: arguments.pop(f) for f in FIELDS}, regions=regions)
         if has["settings"]:
             arguments["settings"] = {s.name: arguments.pop(s.name) for s in table}

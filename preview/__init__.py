@@ -3,6 +3,7 @@
 No Gradio here; the app and the ``python -m preview`` command both call this package.
 """
 
+from ._budget import DEFAULT_PUBLIC_BUDGET_S, Estimate
 from ._compose import contact_sheet, difference, grid, side_by_side
 from ._encode import OutputDir, write_mp4
 from ._errors import ModelLoadError, PreviewError, RenderCancelled
@@ -34,6 +35,7 @@ from ._studio import PreviewOutcome, Studio
 from ._sweep import MAX_SWEEP_SEEDS, MAX_SWEEP_VALUES, SWEEPABLE, parse_sweep, sweep
 
 __all__ = [
+    "DEFAULT_PUBLIC_BUDGET_S",
     "DEMO_FRAMES",
     "DEMO_MODEL_DIR",
     "MAX_SWEEP_SEEDS",
@@ -41,6 +43,7 @@ __all__ = [
     "METER_BUCKETS",
     "MODEL_ENV",
     "SWEEPABLE",
+    "Estimate",
     "LoadedModel",
     "Metrics",
     "ModelHolder",

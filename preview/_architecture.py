@@ -1,4 +1,4 @@
-"""SVD-XT's published configuration (``patcher/svd_xt/*.json``): components with random weights.
+"""SVD-XT's published configuration (``checkpoints/svd_xt/*.json``): components with random weights.
 
 For benchmarks (speed does not depend on the weights) and for checks of the real architecture's
 shapes, which cost no memory on the ``meta`` device.

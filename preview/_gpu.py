@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from typing import Callable
 
 import numpy as np
@@ -119,7 +120,7 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
     compiled = getattr(unet, "_compiled_call_impl", None) is not None  # a compiled UNet is never swapped
     first = window.start if window and resume is not None and len(resume) == steps and not compiled else 0
     kept: list[np.ndarray] = []
-    calls = [0]
+    calls, finished = [0], [0]  # UNet calls made, steps finished
 
     def count(module, args):
         calls[0] += 1
@@ -135,8 +136,9 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
             latents = callback_kwargs["latents"]
             callback_kwargs["latents"] = torch.from_numpy(resume[step]).to(device=latents.device, dtype=latents.dtype)
         patch_for(step + 1)
+        finished[0] = step + 1
         if cancel is not None and cancel():
-            raise RenderCancelled(f"render cancelled at step {step + 1} of {steps}")
+            raise RenderCancelled(f"render cancelled after step {step + 1} of {steps}")
         if progress:
             progress((step + 1) / steps, f"step {step + 1}/{steps}")
         return callback_kwargs
@@ -147,7 +149,9 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
     patch_for(0)
     if first:
         unet.forward = _SkippedUnet(unet)
-    hook = unet.register_forward_pre_hook(count)
+    hooks = [unet.register_forward_pre_hook(count)]
+    if cancel is not None and not compiled:  # a compiled UNet would recompile around hooks: steps only there
+        hooks += _cancel_points(model, cancel, lambda: finished[0], steps)
     try:
         result = model.pipe(
             prepared,
@@ -173,10 +177,35 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
             "frame count or the decode chunk size"
         ) from None
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
         unet.__dict__.pop("forward", None)
     frames = result.frames[0]  # (F, H, W, 3) float in [0, 1]
     return Rendered((np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8), tuple(kept), calls[0] - first)
+
+
+_CANCEL_POINTS = (torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear)  # the operations a step spends its time in
+_CANCEL_EVERY_S = 0.05
+
+
+def _cancel_points(model: LoadedModel, cancel: CancelFn, finished: Callable[[], int], steps: int) -> list:
+    """Checks of ``cancel`` inside a step: before the UNet's and the VAE decoder's convolutions and linear
+    layers (at most every 50 ms), so Stop or a closed tab ends even a step that takes minutes within
+    about one layer's time. The patch is restored by the caller's ``applied`` context whatever raises."""
+    last = [time.monotonic()]
+
+    def check(module, args):
+        now = time.monotonic()
+        if now - last[0] < _CANCEL_EVERY_S:
+            return
+        last[0] = now
+        if cancel():
+            where = f"during step {finished() + 1} of {steps}" if finished() < steps else "while decoding the frames"
+            raise RenderCancelled(f"render cancelled {where}")
+
+    layers = [m for part in (model.pipe.unet, model.pipe.vae.decoder) for m in part.modules()
+              if isinstance(m, _CANCEL_POINTS)]
+    return [layer.register_forward_pre_hook(check) for layer in layers]
 
 
 def scaled_progress(progress: ProgressFn | None, start: float, end: float, label: str = "") -> ProgressFn | None:

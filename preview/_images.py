@@ -28,8 +28,10 @@ def load_image(image: Image.Image | np.ndarray | str | os.PathLike) -> Image.Ima
                 image = opened.copy()
                 image.info = dict(opened.info)
                 exif = opened.getexif()
+        except PreviewError:
+            raise
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise PreviewError(f"cannot read the image: {exc}") from None
+            raise PreviewError(f"cannot read the image: {unreadable(image, exc)}") from None
         image = _oriented(image, exif)
     elif isinstance(image, np.ndarray):
         if image.ndim not in (2, 3) or image.dtype != np.uint8 or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
@@ -42,6 +44,22 @@ def load_image(image: Image.Image | np.ndarray | str | os.PathLike) -> Image.Ima
         raise PreviewError(f"expected an image, got {type(image).__name__}")
     _check_pixels(image.size)
     return _to_rgb(image)
+
+
+def unreadable(path: str | os.PathLike, exc: Exception) -> str:
+    """Why a file is not an image, in plain words: never its path on the server nor an exception's name."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512).lstrip()
+    except OSError:
+        return "the file could not be opened"
+    if head[:5] == b"<?xml" or b"<svg" in head[:512].lower():
+        return "SVG is not supported: upload a PNG, JPEG or WebP image"
+    if isinstance(exc, Image.UnidentifiedImageError) or not head:
+        return "not an image Pillow can read (PNG, JPEG, WebP, GIF, BMP, TIFF, ...)"
+    if isinstance(exc, Image.DecompressionBombError):
+        return f"the image is too large to decode (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels)"
+    return "the image file is damaged or cut short"
 
 
 def _oriented(image: Image.Image, exif: Image.Exif) -> Image.Image:
@@ -108,6 +126,16 @@ def _check_pixels(size: tuple[int, int]) -> None:
 def prepare_image(image: Image.Image | np.ndarray | str | os.PathLike, width: int, height: int) -> Image.Image:
     """RGB image of exactly ``width`` x ``height``: read as ``load_image`` does, resized to cover, centre-cropped."""
     return ImageOps.fit(load_image(image), (width, height), Image.Resampling.LANCZOS)
+
+
+def crop_note(original: tuple[int, int], size: tuple[int, int]) -> str:
+    """How ``prepare_image`` fits an image of ``original`` size to ``size``: empty when only resized."""
+    (iw, ih), (tw, th) = original, size
+    if abs(iw / ih - tw / th) <= 0.01 * tw / th:
+        return ""
+    kept = (round(ih * tw / th), ih) if iw / ih > tw / th else (iw, round(iw * th / tw))
+    return (f"The {iw}×{ih} input was centre-cropped to the render's shape (its middle {kept[0]}×{kept[1]} "
+            f"pixels), then resized to {tw}×{th}.")
 
 
 def image_hash(image: Image.Image) -> str:

@@ -19,10 +19,13 @@ from PIL import Image
 from checkpoints import atomic_write_bytes
 from controls import Multipliers, patched_steps
 
+from ._budget import CostModel, Estimate, check_budget
 from ._encode import OutputDir, write_mp4
+from ._images import crop_note, load_image
+from ._gpu import gpu_class
 from ._errors import PreviewError
 from ._loading import ModelHolder, ModelSource, resolve_source
-from ._motion import MotionReading, read_motion
+from ._motion import METER_BUCKETS, MotionReading, read_motion
 from ._metrics import Metrics
 from ._outputs import Artifacts, export_comparison
 from ._render import Comparison, Previewer, ProgressFn, RenderSettings, full_settings, is_small, preview_settings
@@ -49,10 +52,12 @@ class Studio:
     """Renders for an app: loads the model on first use, caches baselines, writes files, stops on request."""
 
     def __init__(self, model: ModelHolder | None = None, outputs: OutputDir | None = None,
-                 gpu: Callable | None = None) -> None:
+                 gpu: Callable | None = None, budget_s: float | None = None) -> None:
         self.model = model or ModelHolder()
         self.outputs = outputs or OutputDir()
         self.gpu = gpu  # the GPU function (default: preview.gpu_render_frames); tests pass a ZeroGPU double
+        self.budget_s = budget_s  # the longest a request may hold the model (a public host's limit); None: any
+        self._cost: CostModel | None = None
         self._previewer: Previewer | None = None
         self._lock = threading.Lock()
         self._cancel_events: dict[str, threading.Event] = {}
@@ -66,8 +71,25 @@ class Studio:
         """The one Previewer, created with the model on first use (never at start-up unless asked)."""
         with self._lock:
             if self._previewer is None:
-                self._previewer = Previewer(self.model.get(), gpu=self.gpu)
+                model = self.model.get()
+                self._previewer = Previewer(model, gpu=self.gpu)
+                self._cost = CostModel(model.device, sum(p.numel() for p in model.pipe.unet.parameters()),
+                                       gpu_class() if model.device == "cuda" else None)
             return self._previewer
+
+    def estimate(self, settings: RenderSettings | Mapping, videos: int = 2) -> Estimate | None:
+        """What ``videos`` renders at these settings will take here; None until the model is loaded."""
+        settings = _settings(settings)
+        model = self.model.loaded
+        if model is None or self._cost is None:
+            return None
+        return self._cost.predict(settings.resolved_size(model), settings.frames, settings.steps, videos)
+
+    def _within_budget(self, settings: RenderSettings, videos: int) -> Estimate:
+        self.previewer()  # the estimate needs the loaded model
+        estimate = self.estimate(settings, videos)
+        check_budget(estimate, self.budget_s)
+        return estimate
 
     def badge(self) -> str:
         """One Markdown line saying which model renders, where and in which precision."""
@@ -115,17 +137,21 @@ class Studio:
                 randomize_seed: bool = False) -> PreviewOutcome:
         settings = _settings(settings, randomize_seed)
         _check_image(image)
+        self._within_budget(settings, 1 if multipliers.is_identity else 2)
         previewer = self.previewer()
         with self.cancellable(key, gone) as cancel:
             comparison = previewer.render(image, settings, multipliers, progress=progress, cancel=cancel)
+        rendered = (0 if comparison.baseline_cached else 1) + (0 if multipliers.is_identity else 1)
+        self._cost.record(self.estimate(settings, rendered), comparison.seconds)
         files = export_comparison(comparison, self.outputs.new_batch())
         summary = comparison_summary(comparison, previewer.model.patch.summary(), files.metrics)
-        return PreviewOutcome(comparison, files, summary)
+        note = crop_note(load_image(image).size, comparison.size)
+        return PreviewOutcome(comparison, files, summary + (f"\n\n{note}" if note else ""))
 
-    def showcase(self, image: str, multipliers: Multipliers) -> PreviewOutcome:
-        """A comparison every first visitor sees: rendered once, on first request, then reused
-        (renders are deterministic) until its files are cleaned away."""
-        settings = self.default_settings()
+    def showcase(self, image: str, multipliers: Multipliers, settings: RenderSettings | None = None) -> PreviewOutcome:
+        """A comparison every first visitor (or every visitor of one share link) sees: rendered once, then
+        reused (renders are deterministic) until its files are cleaned away."""
+        settings = settings or self.default_settings()
         key = (image, settings, multipliers)
         with self._lock:
             outcome = self._showcase.get(key)
@@ -141,6 +167,7 @@ class Studio:
         """Which motion bucket the patched video moves like: a few baseline renders (cached)."""
         settings = _settings(settings)
         _check_image(image)
+        self._within_budget(settings, len(METER_BUCKETS) + 1)
         with self.cancellable(key, gone) as cancel:
             return read_motion(self.previewer(), image, settings, multipliers, progress, cancel)
 
@@ -149,6 +176,7 @@ class Studio:
               gone: Callable[[], bool] | None = None, seeds: int = 1) -> SweepOutcome:
         settings = _settings(settings)
         _check_image(image)
+        self._within_budget(settings, seeds * (len(values) + 1))
         with self.cancellable(key, gone) as cancel:
             result = sweep(self.previewer(), image, settings, field, values, base=base, progress=progress,
                            cancel=cancel, seeds=seeds)

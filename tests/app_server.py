@@ -14,10 +14,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_app(output_dir: str, model: str | None = None, gpu=None):
+def launch_app(output_dir: str, model: str | None = None, gpu=None, budget_s: float | None = None,
+               preload: bool = False):
     """A fresh app (its own model holder and output folder); returns (lab, demo, url)."""
-    studio = preview.Studio(preview.ModelHolder(model), preview.OutputDir(output_dir), gpu=gpu)
+    studio = preview.Studio(preview.ModelHolder(model), preview.OutputDir(output_dir), gpu=gpu, budget_s=budget_s)
     demo = app.build_demo(studio)
+    if preload:  # what --preload (always on Spaces) does before the server starts
+        app.preload(demo)
     demo.queue(max_size=16)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,

@@ -9,17 +9,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["controls", "patcher", "checkpoints", "presets", "preview", "batch"]
+PACKAGES = ["controls", "patcher", "checkpoints", "presets", "preview", "batch", "ui"]
 
 # package -> the project packages and heavy libraries it must not import, directly or through others
 FORBIDDEN = {
-    "controls": {"patcher", "checkpoints", "presets", "preview", "batch", "demo_model", "app", "torch", "numpy",
+    "controls": {"patcher", "checkpoints", "presets", "preview", "batch", "ui", "demo_model", "app", "torch", "numpy",
                  "gradio", "diffusers"},
-    "patcher": {"checkpoints", "presets", "preview", "batch", "demo_model", "app", "gradio", "diffusers"},
-    "checkpoints": {"presets", "preview", "batch", "demo_model", "app", "gradio", "diffusers"},
-    "presets": {"patcher", "checkpoints", "preview", "batch", "demo_model", "app", "torch", "gradio", "diffusers"},
-    "preview": {"presets", "batch", "demo_model", "app", "gradio", "ray", "pyarrow", "matplotlib"},
+    "patcher": {"checkpoints", "presets", "preview", "batch", "ui", "demo_model", "app", "gradio", "diffusers"},
+    "checkpoints": {"presets", "preview", "batch", "ui", "demo_model", "app", "gradio", "diffusers"},
+    "presets": {"patcher", "checkpoints", "preview", "batch", "ui", "demo_model", "app", "torch", "gradio",
+                "diffusers"},
+    "preview": {"presets", "batch", "ui", "demo_model", "app", "gradio", "ray", "pyarrow", "matplotlib"},
     "batch": {"demo_model", "app", "gradio", "ray", "pyarrow", "matplotlib"},  # ray & co. only when running
+    "ui": {"batch", "demo_model", "app", "ray", "pyarrow", "matplotlib"},
 }
 PROJECT = {*PACKAGES, "demo_model", "app"}
 

@@ -101,25 +101,25 @@ def link(query):
 
 CASES = {
     # /preview API: numbers
-    "multiplier above 10": (api(self_temporal=10.5), ("refused", "greater than maximum value 10")),
-    "multiplier below 0": (api(cross_structural=-1), ("refused", "less than minimum value 0")),
-    "multiplier as text": (api(self_temporal="abc"), ("refused", "Could not preprocess input component at index 2")),
-    "multiplier null": (api(self_temporal=None), ("refused", "Could not preprocess input component at index 2")),
+    "multiplier above 10": (api(self_temporal=10.5), ("refused", "self temporal must be between 0 and 10, got 10.5")),
+    "multiplier below 0": (api(cross_structural=-1), ("refused", "cross structural must be between 0 and 10, got -1")),
+    "multiplier as text": (api(self_temporal="abc"), ("refused", "self temporal must be a number, got 'abc'")),
+    "multiplier null": (api(self_temporal=None), ("refused", "self temporal must be a number, got None")),
     "seed 1.5 (finding 6)": (api(seed=1.5), ("refused", "seed must be a whole number, got 1.5")),
-    "seed negative": (api(seed=-1), ("refused", "less than minimum value 0")),
-    "seed 2**32": (api(seed=2**32), ("refused", "greater than maximum value 4294967295")),
-    "seed as text": (api(seed="42"), ("refused", "Could not preprocess input component at index 17")),
-    "frames 1": (api(frames=1), ("refused", "less than minimum value 2")),
+    "seed negative": (api(seed=-1), ("refused", "Seed must be between 0 and 4294967295, got -1")),
+    "seed 2**32": (api(seed=2**32), ("refused", "Seed must be between 0 and 4294967295, got 4294967296")),
+    "seed as text": (api(seed="42"), ("refused", "Seed must be a number, got '42'")),
+    "frames 1": (api(frames=1), ("refused", "Frames must be between 2 and 50, got 1")),
     "frames 4.5": (api(frames=4.5), ("refused", "frames must be a whole number, got 4.5")),
-    "frames 51": (api(frames=51), ("refused", "greater than maximum value 50")),
-    "steps 0": (api(steps=0), ("refused", "less than minimum value 1")),
-    "width 4096": (api(width=4096), ("refused", "greater than maximum value 2048")),
+    "frames 51": (api(frames=51), ("refused", "Frames must be between 2 and 50, got 51")),
+    "steps 0": (api(steps=0), ("refused", "Steps must be between 1 and 100, got 0")),
+    "width 4096": (api(width=4096), ("refused", "must be between 0 and 2048, got 4096")),
     "height 100.5": (api(height=100.5), ("refused", "height must be a whole number")),
-    "fps 0": (api(fps=0), ("refused", "less than minimum value 1")),
-    "motion bucket 2000": (api(motion_bucket_id=2000), ("refused", "greater than maximum value 1023")),
-    "noise aug 1.5": (api(noise_aug_strength=1.5), ("refused", "greater than maximum value 1")),
+    "fps 0": (api(fps=0), ("refused", "must be between 1 and 60, got 0")),
+    "motion bucket 2000": (api(motion_bucket_id=2000), ("refused", "Motion bucket id must be between 0 and 1023")),
+    "noise aug 1.5": (api(noise_aug_strength=1.5), ("refused", "Noise augmentation must be between 0 and 1, got 1.5")),
     "guidance falls": (api(min_guidance=5.0, max_guidance=2.0), ("refused", "min_guidance (5.0) must not exceed")),
-    "decode chunk 0": (api(decode_chunk_size=0), ("refused", "less than minimum value 1")),
+    "decode chunk 0": (api(decode_chunk_size=0), ("refused", "Decode chunk size must be between 1 and 64, got 0")),
     "odd size snaps to 64": (api(width=100, height=70), ("ok", lambda r: _aspect(read_mp4(r[1])) == 2.0)),  # 128x64
     "randomize seed": (api(randomize_seed=True), ("ok", lambda r: r[7] != 5)),
     "all multipliers 0": (api(self_structural=0, self_temporal=0, cross_structural=0, cross_temporal=0),
@@ -129,8 +129,8 @@ CASES = {
     # /preview API: images
     "no image": (api(image=None), ("refused", "upload an image first")),
     "text file named .png": (api_image(lambda t: _text(t, "notes.png", "not an image")),
-                             ("refused", "cannot identify image file")),
-    "empty file": (api_image(lambda t: _text(t, "empty.png", b"")), ("refused", "cannot identify image file")),
+                             ("refused", "not an image Pillow can read")),
+    "empty file": (api_image(lambda t: _text(t, "empty.png", b"")), ("refused", "not an image Pillow can read")),
     "truncated png": (api_image(lambda t: _text(t, "cut.png", EXAMPLE.read_bytes()[:300])),
                       ("refused", "cannot read the image")),
     "48 megapixels": (api_image(lambda t: _png(Image.new("L", (8000, 6000)), t, "huge.png")),
@@ -289,6 +289,7 @@ def test_hostile_and_unusual_inputs(server, client, reference, tmp_path, case):
         message = str(raised.value)
         assert expected in message, message
         assert "Traceback" not in message and "object is not" not in message and "RecursionError" not in message
+        assert "/tmp" not in message and "index" not in message and "Error:" not in message  # no internals
     if way == "api":  # the next ordinary request renders exactly the reference
         assert np.array_equal(read_mp4(preview(client)[2]), reference)
 

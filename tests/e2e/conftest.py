@@ -31,14 +31,24 @@ def browser():
 def app_url(tmp_path_factory):
     from app_server import launch_app
 
-    _, demo, url = launch_app(str(tmp_path_factory.mktemp("outputs")))
+    _, demo, url = launch_app(str(tmp_path_factory.mktemp("outputs")), preload=True)
     yield url
     demo.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    context = browser.new_context(viewport={"width": 1400, "height": 1100},
+                                  permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def small_page(browser):
+    """A phone-sized page."""
+    context = browser.new_context(viewport={"width": 400, "height": 850}, is_mobile=True)
     page = context.new_page()
     yield page
     context.close()

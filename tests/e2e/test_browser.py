@@ -97,7 +97,7 @@ def test_uploaded_preset_is_applied(page, app_url, tmp_path):
         "multipliers": {"self_structural": 1.0, "self_temporal": 0.7, "cross_structural": 1.0, "cross_temporal": 1.3},
     }))
     page.goto(app_url)
-    page.get_by_role("tab", name="Presets").click()
+    page.get_by_role("tab", name="Presets & sharing").click()
     page.locator("#upload-preset input[type=file]").set_input_files(str(preset))
     page.wait_for_function(
         "() => document.querySelector('#slider-cross_temporal input[type=number]').value === '1.3'",
@@ -123,8 +123,8 @@ def test_the_first_visit_shows_a_comparison_without_a_click(page, app_url, tmp_p
         timeout=120_000,
     )
     assert page.locator("#input-image img").count() == 1  # the first example is selected
-    assert slider_value(page, "self_temporal") == 0.8  # and the preset it is shown with
-    assert "self_temporal | 0.80 |" in page.locator("#patch-summary").inner_text().replace("\t", " | ")
+    assert slider_value(page, "self_temporal") == 0.0  # and the showcase setting it is shown with
+    assert "self_temporal | 0.00 |" in page.locator("#patch-summary").inner_text().replace("\t", " | ")
     assert page.locator("[data-testid='toast-body']").count() == 0  # no handler failed while the page loaded
     page.screenshot(path=str(tmp_path / "first-visit.png"), full_page=True)
     assert_shows_content(tmp_path / "first-visit.png")
@@ -179,3 +179,107 @@ def test_a_region_factor_reaches_the_render(page, app_url):
     summary = set_advanced_and_preview(page, app_url, "Per-region factors (advanced)", "#region-up-self_temporal input",
                                        0.25, "up.self_temporal ×0.25")
     assert "Per-region factors: up.self_temporal ×0.25." in summary
+
+
+VIDEO_READY = ("() => { const v = document.querySelector('#side-by-side video');"
+               " return v && v.readyState >= 2 && v.videoWidth > 0; }")
+ESSENTIALS = ["#input-image", *(f"#slider-{f}" for f in ("self_structural", "self_temporal", "cross_structural",
+                                                           "cross_temporal")), "#preview-button", "#side-by-side"]
+
+
+def test_the_essentials_fit_the_first_screen(page, app_url, tmp_path):
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(app_url)
+    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    for selector in ESSENTIALS:
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 900 and box["x"] + box["width"] <= 1400, selector
+    page.screenshot(path=str(tmp_path / "layout-1400x900.png"))
+    assert_shows_content(tmp_path / "layout-1400x900.png")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    assert page.locator("#side-by-side").bounding_box()["y"] < 768  # the video's top is visible
+
+
+def test_on_a_phone_the_video_follows_the_image_and_sliders(small_page, app_url, tmp_path):
+    small_page.goto(app_url)
+    small_page.wait_for_function(VIDEO_READY, timeout=120_000)
+    video = small_page.locator("#side-by-side").bounding_box()
+    button = small_page.locator("#preview-button").bounding_box()
+    assert button["y"] < video["y"] < 2 * 850  # after the controls, within two screens
+    small_page.screenshot(path=str(tmp_path / "layout-400x850.png"), full_page=True)
+    assert_shows_content(tmp_path / "layout-400x850.png")
+
+
+def test_the_first_visit_plays_a_comparison_within_three_seconds(page, app_url):
+    page.goto(app_url, wait_until="load")
+    started = page.evaluate("() => performance.now()")
+    page.wait_for_function(VIDEO_READY, timeout=30_000)
+    page.locator("#side-by-side video").evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('#side-by-side video').currentTime > 0", timeout=10_000)
+    assert page.evaluate("() => performance.now()") - started < 3000
+    assert video_frame_difference(page) > 2.0  # the showcase's difference is there to see
+
+
+def test_a_bad_preset_upload_leaves_no_error_styling(page, app_url, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "svd-attention-preset", "version": 3, "name": "x", '
+                   '"multipliers": {"self_temporal": 99}}')
+    page.goto(app_url)
+    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    page.get_by_role("tab", name="Presets & sharing").click()
+    page.locator("#upload-preset input[type=file]").set_input_files(str(bad))
+    page.locator("[data-testid='toast-body']").first.wait_for(timeout=30_000)
+    assert "self_temporal" in page.locator("[data-testid='toast-body']").first.inner_text()
+    page.get_by_role("tab", name="Compare").click()
+    for field in ("self_structural", "self_temporal", "cross_structural", "cross_temporal"):
+        assert page.locator(f"#slider-{field} .error").count() == 0
+        assert "Error" not in page.locator(f"#slider-{field}").inner_text()
+
+
+def test_stop_keeps_the_last_result_and_is_no_error(page, app_url):
+    page.goto(app_url)
+    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    before = page.locator("#side-by-side video").evaluate("v => v.currentSrc")
+    page.get_by_text("Generation settings").click()
+    steps = page.locator("#steps input[type=number]")
+    steps.fill("100")
+    steps.press("Enter")
+    page.locator("#preview-button").click()
+    page.wait_for_timeout(1500)
+    page.locator("#stop-button").click()
+    page.get_by_text("Stopped", exact=False).first.wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    assert page.locator("#side-by-side video").evaluate("v => v.currentSrc") == before
+    assert page.get_by_text("Error", exact=True).count() == 0
+
+
+def test_a_share_link_with_an_example_opens_to_its_rendered_comparison(page, app_url):
+    page.goto(app_url + "?self_temporal=0.4&seed=7&image=shapes-2")
+    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    page.wait_for_function("() => document.querySelector('#patch-summary').innerText.includes('0.40')",
+                           timeout=120_000)
+    assert slider_value(page, "self_temporal") == 0.4
+    assert "Settings restored from the link" in page.locator("#notice").inner_text()
+    assert page.locator("#seed-used input").input_value() == "7"
+
+
+def test_copy_share_link_puts_the_link_on_the_clipboard(page, app_url):
+    page.goto(app_url)
+    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    page.get_by_role("tab", name="Presets & sharing").click()
+    page.locator("#share-button").click()
+    page.wait_for_function("() => document.querySelector('#share-url textarea, #share-url input').value.includes('?')",
+                           timeout=30_000)
+    link = page.locator("#share-url textarea, #share-url input").first.input_value()
+    assert "image=shapes-1" in link and "self_temporal=0" in link
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => navigator.clipboard.readText()") == link
+
+
+def test_the_results_say_when_the_controls_differ_from_them(page, app_url):
+    page.goto(app_url)
+    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    assert page.locator("#stale-note").inner_text().strip() == ""
+    set_slider(page, "cross_temporal", 1.3)
+    page.wait_for_function("() => document.querySelector('#stale-note').innerText.includes('differ')",
+                           timeout=30_000)

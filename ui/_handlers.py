@@ -1,0 +1,273 @@
+"""The app's event handlers: each calls the packages, turns their refusals into one clear message,
+and returns what the page shows. No layout here (``app.py`` holds it)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+import presets
+import preview
+from controls import FIELDS, REGION_PARAMS, REGIONS, Multipliers, check_number, setting_names, with_named_parameters
+from patcher import PatchError
+
+from ._widgets import markdown_text, page_url, toast
+
+logger = logging.getLogger("app")
+LINK_SETTINGS = setting_names(presets.PRESET_SETTINGS)  # what presets and share links carry
+SHOWCASE = "Temporal self-attention off (diagnostic)"  # the first visit's comparison: a difference anyone sees
+PREVIEW_OUTPUTS = 11  # the videos (4), sheet, plot, summary, seed, downloads, the rendered signature, stale note
+
+
+def user_errors(fn):
+    """Library errors become one clear message (and one log line); a Stop is news, not an error."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except preview.RenderCancelled as exc:
+            gr.Info(str(exc).replace("render cancelled", "Stopped", 1))
+            return gr.skip()  # the last good result stays
+        except (preview.PreviewError, presets.PresetError, PatchError, ValueError) as exc:
+            logger.info("refused %s: %s", fn.__name__, exc)
+            raise gr.Error(toast(str(exc)), print_exception=False) from None
+
+    return wrapper
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "local"
+
+
+def _multiplier_values(multipliers: Multipliers) -> tuple:
+    """The four sliders' values, then the twelve region factors', in the inputs' order."""
+    return (*multipliers.node_values().values(), *(multipliers.regions.factor(r, f) for r in REGIONS for f in FIELDS))
+
+
+def _preset_outputs(preset: presets.Preset) -> tuple:
+    """Slider and region values from a preset, plus its settings where it has them (others untouched)."""
+    return (*_multiplier_values(preset.multipliers), *(preset.settings.get(n, gr.skip()) for n in LINK_SETTINGS))
+
+
+def _preview_outputs(outcome: preview.PreviewOutcome, rendered: str) -> tuple:
+    files = outcome.files
+    return (str(files.side_by_side), str(files.baseline), str(files.patched), str(files.difference),
+            str(files.contact_sheet), pd.DataFrame(files.metrics.records()), outcome.summary,
+            outcome.comparison.settings.seed,
+            [str(files.metrics_json), str(files.metrics_csv), str(files.side_by_side_webp)], rendered, "")
+
+
+def _signature(image, values) -> str:
+    """What a render was made from: the image's bytes and every control's value."""
+    digest = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image and Path(image).is_file() else ""
+    return json.dumps([digest, *(float(v) if isinstance(v, (int, float)) else v for v in values)])
+
+
+def preset_choices(user_presets) -> list[str]:
+    builtin = presets.builtin_presets()
+    return list(builtin) + [n for n in (user_presets or {}) if n not in builtin]
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "svd-attention-preset"
+
+
+class Lab:
+    """The app's handlers around one ``preview.Studio``; ``build_demo`` makes one per app."""
+
+    def __init__(self, studio: preview.Studio, examples: list[str]) -> None:
+        self.studio = studio
+        self.examples = {Path(p).stem: p for p in examples}  # share links name an example, never a path
+        self._example_hashes = {hashlib.sha256(Path(p).read_bytes()).hexdigest(): Path(p).stem for p in examples}
+        self.demo: gr.Blocks | None = None  # set by build_demo
+
+    def _gone(self, request: gr.Request | None):
+        """True once Gradio has dropped the request's event: its client cancelled it or went away.
+
+        Gradio cancels the event's task but cannot stop the thread running the render; this check,
+        polled between the UNet's blocks and at every step, can. (Gradio has no public view of running events.)
+        """
+        session = getattr(request, "session_hash", None)
+        queue = getattr(self.demo, "_queue", None)
+        if session is None or queue is None:
+            return None
+        return lambda: not any(e.session_hash == session and e.alive for job in queue.active_jobs if job for e in job)
+
+    def _render(self, image, multipliers, settings, request, progress, randomize_seed=False):
+        outcome = self.studio.preview(image, settings, multipliers, _session(request),
+                                      lambda f, t: progress(f, desc=t), self._gone(request), randomize_seed)
+        values = (*_multiplier_values(multipliers), *settings.values())
+        return _preview_outputs(outcome, _signature(image, values))
+
+    @user_errors
+    @with_named_parameters
+    def preview(self, image, multipliers, settings, randomize_seed=False, request: gr.Request = None,
+                progress=gr.Progress(track_tqdm=True)):
+        """Render baseline and patched videos from the same seed; return the comparison and its numbers."""
+        progress(0.0, desc="loading model")
+        return self._render(image, multipliers, settings, request, progress, randomize_seed)
+
+    def estimate(self, *settings_values) -> str:
+        """The cost of a Preview at these settings, shown beside the button."""
+        try:
+            estimate = self.studio.estimate(dict(zip(setting_names(), settings_values)))
+        except ValueError:
+            return ""
+        if estimate is None:
+            return ""
+        over = self.studio.budget_s is not None and estimate.seconds > self.studio.budget_s
+        return f"{estimate.short()} here" + (" · over this Space's limit" if over else "")
+
+    def open_page(self, request: gr.Request = None):
+        """Page load: a share link's values (and its example, rendered), or the showcase comparison."""
+        params = dict(request.query_params) if request else {}
+        example = self.examples.get(params.pop("image", None) or "")
+        linked = presets.link_params(params)
+        restored = self.restore_from_link(params) if linked else (gr.skip(),) * (len(restored_slots()) - 1) + ("",)
+        if linked and not example:
+            if restored[-1].startswith("Settings restored"):
+                restored = (*restored[:-1], restored[-1] + markdown_text(
+                    " The image is not part of a link: upload one (or pick an example) and press Preview."))
+            return (gr.skip(), *restored, *(gr.skip(),) * PREVIEW_OUTPUTS)
+        try:
+            if linked:
+                preset, _ = presets.from_link(params)
+                settings = self.studio.default_settings().replace(**preset.settings)
+                outcome = self.studio.showcase(example, preset.multipliers, settings)
+            else:
+                showcase = presets.get_builtin(SHOWCASE)
+                outcome = self.studio.showcase(next(iter(self.examples.values())), showcase.multipliers)
+                restored = (*_preset_outputs(showcase), markdown_text(f"Showing: {SHOWCASE}, on the first example."))
+        except (preview.PreviewError, presets.PresetError, ValueError) as exc:
+            return (gr.skip(), *restored[:-1], markdown_text(f"Could not render the link's comparison: {exc}"),
+                    *(gr.skip(),) * PREVIEW_OUTPUTS)
+        image = example or next(iter(self.examples.values()))
+        values = (*_multiplier_values(outcome.comparison.multipliers), *outcome.comparison.settings.as_dict().values())
+        return (image, *restored, *_preview_outputs(outcome, _signature(image, values)))
+
+    @staticmethod
+    def restore_from_link(request_or_params):
+        """A share link's query string as values for the sliders and settings, and a line saying what it set."""
+        params = getattr(request_or_params, "query_params", request_or_params) or {}
+        try:
+            preset, warnings = presets.from_link({k: v for k, v in params.items() if k != "image"})
+        except ValueError as exc:
+            gr.Warning(toast(f"Share link not applied: {exc}"))
+            return (gr.skip(),) * (len(restored_slots()) - 1) + (markdown_text(f"Share link not applied: {exc}"),)
+        if preset is None:
+            return (gr.skip(),) * (len(restored_slots()) - 1) + ("",)
+        for warning in warnings:
+            gr.Warning(toast(warning))
+        return (*_preset_outputs(preset), markdown_text(" ".join(["Settings restored from the link.", *warnings])))
+
+    def cancel(self, request: gr.Request = None):
+        if not self.studio.cancel(_session(request)):
+            gr.Info("Nothing is rendering")
+
+    @staticmethod
+    def stale(rendered: str, image, *values) -> str:
+        if not rendered or _signature(image, values) == rendered:
+            return ""
+        return "⚠ The controls differ from what is shown: press **Preview** to render them."
+
+    @user_errors
+    @with_named_parameters
+    def sweep(self, image, field, values, multipliers, settings, seeds=1, request: gr.Request = None,
+              progress=gr.Progress(track_tqdm=True)):
+        """Render one multiplier over a list of values, for one or more seeds: a grid video, the metrics
+        against the value (mean and spread over the seeds), and whether each change exceeds seed noise."""
+        field, numbers = preview.parse_sweep(f"{field}={values}")
+        seeds = int(check_number("seeds", seeds, int, 1, preview.MAX_SWEEP_SEEDS))
+        outcome = self.studio.sweep(image, settings, field, numbers, multipliers, _session(request),
+                                    lambda f, t: progress(f, desc=t), self._gone(request), seeds=seeds)
+        verdicts = "\n".join(f"- {line}" for line in outcome.verdicts) or "One seed: no seed-to-seed spread measured."
+        return outcome.video, pd.DataFrame(outcome.long_rows), pd.DataFrame(outcome.rows).round(3), verdicts
+
+    @user_errors
+    @with_named_parameters
+    def motion_meter(self, image, multipliers, settings, request: gr.Request = None,
+                     progress=gr.Progress(track_tqdm=True)):
+        """Which motion bucket the patched video moves like, and the baseline's motion at each bucket."""
+        reading = self.studio.motion_meter(image, settings, multipliers, _session(request),
+                                           lambda f, t: progress(f, desc=t), self._gone(request))
+        return reading.sentence(), pd.DataFrame(reading.rows())
+
+    @user_errors
+    def apply_preset(self, name, user_presets):
+        preset = presets.pick(name, user_presets)
+        return (*_preset_outputs(preset), markdown_text(preset.description or preset.name))
+
+    def quietly(self, handler):
+        """``handler`` for a page upload: a refusal becomes one warning and a line in the notice, leaving no
+        error badge on the inputs it would have set. (The API endpoint keeps the plain error.)"""
+
+        def run(path):
+            try:
+                return handler(path)
+            except gr.Error as exc:
+                gr.Warning(exc.message)
+                return (gr.skip(),) * (len(restored_slots()) - 1) + (exc.message,)
+
+        return run
+
+    @user_errors
+    def load_preset(self, path):
+        preset = presets.Preset.from_file(_chosen(path, "a preset .json file"))
+        gr.Info(toast(f"Loaded preset {preset.name!r}"))
+        return (*_preset_outputs(preset), markdown_text(f"Loaded preset {preset.name!r}"))
+
+    @user_errors
+    def import_comfyui(self, path):
+        found = presets.from_file_bytes(Path(_chosen(path, "a ComfyUI workflow (.json, .png, .webp)")).read_bytes())
+        gr.Info(toast(found.message))
+        return (*_preset_outputs(found.to_preset()), markdown_text(found.message))
+
+    @user_errors
+    @with_named_parameters
+    def save_preset(self, name, description, include_settings, multipliers, settings, user_presets=None):
+        preset = presets.Preset.from_controls(name, description, multipliers, settings, include_settings)
+        user_presets = {**(user_presets or {}), preset.name: preset.to_dict()}
+        return (str(self.studio.write(f"{_slug(preset.name)}.json", preset.to_json())), user_presets,
+                gr.update(choices=preset_choices(user_presets), value=preset.name))
+
+    @user_errors
+    @with_named_parameters
+    def export_comfyui(self, multipliers, settings):
+        for note in presets.export_notes(multipliers, settings["start"], settings["end"]):
+            gr.Warning(note)
+        workflow = presets.to_ui_workflow(multipliers, start=settings["start"], end=settings["end"])
+        return (json.dumps(presets.to_api_node(multipliers), indent=2),
+                str(self.studio.write("unet-temporal-attention-multiply.json", json.dumps(workflow, indent=2))))
+
+    @user_errors
+    @with_named_parameters
+    def share_link(self, image, multipliers, settings, include_settings=False, request: gr.Request = None):
+        preset = presets.Preset.from_controls("Shared link", "", multipliers, settings, include_settings)
+        url = presets.to_url(preset, page_url(request))
+        digest = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image and Path(image).is_file() else None
+        example = self._example_hashes.get(digest)
+        if example:  # an example travels by name; an uploaded image never travels
+            return url + ("&" if "?" in url else "?") + f"image={example}"
+        gr.Info("The link holds the settings, not your uploaded image: whoever opens it uploads their own.")
+        return url
+
+
+def _chosen(path: str | None, what: str) -> str:
+    if not path:
+        raise presets.PresetError(f"choose {what}")
+    return path
+
+
+def restored_slots() -> list[str]:
+    """The values a preset or share link sets, then the line that says what happened."""
+    return [*FIELDS, *REGION_PARAMS, *LINK_SETTINGS, "notice"]
