@@ -105,14 +105,18 @@ def test_an_exception_mid_render_leaves_the_unet_original(demo_model, sample_ima
     m = Multipliers(self_temporal=0.0, cross_structural=2.0)
     expected = previewer.render(sample_image, FAST, m).patched
     previewer.clear_cache()
-    calls = {"n": 0}
+    from tiny_models import UnetCalls
 
-    def cancel_at_step() -> bool:
-        calls["n"] += 1
-        return calls["n"] > FAST.steps + fail_at  # the baseline completes, the patched render stops
+    calls = UnetCalls(demo_model.pipe.unet)
 
-    with pytest.raises(RenderCancelled):
-        previewer.render(sample_image, FAST, m, cancel=cancel_at_step)
+    def cancel_at_step() -> bool:  # polled between steps and inside them
+        return calls.count > FAST.steps + fail_at  # the baseline completes, the patched render stops
+
+    try:
+        with pytest.raises(RenderCancelled):
+            previewer.render(sample_image, FAST, m, cancel=cancel_at_step)
+    finally:
+        calls.remove()
     assert all(torch.equal(v, original[k]) for k, v in demo_model.pipe.unet.state_dict().items())
     again = previewer.render(sample_image, FAST, m)
     assert again.baseline_cached and np.array_equal(again.patched, expected)

@@ -96,7 +96,7 @@ def test_under_a_fork_per_call_the_app_keeps_its_promises(zerogpu_app):
 def test_errors_in_the_worker_come_back_as_messages(zerogpu_app):
     lab, url, double, _ = zerogpu_app
     client = Client(url, verbose=False)
-    with pytest.raises(Exception, match="cannot identify image file"):  # refused in the app process, before the GPU
+    with pytest.raises(Exception, match="not an image Pillow can read"):  # refused in the app process, before the GPU
         client.predict(image=handle_file(str(ROOT / "README.md")), api_name="/preview")
     job = RenderJob(12345, np.zeros((64, 64, 3), np.uint8), RenderSettings(**FAST), (Multipliers(),))
     with pytest.raises(preview.PreviewError, match="not loaded before the GPU call"):

@@ -251,7 +251,8 @@ class Lab:
 
     @user_errors
     @with_named_parameters
-    def share_link(self, image, multipliers, settings, include_settings=False, request: gr.Request = None):
+    def share_link(self, image=None, multipliers=None, settings=None, include_settings=False,
+                   request: gr.Request = None):
         preset = presets.Preset.from_controls("Shared link", "", multipliers, settings, include_settings)
         url = presets.to_url(preset, page_url(request))
         digest = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image and Path(image).is_file() else None
