@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+import preview._render
+
 from tiny_models import UnetCalls, tiny_unet
 
 
@@ -55,3 +57,17 @@ def client(server):
     from gradio_client import Client
 
     return Client(server[1], verbose=False)
+
+
+@pytest.fixture
+def counted_renders(monkeypatch):
+    """Videos the GPU function renders (a baseline or a patched video each)."""
+    counts = []
+    real = preview._render.gpu_render_frames
+
+    def counting(job, *args):
+        counts.append(len(job.videos))
+        return real(job, *args)
+
+    monkeypatch.setattr(preview._render, "gpu_render_frames", counting)
+    return counts

@@ -7,7 +7,6 @@ import signal
 import pandas as pd
 import pytest
 
-import preview._render
 from batch import PlanError, batch_main, estimate, load_plan, report_main, run_batch, write_report
 from preview import DEMO_MODEL_DIR
 
@@ -33,20 +32,6 @@ def _plan(folder, text=PLAN, name="plan.toml"):
     path = folder / name
     path.write_text(text)
     return path
-
-
-@pytest.fixture
-def counted_renders(monkeypatch):
-    """Videos the GPU function renders (a baseline or a patched video each)."""
-    counts = []
-    real = preview._render.gpu_render_frames
-
-    def counting(job, *args):
-        counts.append(len(job.videos))
-        return real(job, *args)
-
-    monkeypatch.setattr(preview._render, "gpu_render_frames", counting)
-    return counts
 
 
 @pytest.fixture(scope="module")

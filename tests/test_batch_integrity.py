@@ -10,7 +10,6 @@ import shutil
 import pandas as pd
 import pytest
 
-import preview._render
 from batch import PlanError, batch_main, estimate, load_plan, run_batch
 from preview import DEMO_MODEL_DIR
 
@@ -28,19 +27,6 @@ def _write_plan(folder, head: str, name: str = "plan.toml"):
 def _snapshot(folder):
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def renders(monkeypatch):
-    counts = []
-    real = preview._render.gpu_render_frames
-
-    def counting(job, *args):
-        counts.append(len(job.videos))
-        return real(job, *args)
-
-    monkeypatch.setattr(preview._render, "gpu_render_frames", counting)
-    return counts
 
 
 def _preset(folder, name, regions):
@@ -74,7 +60,7 @@ def test_two_names_for_the_same_image_are_two_jobs(tmp_path):
     assert table["image_sha256"].nunique() == 1 and table["job_id"].nunique() == 2
 
 
-def test_a_plan_writing_into_its_own_folder_changes_nothing_there(tmp_path, renders):
+def test_a_plan_writing_into_its_own_folder_changes_nothing_there(tmp_path, counted_renders):
     shutil.copy(EXAMPLES / "shapes-1.png", tmp_path / "a.png")
     (tmp_path / "results.csv").write_text("my,own\n1,2\n")
     (tmp_path / "plan.json").write_text('{"mine": true}')
@@ -83,7 +69,7 @@ def test_a_plan_writing_into_its_own_folder_changes_nothing_there(tmp_path, rend
     with pytest.raises(PlanError, match=r"plan.toml: output .* is not empty and holds no batch results"):
         run_batch(load_plan(plan_path), progress=False)
     assert batch_main([str(plan_path)]) == 2
-    assert _snapshot(tmp_path) == before and renders == []
+    assert _snapshot(tmp_path) == before and counted_renders == []
 
 
 def test_a_dry_run_into_a_foreign_folder_writes_nothing(tmp_path, capsys):
@@ -100,7 +86,7 @@ def test_a_dry_run_into_a_foreign_folder_writes_nothing(tmp_path, capsys):
     assert _snapshot(tmp_path) == before and not (tmp_path / "batch-results").exists()
 
 
-def test_out_overrides_the_plan_and_a_rerun_of_the_same_plan_resumes(tmp_path, renders, capsys):
+def test_out_overrides_the_plan_and_a_rerun_of_the_same_plan_resumes(tmp_path, counted_renders, capsys):
     shutil.copy(EXAMPLES / "shapes-1.png", tmp_path / "a.png")
     plan_path = tmp_path / "plan.toml"
     plan_path.write_text(f'model = "demo"\nimages = ["a.png"]\n[multipliers]\nself_temporal = [0.5]\n{SETTINGS}')
@@ -108,9 +94,9 @@ def test_out_overrides_the_plan_and_a_rerun_of_the_same_plan_resumes(tmp_path, r
     assert batch_main([str(plan_path), "--out", str(out)]) == 0
     assert (out / "batch.json").is_file() and (out / "results.csv").is_file()
     assert not (tmp_path / "batch-results").exists()
-    rendered = len(renders)
+    rendered = len(counted_renders)
     assert batch_main([str(plan_path), "--out", str(out)]) == 0  # its own marker: resumes, nothing to render
-    assert len(renders) == rendered and "1 done before" in capsys.readouterr().out
+    assert len(counted_renders) == rendered and "1 done before" in capsys.readouterr().out
     other = tmp_path / "other.toml"
     other.write_text(plan_path.read_text())
     with pytest.raises(PlanError, match="holds the results of another plan"):
@@ -160,13 +146,13 @@ def _hostile(tmp):
 @pytest.mark.parametrize("case", [
     "deep nesting", "deep TOML", "huge seed range", "huge grid", "text named .png", "system file", "symlink loop",
     "not UTF-8", "Infinity", "half seed"])
-def test_hostile_plans_are_refused_before_anything_renders(tmp_path, renders, case):
+def test_hostile_plans_are_refused_before_anything_renders(tmp_path, counted_renders, case):
     name, text, message = _hostile(tmp_path)[case]
     path = tmp_path / name
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     before = _snapshot(tmp_path) if case != "symlink loop" else None
     with pytest.raises(PlanError, match=message):
         run_batch(load_plan(path), progress=False)
-    assert renders == []
+    assert counted_renders == []
     if before is not None:
         assert _snapshot(tmp_path) == before

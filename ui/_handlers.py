@@ -69,8 +69,12 @@ def _preview_outputs(outcome: preview.PreviewOutcome, rendered: str) -> tuple:
 
 def _signature(image, values) -> str:
     """What a render was made from: the image's bytes and every control's value."""
-    digest = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image and Path(image).is_file() else ""
-    return json.dumps([digest, *(float(v) if isinstance(v, (int, float)) else v for v in values)])
+    return json.dumps([_file_digest(image) or "", *(float(v) if isinstance(v, (int, float)) else v for v in values)])
+
+
+def _file_digest(path) -> str | None:
+    """The SHA-256 of an uploaded file, or None where there is none."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path and Path(path).is_file() else None
 
 
 def preset_choices(user_presets) -> list[str]:
@@ -88,7 +92,7 @@ class Lab:
     def __init__(self, studio: preview.Studio, examples: list[str]) -> None:
         self.studio = studio
         self.examples = {Path(p).stem: p for p in examples}  # share links name an example, never a path
-        self._example_hashes = {hashlib.sha256(Path(p).read_bytes()).hexdigest(): Path(p).stem for p in examples}
+        self._example_hashes = {_file_digest(p): Path(p).stem for p in examples}
         self.demo: gr.Blocks | None = None  # set by build_demo
 
     def _gone(self, request: gr.Request | None):
@@ -255,8 +259,7 @@ class Lab:
                    request: gr.Request = None):
         preset = presets.Preset.from_controls("Shared link", "", multipliers, settings, include_settings)
         url = presets.to_url(preset, page_url(request))
-        digest = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image and Path(image).is_file() else None
-        example = self._example_hashes.get(digest)
+        example = self._example_hashes.get(_file_digest(image))
         if example:  # an example travels by name; an uploaded image never travels
             return url + ("&" if "?" in url else "?") + f"image={example}"
         gr.Info("The link holds the settings, not your uploaded image: whoever opens it uploads their own.")
