@@ -1,8 +1,8 @@
 """What the shipped demo model does, measured on held-out generated images.
 
 The renders are seeded and the thread count fixed, so every figure repeats: the test compares them
-with the figures recorded by ``python -m demo_model.evaluate --images 4 --json
-tests/fixtures/demo_model_quality_4.json`` (regenerate it when the model is retrained), with a
+with the figures recorded by ``python -m demo_model.evaluate --images 2 --json
+tests/fixtures/demo_model_quality_2.json`` (regenerate it when the model is retrained), with a
 tolerance for other CPUs' float kernels only, then checks what they mean. The 12-image figures
 in docs/demo_model_quality.json come from the same command.
 """
@@ -20,13 +20,13 @@ from demo_model.synthetic import held_out_images
 from patcher import AttentionPatch
 from preview import LoadedModel, ModelSource, Previewer, prepare_image, preview_settings
 
-REFERENCE = Path(__file__).resolve().parent / "fixtures" / "demo_model_quality_4.json"
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "demo_model_quality_2.json"
 RTOL = 0.02  # the same renders on another CPU: float kernels differ in the last bits, not by percents
 
 
 @pytest.fixture(scope="module")
 def results(demo_model):
-    return evaluate(Previewer(demo_model, cache_size=4), held_out_images(4), preview_settings(demo_model))
+    return evaluate(Previewer(demo_model, cache_size=4), held_out_images(2), preview_settings(demo_model))
 
 
 def _flat(doc, prefix=""):

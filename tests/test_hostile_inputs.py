@@ -342,18 +342,18 @@ def test_finding_3_sixteen_bit_greyscale_renders_as_its_eight_bit_twin(client, t
 # --- the concurrency soak ---------------------------------------------------------------------------
 
 
-def test_six_clients_get_exactly_their_solo_renders(server):
+def test_four_clients_get_exactly_their_solo_renders(server):
     _, url = server
-    cases = [{"self_temporal": v, "seed": 20 + i} for i, v in enumerate((0.0, 0.5, 1.5, 2.0, 3.0, 0.8))]
+    cases = [{"self_temporal": v, "seed": 20 + i} for i, v in enumerate((0.0, 0.5, 2.0, 0.8))]
     solo = [read_mp4(preview(Client(url, verbose=False), **c)[2]) for c in cases]
     start = threading.Barrier(len(cases))
-    deadline = time.monotonic() + 100
+    deadline = time.monotonic() + 60
 
     def client_loop(i: int) -> int:
         c = Client(url, verbose=False)
         start.wait()
         mismatches = 0
-        for round_ in range(6):
+        for round_ in range(3):
             if time.monotonic() > deadline:
                 break
             case = cases[(i + round_) % len(cases)]
