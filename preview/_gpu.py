@@ -27,6 +27,7 @@ from PIL import Image
 from controls import Multipliers, patched_steps
 
 from ._errors import PreviewError, RenderCancelled
+from ._live import LiveFn, live_strip
 from ._loading import LoadedModel, zerogpu_host
 
 try:  # Hugging Face's ZeroGPU package; a pass-through off ZeroGPU, absent where not installed
@@ -76,8 +77,10 @@ class Rendered:
     unet_calls: int = 0
 
 
-def render_frames(job: RenderJob, progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> list[Rendered]:
-    """Render each of ``job.videos``; the UNet is restored after each.
+def render_frames(job: RenderJob, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+                  live: LiveFn | None = None) -> list[Rendered]:
+    """Render each of ``job.videos``; the UNet is restored after each. ``live`` gets a strip of each
+    step's denoised estimate (``preview._live``), captioned like the progress ("patched · step 3 of 10").
 
     The multipliers act only in the steps of the settings' ``start``..``end`` window, switched in
     place at step boundaries. A patched video whose window opens after step 0 resumes from the
@@ -93,8 +96,9 @@ def render_frames(job: RenderJob, progress: ProgressFn | None = None, cancel: Ca
     for i, multipliers in enumerate(job.videos):
         label = "baseline" if multipliers.is_identity else "patched"
         step_progress = scaled_progress(progress, i / len(job.videos), (i + 1) / len(job.videos), label)
+        step_live = labelled(live, label)
         with model.patch.applied(Multipliers()):  # held (one render at a time) and restored, even on error
-            video = _generate(model, prepared, job.settings, multipliers, resume, step_progress, cancel)
+            video = _generate(model, prepared, job.settings, multipliers, resume, step_progress, cancel, step_live)
         if multipliers.is_identity:
             resume = video.latents
         videos.append(video)
@@ -113,7 +117,8 @@ class _SkippedUnet:
 
 
 def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: Multipliers,
-              resume: tuple[np.ndarray, ...] | None, progress: ProgressFn | None, cancel: CancelFn | None) -> Rendered:
+              resume: tuple[np.ndarray, ...] | None, progress: ProgressFn | None, cancel: CancelFn | None,
+              live: LiveFn | None = None) -> Rendered:
     steps = settings.steps
     window = range(0) if multipliers.is_identity else patched_steps(settings.start, settings.end, steps)
     unet = model.pipe.unet
@@ -121,6 +126,7 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
     first = window.start if window and resume is not None and len(resume) == steps and not compiled else 0
     kept: list[np.ndarray] = []
     calls, finished = [0], [0]  # UNet calls made, steps finished
+    estimate: list[torch.Tensor] = []  # the sampler's denoised estimate in the last step, for ``live``
 
     def count(module, args):
         calls[0] += 1
@@ -140,8 +146,16 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
         if cancel is not None and cancel():
             raise RenderCancelled(f"render cancelled after step {step + 1} of {steps}")
         if progress:
-            progress((step + 1) / steps, f"step {step + 1}/{steps}")
+            progress((step + 1) / steps, f"step {step + 1} of {steps}")
+        if live and step >= first:  # not in the steps taken from the baseline
+            live(live_strip(model.pipe.vae, estimate[0] if estimate else callback_kwargs["latents"]),
+                 f"step {step + 1} of {steps}")
         return callback_kwargs
+
+    def step_keeping_estimate(*args, **kwargs):
+        out = scheduler_step(*args, **kwargs)
+        estimate[:] = [e] if (e := getattr(out, "pred_original_sample", None)) is not None else []
+        return out
 
     width, height = prepared.size
     # A CPU generator gives the same noise on every device, so a seed means the same video everywhere.
@@ -150,6 +164,9 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
     if first:
         unet.forward = _SkippedUnet(unet)
     hooks = [unet.register_forward_pre_hook(count)]
+    scheduler, scheduler_step = model.pipe.scheduler, model.pipe.scheduler.step
+    if live:
+        scheduler.step = step_keeping_estimate  # on the instance, removed below
     if cancel is not None and not compiled:  # a compiled UNet would recompile around hooks: steps only there
         hooks += _cancel_points(model, cancel, lambda: finished[0], steps)
     try:
@@ -180,6 +197,7 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
         for hook in hooks:
             hook.remove()
         unet.__dict__.pop("forward", None)
+        scheduler.__dict__.pop("step", None)
     frames = result.frames[0]  # (F, H, W, 3) float in [0, 1]
     return Rendered((np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8), tuple(kept), calls[0] - first)
 
@@ -212,8 +230,13 @@ def scaled_progress(progress: ProgressFn | None, start: float, end: float, label
     """``progress`` for a part of the work: fractions mapped into [start, end], text prefixed by ``label``."""
     if progress is None:
         return None
-    prefix = f"{label}: " if label else ""
+    prefix = f"{label} · " if label else ""
     return lambda fraction, text: progress(start + (end - start) * fraction, prefix + text)
+
+
+def labelled(live: LiveFn | None, label: str) -> LiveFn | None:
+    """``live`` with its captions prefixed by ``label``."""
+    return None if live is None else (lambda image, text: live(image, f"{label} · {text}"))
 
 
 # --- how long a call may take --------------------------------------------------------------------
@@ -254,7 +277,7 @@ def step_seconds(device_name: str | None = None) -> float:
 
 
 def estimate_gpu_seconds(job: RenderJob, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-                         device_name: str | None = None) -> int:
+                         live: LiveFn | None = None, device_name: str | None = None) -> int:
     """The GPU time to request for ``render_frames(job)``: same arguments, measured costs, a safety
     factor, never above ZeroGPU's maximum."""
     width, height = job.size

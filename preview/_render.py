@@ -18,6 +18,7 @@ from ._errors import PreviewError
 from ._families import SVD
 from ._gpu import ProgressFn, Rendered, RenderJob, gpu_render_frames, register_model, runs_isolated, scaled_progress
 from ._images import image_hash, prepare_image
+from ._live import LiveFn
 from ._loading import DEMO_FRAMES, LoadedModel, ModelSource
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class Previewer:
         multipliers: Multipliers,
         progress: ProgressFn | None = None,
         cancel: Callable[[], bool] | None = None,
+        live: LiveFn | None = None,
     ) -> Comparison:
         started = time.perf_counter()
         width, height = settings.resolved_size(self.model)
@@ -128,7 +130,7 @@ class Previewer:
                 rendered = []
                 for i, video in enumerate(videos):
                     share = scaled_progress(progress, i / len(videos), (i + 1) / len(videos))
-                    rendered += self._run(prepared, settings, (video,), share, cancel, resume)
+                    rendered += self._run(prepared, settings, (video,), share, cancel, resume, live)
                     if i == 0 and not cached:
                         self._remember(key, rendered[0])
                         resume = rendered[0].latents
@@ -173,11 +175,12 @@ class Previewer:
             self._cache.popitem(last=False)
 
     def _run(self, prepared: Image.Image, settings: RenderSettings, videos: tuple[Multipliers, ...],
-             progress: ProgressFn | None, cancel: Callable[[], bool] | None, resume=None) -> list[Rendered]:
+             progress: ProgressFn | None, cancel: Callable[[], bool] | None, resume=None,
+             live: LiveFn | None = None) -> list[Rendered]:
         if not videos:
             return []
         job = RenderJob(self.model_id, np.asarray(prepared), settings, videos, resume if self.resume else None)
         if runs_isolated(self._gpu):  # another process: callbacks cannot follow it there
             return self._gpu(job)
-        return self._gpu(job, progress, cancel)
+        return self._gpu(job, progress, cancel, live)
 

@@ -22,6 +22,7 @@ from controls import Multipliers, patched_steps
 from ._budget import CostModel, Estimate, check_budget
 from ._encode import OutputDir, write_mp4
 from ._images import crop_note, load_image
+from ._live import LiveFn
 from ._gpu import gpu_class
 from ._errors import PreviewError
 from ._loading import ModelHolder, ModelSource, resolve_source
@@ -134,13 +135,13 @@ class Studio:
     def preview(self, image: Image.Image | np.ndarray | str, settings: RenderSettings | Mapping,
                 multipliers: Multipliers,
                 key: str = "local", progress: ProgressFn | None = None, gone: Callable[[], bool] | None = None,
-                randomize_seed: bool = False) -> PreviewOutcome:
+                randomize_seed: bool = False, live: LiveFn | None = None) -> PreviewOutcome:
         settings = _settings(settings, randomize_seed)
         _check_image(image)
         self._within_budget(settings, 1 if multipliers.is_identity else 2)
         previewer = self.previewer()
         with self.cancellable(key, gone) as cancel:
-            comparison = previewer.render(image, settings, multipliers, progress=progress, cancel=cancel)
+            comparison = previewer.render(image, settings, multipliers, progress=progress, cancel=cancel, live=live)
         rendered = (0 if comparison.baseline_cached else 1) + (0 if multipliers.is_identity else 1)
         self._cost.record(self.estimate(settings, rendered), comparison.seconds)
         files = export_comparison(comparison, self.outputs.new_batch())

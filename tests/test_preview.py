@@ -335,3 +335,24 @@ def test_cli_renders_offline(tmp_path, sample_image):
                            "--steps", "1", "--sweep", "self_temporal=0,1"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert read_mp4(grid).shape[2] == 2 * 256
+
+
+def test_progress_names_the_video_and_step_and_the_live_strip_changes_while_it_samples(demo_model, sample_image):
+    """Each step reports "patched · step k of n" and a strip of its denoised estimate (latents to RGB by a
+    linear fit to the model's VAE, no decode); the strips change as the video takes shape."""
+    texts, strips = [], []
+    settings = RenderSettings(seed=3, frames=4, steps=10, decode_chunk_size=4)
+    comparison = Previewer(demo_model).render(sample_image, settings, Multipliers(self_temporal=0.0),
+                                              progress=lambda f, t: texts.append(t),
+                                              live=lambda image, text: strips.append((image, text)))
+    assert "baseline · step 1 of 10" in texts and "patched · step 3 of 10" in texts
+    assert [t for _, t in strips] == [f"{v} · step {k} of 10" for v in ("baseline", "patched") for k in range(1, 11)]
+    height, width = comparison.patched.shape[1:3]
+    f = 2 ** (len(demo_model.pipe.vae.config.block_out_channels) - 1)  # the VAE's downscaling: one pixel per latent
+    assert all(s.dtype == np.uint8 and s.shape == (height // f, 4 * width // f, 3) for s, _ in strips)
+    patched = [s for s, t in strips if t.startswith("patched")]
+    assert len({s.tobytes() for s in patched}) == 10  # a new picture every step
+    # the last step's estimate is the final latents: its strip resembles the decoded frames more than the first's
+    decoded = np.concatenate(list(comparison.patched), axis=1)[f // 2::f, f // 2::f].astype(float)
+    error = [np.abs(s.astype(float) - decoded).mean() for s in (patched[0], patched[-1])]
+    assert error[1] < error[0]
