@@ -230,13 +230,17 @@ def scaled_progress(progress: ProgressFn | None, start: float, end: float, label
     """``progress`` for a part of the work: fractions mapped into [start, end], text prefixed by ``label``."""
     if progress is None:
         return None
-    prefix = f"{label} · " if label else ""
-    return lambda fraction, text: progress(start + (end - start) * fraction, prefix + text)
+    return lambda fraction, text: progress(start + (end - start) * fraction, _caption(label, text))
 
 
 def labelled(live: LiveFn | None, label: str) -> LiveFn | None:
-    """``live`` with its captions prefixed by ``label``."""
-    return None if live is None else (lambda image, text: live(image, f"{label} · {text}"))
+    """``live`` with its captions prefixed by ``label``, as ``scaled_progress`` prefixes its text."""
+    return None if live is None else (lambda image, text: live(image, _caption(label, text)))
+
+
+def _caption(label: str, text: str) -> str:
+    """"patched · step 3 of 10": the one format of progress texts and live captions."""
+    return f"{label} · {text}" if label else text
 
 
 # --- how long a call may take --------------------------------------------------------------------

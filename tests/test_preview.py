@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 import preview
+from tiny_models import UnetCalls
 from patcher import Multipliers
 from preview import (
     Metrics,
@@ -105,8 +106,6 @@ def test_an_exception_mid_render_leaves_the_unet_original(demo_model, sample_ima
     m = Multipliers(self_temporal=0.0, cross_structural=2.0)
     expected = previewer.render(sample_image, FAST, m).patched
     previewer.clear_cache()
-    from tiny_models import UnetCalls
-
     calls = UnetCalls(demo_model.pipe.unet)
 
     def cancel_at_step() -> bool:  # polled between steps and inside them
