@@ -14,10 +14,9 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-import presets
 import preview
 from controls import FIELD_HELP, FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, MULTIPLIER_STEP, REGIONS
-from ui import (COPY_TO_CLIPBOARD, CSS, LINK_SETTINGS, SHOWCASE, input_image, Lab, named_number, named_slider,
+from ui import (COPY_TO_CLIPBOARD, CSS, LINK_SETTINGS, input_image, Lab, named_number, named_slider,
                 preset_choices, restored_slots, setting_inputs)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -54,9 +53,10 @@ def build_compare(studio: preview.Studio, examples: list[str], defaults) -> dict
                                                      buttons=[], elem_classes=["pixel-video"]))
                 with gr.Tab("Contact sheet"):
                     ui["sheet"] = gr.Image(type="filepath", format="png", show_label=False, elem_id="contact-sheet")
+                with gr.Tab("Per-frame plot"):  # in a tab: the plotting library loads when it is opened
+                    ui["plot"] = gr.LinePlot(x="frame", y="value", color="series", height=240,
+                                             title="Per-frame metrics (8-bit levels)", elem_id="frame-plot")
             ui["summary"] = gr.Markdown(elem_id="patch-summary")
-            ui["plot"] = gr.LinePlot(x="frame", y="value", color="series", height=240,
-                                     title="Per-frame metrics (8-bit levels)")
             with gr.Row():
                 ui["seed_used"] = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="seed-used")
                 ui["downloads"] = gr.File(label="Metrics (JSON, CSV) and animated WebP", file_count="multiple")
@@ -215,7 +215,8 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
                           api_name="export_comfyui")
         p["link"].click(lab.share_link, [c["image"], *multipliers, *settings, p["include_settings"]], p["share_url"],
                         api_name="share_link").success(None, p["share_url"], None, js=COPY_TO_CLIPBOARD)
-        demo.load(lab.open_page, None, [c["image"], *restored, *preview_outputs], api_name=False, **model_events)
+        lab.opening = [c["image"], *restored, *preview_outputs]  # what open_page sets
+        demo.load(lab.open_page, None, lab.opening, api_name=False, **model_events)
         demo.load(lab.estimate, settings, c["cost"], api_name=False, queue=False)
         demo.load(lambda names: gr.update(choices=preset_choices(names)), user_presets, c["preset_picker"],
                   api_name=False)
@@ -224,9 +225,9 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
 
 def preload(demo: gr.Blocks) -> None:
     """Load the model now, in this process, so ZeroGPU's workers inherit it and no visitor's GPU time goes
-    to loading it, and render the first visit's comparison, so the first visitor sees it at once."""
-    lab = demo.lab
-    lab.studio.showcase(next(iter(lab.examples.values())), presets.get_builtin(SHOWCASE).multipliers)
+    to loading it, and render the first visit's comparison into the page, so every first visitor sees it
+    at once, without a request to the server. Call it before ``launch``."""
+    demo.lab.open_with_showcase(demo.lab.opening)
 
 
 def hosting_budget(public: bool, budget: float | None, env=os.environ) -> float | None:

@@ -1,7 +1,9 @@
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import gradio as gr
 import httpx
 import numpy as np
 import pytest
@@ -9,7 +11,10 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
+import app
+import preview
 from test_preview import read_mp4
+from ui import restored_slots
 
 FAST = {"frames": 4, "steps": 2, "decode_chunk_size": 4}
 
@@ -34,6 +39,20 @@ def unet_snapshot(lab):
 def assert_unet_equal(lab, snapshot):
     state = lab.studio.model.get().pipe.unet.state_dict()
     assert all(torch.equal(v, snapshot[k]) for k, v in state.items())
+
+
+def test_preload_puts_the_showcase_into_the_page_and_the_load_event_then_sends_nothing(tmp_path):
+    demo = app.build_demo(preview.Studio(preview.ModelHolder(), preview.OutputDir(str(tmp_path))))
+    lab = demo.lab
+    plain = lab.open_page()  # a plain `python app.py`: the page-load event renders the showcase
+    assert plain[0] == next(iter(lab.examples.values()))
+    assert plain[1 + len(restored_slots())].endswith("side_by_side.mp4")
+    app.preload(demo)
+    assert all(value == gr.skip() for value in lab.open_page())
+    shown = {c["props"].get("elem_id"): c["props"].get("value") for c in demo.get_config_file()["components"]}
+    assert shown["slider-self_temporal"] == 0.0 and "Temporal self" in shown["notice"]
+    assert shown["side-by-side"]["path"].endswith("side_by_side.mp4") and Path(shown["side-by-side"]["path"]).is_file()
+    assert shown["seed-used"] == lab.studio.default_settings().seed
 
 
 def test_preview_by_named_parameters_returns_a_side_by_side_mp4(client, image_file):

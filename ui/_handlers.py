@@ -18,7 +18,7 @@ import preview
 from controls import FIELDS, REGION_PARAMS, REGIONS, Multipliers, check_number, setting_names, with_named_parameters
 from patcher import PatchError
 
-from ._widgets import markdown_text, page_url, toast
+from ._widgets import markdown_text, open_with, page_url, toast
 
 logger = logging.getLogger("app")
 LINK_SETTINGS = setting_names(presets.PRESET_SETTINGS)  # what presets and share links carry
@@ -52,6 +52,10 @@ def _session(request: gr.Request | None) -> str:
 def _multiplier_values(multipliers: Multipliers) -> tuple:
     """The four sliders' values, then the twelve region factors', in the inputs' order."""
     return (*multipliers.node_values().values(), *(multipliers.regions.factor(r, f) for r in REGIONS for f in FIELDS))
+
+
+def _is_skip(value) -> bool:
+    return isinstance(value, dict) and value.get("__type__") == "update" and len(value) == 1
 
 
 def _preset_outputs(preset: presets.Preset) -> tuple:
@@ -94,6 +98,7 @@ class Lab:
         self.examples = {Path(p).stem: p for p in examples}  # share links name an example, never a path
         self._example_hashes = {_file_digest(p): Path(p).stem for p in examples}
         self.demo: gr.Blocks | None = None  # set by build_demo
+        self.opens_with_showcase = False  # set by open_with_showcase
 
     def _gone(self, request: gr.Request | None):
         """True once Gradio has dropped the request's event: its client cancelled it or went away.
@@ -132,32 +137,57 @@ class Lab:
         over = self.studio.budget_s is not None and estimate.seconds > self.studio.budget_s
         return f"{estimate.short()} here" + (" · over this Space's limit" if over else "")
 
+    def showcase_outputs(self) -> tuple:
+        """The showcase comparison on the first example, for a page without a link (rendered once)."""
+        showcase = presets.get_builtin(SHOWCASE)
+        image = next(iter(self.examples.values()))
+        outcome = self.studio.showcase(image, showcase.multipliers)
+        restored = (*_preset_outputs(showcase), markdown_text(f"Showing: {SHOWCASE}, on the first example."))
+        values = (*_multiplier_values(outcome.comparison.multipliers), *outcome.comparison.settings.as_dict().values())
+        return (image, *restored, *_preview_outputs(outcome, _signature(image, values)))
+
+    def open_with_showcase(self, components) -> None:
+        """Render the showcase now and make it what every page without a link opens with, in the page
+        itself: a first visitor sees it without a request, even while the model renders for another."""
+        for component, value in zip(components, self.showcase_outputs(), strict=True):
+            if not _is_skip(value):
+                open_with(component, value)
+        self.opens_with_showcase = True
+
     def open_page(self, request: gr.Request = None):
-        """Page load: a share link's values (and its example, rendered), or the showcase comparison."""
+        """Page load: a share link's values (and its example, rendered), or the showcase comparison
+        (already in the page where ``open_with_showcase`` put it there)."""
         params = dict(request.query_params) if request else {}
         example = self.examples.get(params.pop("image", None) or "")
         linked = presets.link_params(params)
-        restored = self.restore_from_link(params) if linked else (gr.skip(),) * (len(restored_slots()) - 1) + ("",)
-        if linked and not example:
+        skips = (gr.skip(),) * (1 + len(restored_slots()) + PREVIEW_OUTPUTS)
+        if not linked:
+            return skips if self.opens_with_showcase else self._refusing_to_fail(self.showcase_outputs, skips)
+        restored = self.restore_from_link(params)
+        if not example:
             if restored[-1].startswith("Settings restored"):
                 restored = (*restored[:-1], restored[-1] + markdown_text(
                     " The image is not part of a link: upload one (or pick an example) and press Preview."))
             return (gr.skip(), *restored, *(gr.skip(),) * PREVIEW_OUTPUTS)
+
+        def linked_outputs():
+            preset, _ = presets.from_link(params)
+            outcome = self.studio.showcase(example, preset.multipliers,
+                                           self.studio.default_settings().replace(**preset.settings))
+            values = (*_multiplier_values(outcome.comparison.multipliers),
+                      *outcome.comparison.settings.as_dict().values())
+            return (example, *restored, *_preview_outputs(outcome, _signature(example, values)))
+
+        return self._refusing_to_fail(linked_outputs, (gr.skip(), *restored, *(gr.skip(),) * PREVIEW_OUTPUTS))
+
+    @staticmethod
+    def _refusing_to_fail(render, restored: tuple) -> tuple:
+        """A page load's comparison, or, where it cannot be rendered, what the link set and why not."""
         try:
-            if linked:
-                preset, _ = presets.from_link(params)
-                settings = self.studio.default_settings().replace(**preset.settings)
-                outcome = self.studio.showcase(example, preset.multipliers, settings)
-            else:
-                showcase = presets.get_builtin(SHOWCASE)
-                outcome = self.studio.showcase(next(iter(self.examples.values())), showcase.multipliers)
-                restored = (*_preset_outputs(showcase), markdown_text(f"Showing: {SHOWCASE}, on the first example."))
+            return render()
         except (preview.PreviewError, presets.PresetError, ValueError) as exc:
-            return (gr.skip(), *restored[:-1], markdown_text(f"Could not render the link's comparison: {exc}"),
+            return (*restored[:len(restored_slots())], markdown_text(f"Could not render the comparison: {exc}"),
                     *(gr.skip(),) * PREVIEW_OUTPUTS)
-        image = example or next(iter(self.examples.values()))
-        values = (*_multiplier_values(outcome.comparison.multipliers), *outcome.comparison.settings.as_dict().values())
-        return (image, *restored, *_preview_outputs(outcome, _signature(image, values)))
 
     @staticmethod
     def restore_from_link(request_or_params):

@@ -8,6 +8,8 @@ import os
 import string
 
 import gradio as gr
+from gradio.processing_utils import move_files_to_cache
+from pydantic import BaseModel
 
 import preview
 from controls import SETTINGS
@@ -21,6 +23,15 @@ CSS = """
 #notice p, #stale-note p { margin: 0; }
 """
 COPY_TO_CLIPBOARD = "(url) => { if (url) navigator.clipboard.writeText(url); }"
+
+
+def open_with(component: gr.components.Component, value) -> None:
+    """Make ``value`` what a built component shows when a page opens, processed as its constructor's
+    ``value=`` is: files are copied into Gradio's cache and kept there for the server's lifetime."""
+    shown = component.postprocess(value)
+    if isinstance(shown, BaseModel):
+        shown = shown.model_dump()
+    component.value = move_files_to_cache(shown, component, postprocess=True, keep_in_cache=True)
 
 
 def _refuse(message: str) -> gr.Error:
