@@ -106,6 +106,23 @@ class Studio:
     def default_settings(self, full: bool = False) -> RenderSettings:
         return (full_settings if full else preview_settings)(self.model.loaded or self.source)
 
+    def fit_import(self, settings: Mapping) -> tuple[dict, list[str]]:
+        """Settings from another tool (a ComfyUI workflow) made what this model renders: on a small model
+        (the demo), a size, frame or step count beyond its full-quality settings comes down to them; each
+        change is named ("width 1024 → the model's own"). Real SVD keeps them (a host's budget still applies)."""
+        if not is_small(self.model.loaded or self.source):
+            return dict(settings), []
+        full, fitted, notes = self.default_settings(full=True), dict(settings), []
+        for name in ("width", "height"):
+            if fitted.get(name):
+                notes.append(f"{name} {fitted[name]} → the model's own")
+                fitted[name] = 0
+        for name in ("frames", "steps", "decode_chunk_size"):
+            if fitted.get(name, 0) > getattr(full, name):
+                notes.append(f"{name} {fitted[name]} → {getattr(full, name)}")
+                fitted[name] = getattr(full, name)
+        return fitted, notes
+
     def default_sweep_seeds(self) -> int:
         """3 seeds where renders are quick (the demo model), 1 on real SVD."""
         return 3 if is_small(self.model.loaded or self.source) else 1

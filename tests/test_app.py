@@ -169,6 +169,15 @@ def test_preset_endpoints(client, tmp_path):
     assert client.predict(api_name="/reset") == (1.0,) * 16
 
 
+def test_the_official_svd_workflow_imported_onto_the_demo_model_keeps_its_values_and_says_what_was_scaled(client):
+    workflow = Path(__file__).parent / "fixtures" / "real" / "svd_comfyui_examples__workflow_image_to_video.json"
+    restored = dict(zip(restored_slots(), client.predict(handle_file(str(workflow)), api_name="/import_comfyui")))
+    assert (restored["width"], restored["height"], restored["frames"], restored["steps"]) == (0, 0, 8, 20)
+    assert (restored["fps"], restored["max_guidance"], restored["noise_aug_strength"]) == (6, 2.5, 0.0)
+    assert "Scaled to what this model renders: width 1024 → the model's own, height 576 → the model's own, " \
+           "frames 14 → 8" in restored["notice"].replace("\\", "")  # the notice is escaped Markdown
+
+
 def test_sweep_endpoint(client, image_file):
     video, plot, table, verdict = client.predict(image=handle_file(image_file), field="self_temporal", values="0, 1",
                                                  seed=3, seeds=1, **FAST, api_name="/sweep")

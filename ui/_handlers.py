@@ -3,6 +3,7 @@ and returns what the page shows. No layout here (``app.py`` holds it)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -263,8 +264,11 @@ class Lab:
     @user_errors
     def import_comfyui(self, path):
         found = presets.from_file_bytes(Path(_chosen(path, "a ComfyUI workflow (.json, .png, .webp)")).read_bytes())
-        gr.Info(toast(found.message))
-        return (*_preset_outputs(found.to_preset()), markdown_text(found.message))
+        settings, scaled = self.studio.fit_import(found.settings)
+        message = found.message + (f". Scaled to what this model renders: {', '.join(scaled)}" if scaled else "")
+        gr.Info(toast(message))
+        preset = dataclasses.replace(found.to_preset(), settings=settings)
+        return (*_preset_outputs(preset), markdown_text(message))
 
     @user_errors
     @with_named_parameters
