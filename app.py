@@ -15,13 +15,16 @@ import gradio as gr
 import pandas as pd
 
 import preview
-from controls import FIELD_HELP, FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, MULTIPLIER_STEP, REGIONS
-from ui import (COPY_TO_CLIPBOARD, CSS, LINK_SETTINGS, input_image, Lab, named_number, named_slider,
-                preset_choices, restored_slots, setting_inputs)
+from controls import (FIELD_HELP, FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, MULTIPLIER_STEP, REGIONS,
+                      SETTINGS)
+from ui import (COPY_TO_CLIPBOARD, CSS, LINK_SETTINGS, SWEEP_METRICS, input_image, Lab, named_number, named_slider,
+                preset_choices, restored_slots, setting_inputs, sweep_plot)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MAX_UPLOAD = "10mb"
 TITLE = "SVD Temporal Attention Lab"
+MAX_FRAMES = int(next(s.high for s in SETTINGS if s.name == "frames"))
+FRAME_ORDER = [str(i) for i in range(MAX_FRAMES)]  # the per-frame plot's axis: whole frames, in order
 FINE_MAX = 2.0  # the sliders' range in fine mode: a pixel is 0.005 there, not 0.024
 
 
@@ -44,6 +47,8 @@ def build_compare(studio: preview.Studio, examples: list[str], defaults) -> dict
         with gr.Column(scale=3, min_width=300):
             ui["notice"] = gr.Markdown(elem_id="notice")  # what a link or preset set, where the eyes are
             ui["stale"] = gr.Markdown(elem_id="stale-note")
+            ui["live"] = gr.Image(visible=False, type="numpy", format="png", interactive=False, buttons=[],
+                                  elem_id="live-preview", elem_classes=["pixel-video"])  # while a Preview samples
             with gr.Tabs():
                 ui["videos"] = []
                 for tab, elem_id in (("Side by side", "side-by-side"), ("Baseline", "baseline-video"),
@@ -54,7 +59,7 @@ def build_compare(studio: preview.Studio, examples: list[str], defaults) -> dict
                 with gr.Tab("Contact sheet"):
                     ui["sheet"] = gr.Image(type="filepath", format="png", show_label=False, elem_id="contact-sheet")
                 with gr.Tab("Per-frame plot"):  # in a tab: the plotting library loads when it is opened
-                    ui["plot"] = gr.LinePlot(x="frame", y="value", color="series", height=240,
+                    ui["plot"] = gr.LinePlot(x="frame", y="value", color="series", height=240, sort=FRAME_ORDER,
                                              title="Per-frame metrics (8-bit levels)", elem_id="frame-plot")
             ui["summary"] = gr.Markdown(elem_id="patch-summary")
             with gr.Row():
@@ -87,7 +92,8 @@ def build_compare(studio: preview.Studio, examples: list[str], defaults) -> dict
 
 def build_sweep(studio: preview.Studio) -> dict:
     ui: dict = {}
-    gr.Markdown("One multiplier over several values, on the Compare tab's image, sliders and settings.")
+    gr.Markdown("One multiplier over several values, on the Compare tab's image, sliders and settings: "
+                "one tile per value, captioned.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             ui["field"] = gr.Dropdown(list(preview.SWEEPABLE), value="self_temporal",
@@ -98,11 +104,14 @@ def build_sweep(studio: preview.Studio) -> dict:
             ui["run"] = gr.Button("Run sweep", variant="primary", elem_id="sweep-button")
             ui["verdict"] = gr.Markdown(elem_id="sweep-verdict")
         with gr.Column(scale=3, min_width=300):
-            ui["video"] = gr.Video(label="One tile per value", autoplay=True, loop=True, elem_classes=["pixel-video"])
-            ui["plot"] = gr.LinePlot(x="swept value", y="value", color="metric", height=240,
-                                     title="Metric against the value (8-bit levels)")
+            ui["video"] = gr.Video(autoplay=True, loop=True, show_label=False, buttons=[], elem_id="sweep-video",
+                                   elem_classes=["pixel-video"])  # no label chip over the first tile's caption
+            ui["metric"] = gr.Dropdown(list(SWEEP_METRICS), value="patched_temporal_change", label="Plotted metric",
+                                       elem_id="sweep-metric")
+            ui["plot"] = gr.LinePlot(x="swept value", y="value", color="series", height=240,
+                                     title="The metric against the value (8-bit levels)", elem_id="sweep-plot")
             ui["table"] = gr.Dataframe(label="Summary per value (means over the seeds; _sd: spread)",
-                                       interactive=False, value=pd.DataFrame())
+                                       interactive=False, value=pd.DataFrame(columns=["value", *SWEEP_METRICS]))
     return ui
 
 
@@ -177,14 +186,15 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
         model_events = {"concurrency_id": "model", "concurrency_limit": 1}
         quiet = {"show_progress": "hidden"}  # no spinner or error badge on the inputs a preset sets
 
-        def preview_on_release(auto, *args, request: gr.Request = None, progress=gr.Progress(track_tqdm=True)):
-            """Slider release or a typed value: re-render only when auto-preview is on."""
-            return lab.preview(*args, request=request, progress=progress) if auto else gr.skip()
-
-        c["run"].click(lab.preview, preview_inputs, preview_outputs, api_name="preview", **model_events)
+        api_only = gr.Button(visible=False)  # the API's plain twins of what the page streams or does quietly
+        # the page's Preview streams a live strip; the progress bar sits on the video it replaces
+        page_preview = {"show_progress_on": c["videos"][0], **model_events}
+        c["run"].click(lab.preview_live, preview_inputs, [*preview_outputs, c["live"]], api_name=False,
+                       **page_preview)
+        api_only.click(lab.preview, preview_inputs, preview_outputs, api_name="preview", **model_events)
         for slider in c["sliders"]:  # a drag or a typed value; while one renders, only the latest waits
-            slider.input(preview_on_release, [c["auto"], *preview_inputs], preview_outputs, api_name=False,
-                         trigger_mode="always_last", **model_events)
+            slider.input(lab.preview_live, [*preview_inputs, c["auto"]], [*preview_outputs, c["live"]],
+                         api_name=False, trigger_mode="always_last", **page_preview)
         c["stop"].click(lab.cancel, None, None, api_name="cancel", queue=False)
         c["reset"].click(lambda: (MULTIPLIER_DEFAULT,) * len(multipliers), None, multipliers, api_name="reset")
         c["fine"].change(lambda fine, *v: [gr.update(maximum=max(FINE_MAX, x) if fine else MULTIPLIER_MAX) for x in v],
@@ -200,13 +210,14 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
         c["preset_picker"].input(lab.apply_preset, [c["preset_picker"], user_presets], restored,
                                  api_name="apply_preset", **quiet)
         m["run"].click(lab.motion_meter, [c["image"], *multipliers, *settings], [m["reading"], m["plot"]],
-                       api_name="motion_meter", **model_events)
-        s["run"].click(lab.sweep, [c["image"], s["field"], s["values"], *multipliers, *settings, s["seeds"]],
-                       [s["video"], s["plot"], s["table"], s["verdict"]], api_name="sweep", **model_events)
+                       api_name="motion_meter", show_progress_on=m["plot"], **model_events)
+        s["run"].click(lab.sweep, [c["image"], s["field"], s["values"], *multipliers, *settings, s["seeds"],
+                                   s["metric"]], [s["video"], s["plot"], s["table"], s["verdict"]], api_name="sweep",
+                       show_progress_on=s["video"], **model_events)
+        s["metric"].change(sweep_plot, [s["table"], s["metric"]], s["plot"], api_name=False, queue=False)
         p["save"].click(lab.save_preset, [p["name"], p["description"], p["include_settings"], *multipliers,
                                           *settings, user_presets], [p["saved_file"], user_presets, c["preset_picker"]],
                         api_name="save_preset")
-        api_only = gr.Button(visible=False)  # the API's load_preset / import_comfyui: the page uses quiet twins
         p["upload"].upload(lab.quietly(lab.load_preset), p["upload"], restored, api_name=False, **quiet)
         p["upload_comfy"].upload(lab.quietly(lab.import_comfyui), p["upload_comfy"], restored, api_name=False, **quiet)
         api_only.click(lab.load_preset, p["upload"], restored, api_name="load_preset")

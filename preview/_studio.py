@@ -44,8 +44,7 @@ class PreviewOutcome:
 class SweepOutcome:
     result: SweepResult
     video: str  # path of the labelled grid video
-    rows: list[dict]  # one row per value: the value and its summary metrics
-    long_rows: list[dict]  # (value, metric, number) rows for a line plot
+    rows: list[dict]  # one row per value: the value and its summary metrics (their spread as ``<metric>_sd``)
     verdicts: list[str] = dataclasses.field(default_factory=list)  # per value, against seed noise
 
 
@@ -200,14 +199,7 @@ class Studio:
                            cancel=cancel, seeds=seeds)
         video = write_mp4(result.grid(), self.outputs.new_batch() / "sweep.mp4", settings.fps)
         rows = result.table()
-        plotted = ("mean_change_vs_baseline", "patched_temporal_change", "patched_jitter")
-        long_rows = [{"swept value": row[field], "metric": metric, "value": row[metric]}
-                     for metric in plotted for row in rows]
-        if seeds > 1:  # the spread over seeds, as lines one standard deviation either side of the mean
-            long_rows += [{"swept value": row[field], "metric": f"{metric} {sign}sd",
-                           "value": row[metric] + (1 if sign == "+" else -1) * row[f"{metric}_sd"]}
-                          for metric in plotted for sign in "+−" for row in rows]
-        return SweepOutcome(result, str(video), rows, long_rows, result.verdicts())
+        return SweepOutcome(result, str(video), rows, result.verdicts())
 
     def write(self, name: str, text: str) -> Path:
         """A text file for download, in a fresh output folder, under a fixed ``name`` (never a visitor's text)."""

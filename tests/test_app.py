@@ -6,6 +6,7 @@ from pathlib import Path
 import gradio as gr
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from gradio_client import Client, handle_file
@@ -14,7 +15,8 @@ from PIL import Image
 import app
 import preview
 from test_preview import read_mp4
-from ui import restored_slots
+from ui import restored_slots, sweep_plot
+from ui._handlers import frame_plot
 
 FAST = {"frames": 4, "steps": 2, "decode_chunk_size": 4}
 
@@ -178,6 +180,20 @@ def test_the_official_svd_workflow_imported_onto_the_demo_model_keeps_its_values
            "frames 14 → 8" in restored["notice"].replace("\\", "")  # the notice is escaped Markdown
 
 
+def test_the_sweep_plot_shows_the_chosen_metric_with_its_seed_spread_and_frames_are_whole():
+    table = pd.DataFrame({"self_temporal": [0.0, 1.0], "patched_jitter": [2.0, 3.0], "patched_jitter_sd": [0.5, 0.25],
+                          "mean_change_vs_baseline": [1.0, 0.0]})
+    plot = sweep_plot(table, "patched_jitter")
+    assert plot["series"].unique().tolist() == ["mean", "mean + 1 sd (seeds)", "mean − 1 sd (seeds)"]
+    assert plot[plot["series"] == "mean − 1 sd (seeds)"]["value"].tolist() == [1.5, 2.75]
+    assert plot["swept value"].tolist()[:2] == [0.0, 1.0]
+    assert sweep_plot(table, "mean_change_vs_baseline")["series"].unique().tolist() == ["mean"]  # one seed
+    with pytest.raises(ValueError, match="metric must be one of"):
+        sweep_plot(table, "nonsense")
+    assert frame_plot([{"frame": 0, "series": "s", "value": 1.0}, {"frame": 1, "series": "s", "value": 2.0}]) \
+        ["frame"].tolist() == ["0", "1"]  # labels: the axis cannot show frame 0.5
+
+
 def test_sweep_endpoint(client, image_file):
     video, plot, table, verdict = client.predict(image=handle_file(image_file), field="self_temporal", values="0, 1",
                                                  seed=3, seeds=1, **FAST, api_name="/sweep")
@@ -186,6 +202,9 @@ def test_sweep_endpoint(client, image_file):
     _, plot, table, verdict = client.predict(image=handle_file(image_file), field="end", values="0.5, 1", seed=3,
                                              seeds=2, self_temporal=0.2, **FAST, api_name="/sweep")
     assert "mean_change_vs_baseline_sd" in table["headers"] and verdict.count("over 2 seeds") == 2
+    _, jitter, _, _ = client.predict(image=handle_file(image_file), field="end", values="0.5, 1", seed=3, seeds=2,
+                                     self_temporal=0.2, metric="patched_jitter", **FAST, api_name="/sweep")
+    assert jitter != plot  # the same sweep, another metric plotted
     with pytest.raises(Exception, match="greater than maximum value 8"):
         client.predict(image=handle_file(image_file), field="end", values="1", seeds=9, **FAST, api_name="/sweep")
     with pytest.raises(Exception, match="seeds must be a whole number, got 1.5"):  # never rounded to 2

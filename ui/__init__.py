@@ -1,6 +1,7 @@
 """The app's Gradio pieces besides its layout: event handlers and self-explaining inputs."""
 
-from ._handlers import LINK_SETTINGS, PREVIEW_OUTPUTS, SHOWCASE, Lab, preset_choices, restored_slots
+from ._handlers import (LINK_SETTINGS, PREVIEW_OUTPUTS, SHOWCASE, SWEEP_METRICS, Lab, preset_choices, restored_slots,
+                        sweep_plot)
 from ._widgets import COPY_TO_CLIPBOARD, CSS, input_image, named_number, named_slider, setting_inputs
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "LINK_SETTINGS",
     "PREVIEW_OUTPUTS",
     "SHOWCASE",
+    "SWEEP_METRICS",
     "Lab",
     "input_image",
     "named_number",
@@ -16,4 +18,5 @@ __all__ = [
     "preset_choices",
     "restored_slots",
     "setting_inputs",
+    "sweep_plot",
 ]

@@ -4,11 +4,14 @@ and returns what the page shows. No layout here (``app.py`` holds it)."""
 from __future__ import annotations
 
 import dataclasses
+import contextvars
 import functools
 import hashlib
 import json
 import logging
+import queue
 import re
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -25,6 +28,8 @@ logger = logging.getLogger("app")
 LINK_SETTINGS = setting_names(presets.PRESET_SETTINGS)  # what presets and share links carry
 SHOWCASE = "Temporal self-attention off (diagnostic)"  # the first visit's comparison: a difference anyone sees
 PREVIEW_OUTPUTS = 11  # the videos (4), sheet, plot, summary, seed, downloads, the rendered signature, stale note
+SWEEP_METRICS = ("patched_temporal_change", "mean_change_vs_baseline", "max_change_vs_baseline",
+                 "temporal_change_ratio", "patched_jitter", "patched_flicker")  # what the sweep plot can show
 
 
 def user_errors(fn):
@@ -44,6 +49,17 @@ def user_errors(fn):
             raise gr.Error(toast(str(exc)), print_exception=False) from None
 
     return wrapper
+
+
+def streaming(fn):
+    """``fn``, which returns an iterator, as a generator function with ``fn``'s signature: Gradio streams
+    what a generator function yields, and passes its request and progress by that signature."""
+
+    @functools.wraps(fn)
+    def generator(*args, **kwargs):
+        yield from fn(*args, **kwargs)
+
+    return generator
 
 
 def _session(request: gr.Request | None) -> str:
@@ -67,9 +83,30 @@ def _preset_outputs(preset: presets.Preset) -> tuple:
 def _preview_outputs(outcome: preview.PreviewOutcome, rendered: str) -> tuple:
     files = outcome.files
     return (str(files.side_by_side), str(files.baseline), str(files.patched), str(files.difference),
-            str(files.contact_sheet), pd.DataFrame(files.metrics.records()), outcome.summary,
+            str(files.contact_sheet), frame_plot(files.metrics.records()), outcome.summary,
             outcome.comparison.settings.seed,
             [str(files.metrics_json), str(files.metrics_csv), str(files.side_by_side_webp)], rendered, "")
+
+
+def frame_plot(records: list[dict]) -> pd.DataFrame:
+    """Per-frame rows for the plot, frames as labels: the axis shows whole frames, never 0.5."""
+    return pd.DataFrame(records).astype({"frame": str})
+
+
+def sweep_plot(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One metric of a sweep's table against the swept value: its mean over the seeds and, where there
+    were several, one standard deviation either side. (From the table, so choosing another renders nothing.)"""
+    if metric not in SWEEP_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(SWEEP_METRICS)}, got {metric!r}")
+    if table is None or metric not in table:
+        return pd.DataFrame({"swept value": [], "series": [], "value": []})
+    swept, mean = table[table.columns[0]], table[metric].astype(float)
+    lines = {"mean": mean}  # the same series for every metric: the chosen metric is named beside the plot
+    if f"{metric}_sd" in table:
+        sd = table[f"{metric}_sd"].astype(float)
+        lines |= {"mean + 1 sd (seeds)": mean + sd, "mean − 1 sd (seeds)": mean - sd}
+    return pd.concat([pd.DataFrame({"swept value": swept, "series": name, "value": v}) for name, v in lines.items()],
+                     ignore_index=True)
 
 
 def _signature(image, values) -> str:
@@ -108,14 +145,16 @@ class Lab:
         polled between the UNet's blocks and at every step, can. (Gradio has no public view of running events.)
         """
         session = getattr(request, "session_hash", None)
-        queue = getattr(self.demo, "_queue", None)
-        if session is None or queue is None:
+        events = getattr(self.demo, "_queue", None)
+        if session is None or events is None:
             return None
-        return lambda: not any(e.session_hash == session and e.alive for job in queue.active_jobs if job for e in job)
+        return lambda: not any(e.session_hash == session and e.alive for job in events.active_jobs if job for e in job)
 
-    def _render(self, image, multipliers, settings, request, progress, randomize_seed=False):
+    @user_errors
+    def _preview(self, image, multipliers, settings, randomize_seed, request, progress, live=None):
+        progress(0.0, desc="loading model")
         outcome = self.studio.preview(image, settings, multipliers, _session(request),
-                                      lambda f, t: progress(f, desc=t), self._gone(request), randomize_seed)
+                                      lambda f, t: progress(f, desc=t), self._gone(request), randomize_seed, live)
         values = (*_multiplier_values(multipliers), *settings.values())
         return _preview_outputs(outcome, _signature(image, values))
 
@@ -124,8 +163,48 @@ class Lab:
     def preview(self, image, multipliers, settings, randomize_seed=False, request: gr.Request = None,
                 progress=gr.Progress(track_tqdm=True)):
         """Render baseline and patched videos from the same seed; return the comparison and its numbers."""
-        progress(0.0, desc="loading model")
-        return self._render(image, multipliers, settings, request, progress, randomize_seed)
+        return self._preview(image, multipliers, settings, randomize_seed, request, progress)
+
+    @streaming
+    @user_errors
+    @with_named_parameters
+    def preview_live(self, image, multipliers, settings, randomize_seed=False, auto=True, request: gr.Request = None,
+                     progress=gr.Progress(track_tqdm=True)):
+        """The page's Preview, and a slider's release where ``auto``-preview is on: ``preview``, also
+        showing a strip of the patched video's denoised estimate after each step (the newest; none queue
+        up), then the results with the strip hidden."""
+        if not auto:
+            yield gr.skip()
+            return
+        strips: queue.SimpleQueue = queue.SimpleQueue()
+        ended: dict = {}
+        context = contextvars.copy_context()  # the event's progress bar and messages, in the worker
+
+        def render():
+            try:
+                ended["outputs"] = context.run(self._preview, image, multipliers, settings, randomize_seed, request,
+                                               progress, lambda strip, caption: strips.put((strip, caption)))
+            except BaseException as exc:  # noqa: BLE001 - raised again in the event below
+                ended["error"] = exc
+            finally:
+                strips.put(None)
+
+        threading.Thread(target=render, name="preview", daemon=True).start()
+        waiting = (gr.skip(),) * PREVIEW_OUTPUTS
+        while True:
+            items = [strips.get()]  # wait for one, then take whatever else came meanwhile
+            while not strips.empty():
+                items.append(strips.get())
+            shown = [item for item in items if item is not None]
+            if shown:
+                strip, caption = shown[-1]
+                yield (*waiting, gr.update(value=strip, label=caption, visible=True))
+            if len(shown) < len(items):  # the render ended
+                break
+        if "error" in ended:
+            raise ended["error"]
+        outputs = ended["outputs"]
+        yield (*(outputs if isinstance(outputs, tuple) else waiting), gr.update(visible=False))
 
     def estimate(self, *settings_values) -> str:
         """The cost of a Preview at these settings, shown beside the button."""
@@ -217,16 +296,18 @@ class Lab:
 
     @user_errors
     @with_named_parameters
-    def sweep(self, image, field, values, multipliers, settings, seeds=1, request: gr.Request = None,
-              progress=gr.Progress(track_tqdm=True)):
-        """Render one multiplier over a list of values, for one or more seeds: a grid video, the metrics
-        against the value (mean and spread over the seeds), and whether each change exceeds seed noise."""
+    def sweep(self, image, field, values, multipliers, settings, seeds=1, metric="patched_temporal_change",
+              request: gr.Request = None, progress=gr.Progress(track_tqdm=True)):
+        """Render one multiplier over a list of values, for one or more seeds: a grid video, one metric
+        against the value (mean and spread over the seeds), every metric's table, and whether each
+        change exceeds seed noise."""
         field, numbers = preview.parse_sweep(f"{field}={values}")
         seeds = int(check_number("seeds", seeds, int, 1, preview.MAX_SWEEP_SEEDS))
         outcome = self.studio.sweep(image, settings, field, numbers, multipliers, _session(request),
                                     lambda f, t: progress(f, desc=t), self._gone(request), seeds=seeds)
         verdicts = "\n".join(f"- {line}" for line in outcome.verdicts) or "One seed: no seed-to-seed spread measured."
-        return outcome.video, pd.DataFrame(outcome.long_rows), pd.DataFrame(outcome.rows).round(3), verdicts
+        table = pd.DataFrame(outcome.rows).round(3)
+        return outcome.video, sweep_plot(table, metric), table, verdicts
 
     @user_errors
     @with_named_parameters

@@ -238,6 +238,24 @@ def test_the_first_visit_plays_the_showcase_while_the_model_renders_for_another_
             busy.result(timeout=60)
 
 
+def test_a_live_preview_of_the_patched_video_changes_while_it_samples(page, app_url):
+    page.goto(app_url)
+    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    page.evaluate("""() => { window.liveSeen = new Set(); window.liveCaptions = new Set();
+        const record = () => { const box = document.querySelector('#live-preview');
+            const img = box?.querySelector('img');
+            if (img?.src) { window.liveSeen.add(img.src); window.liveCaptions.add(box.innerText.trim()); } };
+        new MutationObserver(record).observe(document.body, {subtree: true, childList: true, attributes: true}); }""")
+    set_slider(page, "self_temporal", 0.6)  # the baseline is cached: one 10-step patched render
+    page.locator("#preview-button").click()
+    page.wait_for_function("() => document.querySelector('#patch-summary').innerText.includes('0.60')",
+                           timeout=120_000)
+    assert page.evaluate("() => window.liveSeen.size") >= 2  # different strips: each file is named by its content
+    assert any("patched · step" in caption and "of 10" in caption
+               for caption in page.evaluate("() => [...window.liveCaptions]"))
+    page.wait_for_function("() => !document.querySelector('#live-preview img')?.checkVisibility()", timeout=10_000)
+
+
 def test_a_bad_preset_upload_leaves_no_error_styling(page, app_url, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "svd-attention-preset", "version": 3, "name": "x", '
