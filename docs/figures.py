@@ -2,8 +2,9 @@
 
     python docs/figures.py schedule     # docs/schedule-end-sweep.png: the schedule's end swept
     python docs/figures.py meter        # docs/motion-meter.png: the motion meter's curve
+    python docs/figures.py layout       # docs/page-layout.png: the Compare tab at 1400×900
 
-Needs matplotlib (requirements-batch.txt).
+Needs matplotlib (requirements-batch.txt); the layout needs Debian's chromium and playwright.
 """
 
 import sys
@@ -85,11 +86,41 @@ def meter_figure(out: Path) -> None:
     fig.savefig(out, dpi=110)
 
 
+def layout_figure(out: Path) -> None:
+    """The Compare tab as a first visitor sees it at 1400×900, the showcase in the page (--preload)."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    import app
+
+    demo = app.build_demo(preview.Studio(preview.ModelHolder(), preview.OutputDir(tempfile.mkdtemp())))
+    app.preload(demo)
+    demo.queue()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                              "--disable-component-update", "--disable-sync"])
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(url)
+            page.wait_for_function("() => document.querySelector('#side-by-side video')?.readyState >= 2",
+                                   timeout=60_000)
+            page.wait_for_timeout(1000)  # a frame into the loop
+            page.screenshot(path=str(out))
+            browser.close()
+    finally:
+        demo.close()
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "schedule":
         schedule_figure(ROOT / "docs" / "schedule-end-sweep.png")
     elif what == "meter":
         meter_figure(ROOT / "docs" / "motion-meter.png")
+    elif what == "layout":
+        layout_figure(ROOT / "docs" / "page-layout.png")
     else:
         raise SystemExit(__doc__)
