@@ -256,6 +256,24 @@ def test_a_live_preview_of_the_patched_video_changes_while_it_samples(page, app_
     page.wait_for_function("() => !document.querySelector('#live-preview img')?.checkVisibility()", timeout=10_000)
 
 
+def test_with_auto_preview_a_typed_value_renders_and_stop_stops_it(page, app_url):
+    page.goto(app_url)
+    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    page.locator("#auto-preview input[type=checkbox]").check()
+    set_slider(page, "self_temporal", 0.7)  # no Preview click
+    page.wait_for_function("() => document.querySelector('#patch-summary').innerText.includes('0.70')",
+                           timeout=120_000)
+    page.get_by_text("Generation settings").click()
+    steps = page.locator("#steps input[type=number]")
+    steps.fill("100")
+    steps.press("Enter")
+    set_slider(page, "self_temporal", 0.4)
+    page.locator("#live-preview img").wait_for(timeout=60_000)  # it samples
+    page.locator("#stop-button").click()  # the release's render is this tab's: Stop finds it
+    page.get_by_text("Stopped", exact=False).first.wait_for(timeout=60_000)
+    assert "0.70" in page.locator("#patch-summary").inner_text()
+
+
 def test_a_bad_preset_upload_leaves_no_error_styling(page, app_url, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "svd-attention-preset", "version": 3, "name": "x", '
