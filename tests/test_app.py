@@ -68,6 +68,18 @@ def test_preview_by_named_parameters_returns_a_side_by_side_mp4(client, image_fi
     assert metrics["summary"]["mean_change_vs_baseline"] > 0
 
 
+def test_the_pages_preview_streams_a_strip_per_step_then_the_results(server, image_file):
+    lab, _ = server
+    updates = list(lab.preview_live(image=image_file, self_temporal=0.6, seed=8, **{**FAST, "steps": 6}))
+    *strips, last = updates
+    assert 2 <= len(strips) <= 12 and all(update[-1]["visible"] for update in strips)  # 6 steps per video
+    assert strips[0][-1]["label"].startswith("baseline · step")  # the baseline is not cached yet
+    assert all(value == gr.skip() for update in strips for value in update[:-1])  # the results wait
+    assert strips[-1][-1]["label"].startswith("patched · step") and strips[-1][-1]["value"].dtype == np.uint8
+    assert last[0].endswith("side_by_side.mp4") and last[-1] == gr.update(visible=False)
+    assert list(lab.preview_live(image=image_file, auto=False)) == [gr.skip()]  # auto-preview off: nothing
+
+
 def upload(url: str, path: str) -> dict:
     with httpx.Client(base_url=url, timeout=60) as http, open(path, "rb") as f:
         response = http.post("gradio_api/upload", files={"files": (path.rsplit("/", 1)[-1], f)})

@@ -93,6 +93,17 @@ def test_under_a_fork_per_call_the_app_keeps_its_promises(zerogpu_app):
     assert double.reports[-1]["unet_calls"] == steps - math.ceil(steps / 2)
 
 
+def test_the_pages_streaming_preview_under_a_fork_yields_only_the_results(zerogpu_app):
+    lab, _, double, _ = zerogpu_app
+    image = str(ROOT / "examples" / "shapes-3.png")
+    calls = len(double.reports)
+    updates = list(lab.preview_live(image=image, self_temporal=0.7, seed=4, **FAST))
+    assert len(double.reports) == calls + 1  # one GPU call; no live strips can come back from the worker
+    assert len(updates) == 1
+    *results, live = updates[0]
+    assert results[0].endswith("side_by_side.mp4") and live == {"__type__": "update", "visible": False}
+
+
 def test_errors_in_the_worker_come_back_as_messages(zerogpu_app):
     lab, url, double, _ = zerogpu_app
     client = Client(url, verbose=False)

@@ -171,8 +171,8 @@ class Lab:
     def preview_live(self, image, multipliers, settings, randomize_seed=False, auto=True, request: gr.Request = None,
                      progress=gr.Progress(track_tqdm=True)):
         """The page's Preview, and a slider's release where ``auto``-preview is on: ``preview``, also
-        showing a strip of the patched video's denoised estimate after each step (the newest; none queue
-        up), then the results with the strip hidden."""
+        showing a strip of the sampling video's denoised estimate after each step (the newest; none queue
+        up), captioned "baseline · …" or "patched · …", then the results with the strip hidden."""
         if not auto:
             yield gr.skip()
             return
