@@ -3,8 +3,8 @@ and returns what the page shows. No layout here (``app.py`` holds it)."""
 
 from __future__ import annotations
 
-import dataclasses
 import contextvars
+import dataclasses
 import functools
 import hashlib
 import json
@@ -72,6 +72,7 @@ def _multiplier_values(multipliers: Multipliers) -> tuple:
 
 
 def _is_skip(value) -> bool:
+    """``value == gr.skip()``, for values that may be DataFrames (whose ``==`` compares element-wise)."""
     return isinstance(value, dict) and value.get("__type__") == "update" and len(value) == 1
 
 
@@ -86,6 +87,14 @@ def _preview_outputs(outcome: preview.PreviewOutcome, rendered: str) -> tuple:
             str(files.contact_sheet), frame_plot(files.metrics.records()), outcome.summary,
             outcome.comparison.settings.seed,
             [str(files.metrics_json), str(files.metrics_csv), str(files.side_by_side_webp)], rendered, "")
+
+
+def _shown_outputs(image, outcome: preview.PreviewOutcome) -> tuple:
+    """A comparison rendered without the page's controls (a showcase or a link's), as preview outputs
+    signed with the values it was rendered from, the values the controls are then set to."""
+    comparison = outcome.comparison
+    values = (*_multiplier_values(comparison.multipliers), *comparison.settings.as_dict().values())
+    return _preview_outputs(outcome, _signature(image, values))
 
 
 def frame_plot(records: list[dict]) -> pd.DataFrame:
@@ -223,8 +232,7 @@ class Lab:
         image = next(iter(self.examples.values()))
         outcome = self.studio.showcase(image, showcase.multipliers)
         restored = (*_preset_outputs(showcase), markdown_text(f"Showing: {SHOWCASE}, on the first example."))
-        values = (*_multiplier_values(outcome.comparison.multipliers), *outcome.comparison.settings.as_dict().values())
-        return (image, *restored, *_preview_outputs(outcome, _signature(image, values)))
+        return (image, *restored, *_shown_outputs(image, outcome))
 
     def open_with_showcase(self, components) -> None:
         """Render the showcase now and make it what every page without a link opens with, in the page
@@ -254,9 +262,7 @@ class Lab:
             preset, _ = presets.from_link(params)
             outcome = self.studio.showcase(example, preset.multipliers,
                                            self.studio.default_settings().replace(**preset.settings))
-            values = (*_multiplier_values(outcome.comparison.multipliers),
-                      *outcome.comparison.settings.as_dict().values())
-            return (example, *restored, *_preview_outputs(outcome, _signature(example, values)))
+            return (example, *restored, *_shown_outputs(example, outcome))
 
         return self._refusing_to_fail(linked_outputs, (gr.skip(), *restored, *(gr.skip(),) * PREVIEW_OUTPUTS))
 
