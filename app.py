@@ -146,7 +146,7 @@ def build_presets() -> dict:
             ui["upload_comfy"] = gr.File(label="Import a ComfyUI workflow (.json, .png, .webp)",
                                          file_types=[".json", ".png", ".webp"], elem_id="upload-comfy")
             ui["export"] = gr.Button("Export ComfyUI node")
-            ui["snippet"] = gr.Code(label="ComfyUI API-format node", language="json")
+            ui["snippet"] = gr.Code(label="ComfyUI API prompt (SVD image to video, with the node)", language="json")
             ui["comfy_file"] = gr.File(label="ComfyUI workflow with the node")
     return ui
 

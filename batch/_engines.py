@@ -29,7 +29,7 @@ from preview import (
     Previewer,
     load_image,
     load_model,
-    resolve_numerics,
+    resolve_placement,
     resolve_source,
     side_by_side,
     weights_key,
@@ -263,7 +263,8 @@ def plan_jobs(plan: Plan, model: str | None, model_options: dict | None) -> tupl
     model = model or plan.model
     options = {k: v for k, v in (model_options or {}).items() if v is not None and v is not False}
     source = resolve_source(model)
-    key = weights_key(source, *resolve_numerics(options.get("device"), options.get("dtype")))
+    key = weights_key(source, *resolve_placement(options.get("device"), options.get("dtype")),
+                      options.get("numerics") or "reference")
     return model, options, plan.jobs(source, key)
 
 

@@ -10,7 +10,7 @@ from ._convert import FP16_WEIGHTS, TensorFiles, convert
 from ._errors import CheckpointError
 from ._files import atomic_folder, atomic_path, atomic_write_bytes, regular_file
 from ._naming import SVD_LAYOUT, NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
-from ._svd_file import COMPONENTS, LABELS, plan_parts, plan_read, plan_write
+from ._svd_file import COMPONENTS, LABELS, plan_parts, plan_read, plan_write, scheduler_config
 
 __all__ = [
     "COMPONENTS",
@@ -33,6 +33,7 @@ __all__ = [
     "plan_write",
     "regular_file",
     "release_name",
+    "scheduler_config",
     "sgm_to_diffusers",
     "svd_xt_config",
 ]

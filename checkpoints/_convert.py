@@ -22,7 +22,7 @@ from ._errors import CheckpointError
 from ._files import atomic_folder, atomic_output, atomic_write_bytes, check_output, regular_file
 from ._safetensors import Header, TensorInfo, read_header, read_tensor, torch_dtype, write_tensors
 from ._rules import Move
-from ._svd_file import COMPONENTS, CONFIGS_METADATA_KEY, LABELS, ReadPlan, plan_read, plan_write
+from ._svd_file import COMPONENTS, CONFIGS_METADATA_KEY, LABELS, ReadPlan, plan_read, plan_write, scheduler_config
 
 WEIGHTS_FILE = {"unet": "diffusion_pytorch_model.safetensors", "vae": "diffusion_pytorch_model.safetensors",
                 "image_encoder": "model.safetensors"}
@@ -140,9 +140,11 @@ def _file_to_folder(src: Path, dst: Path, force: bool, frames: int | None) -> Co
                 moves = plan.moves[component]
                 written += _write_file(build / component / WEIGHTS_FILE[component], False, moves, tensors, {})
                 count += len(moves)
-            for part in ("scheduler", "feature_extractor"):
+            parts = {"scheduler": scheduler_config(plan, tensors.read, str(src)),
+                     "feature_extractor": plan.configs.get("feature_extractor") or svd_xt_config("feature_extractor")}
+            for part, config in parts.items():
                 (build / part).mkdir()
-                _write_json(build / part / CONFIG_FILE[part], plan.configs.get(part) or svd_xt_config(part))
+                _write_json(build / part / CONFIG_FILE[part], config)
             _write_json(build / "model_index.json", plan.configs.get("model_index") or svd_xt_config("model_index"))
     notes = [f"not read: {len(plan.ignored)} tensors ({_reasons(plan)})"] if plan.ignored else []
     return ConvertReport("file -> folder", count, written, notes)

@@ -100,6 +100,11 @@ IMAGE_ENCODER_RULES = (  # OpenCLIP's VisionTransformer -> transformers' CLIPVis
     Rule("ln_post.{p}", "vision_model.post_layernorm.{p}"),
     Rule("proj", "visual_projection.weight", "transpose"),
 )
+# The same encoder as ComfyUI's save node writes it under OpenCLIP's prefix: transformers' own names.
+TRANSFORMERS_IMAGE_ENCODER_RULES = (
+    Rule("vision_model.{x}", "vision_model.{x}"),
+    Rule("visual_projection.weight", "visual_projection.weight"),
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,6 +9,10 @@ there; ``first_stage_model.encoder`` is not read. A file without the copy (as Co
 uses ``first_stage_model.encoder`` and an identity ``quant_conv``: the same numbers, since sgm's
 autoencoder has no such layer.
 
+ComfyUI's save node (``ImageOnlyCheckpointSave``) writes such files: the image encoder under OpenCLIP's
+prefix but with transformers' names (``…visual.vision_model.encoder.layers.N.…``), and its sampling
+range as ``edm_vpred.sigma_max`` / ``edm_vpred.sigma_min``, which become the scheduler's.
+
 Written the other way, the encoder goes to both places: as it is (with ``quant_conv``) into the
 conditioner's copy, and with ``quant_conv`` folded into its last convolution into
 ``first_stage_model.encoder``, so ComfyUI's VAE (which has no ``quant_conv``) encodes the same.
@@ -18,12 +22,28 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 
-from ._configs import check_configs, frames_from_name, image_encoder_config, unet_config, vae_config
+from ._configs import (
+    check_configs,
+    frames_from_name,
+    image_encoder_config,
+    svd_xt_config,
+    unet_config,
+    vae_config,
+)
 from ._errors import CheckpointError
 from ._naming import NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
-from ._rules import IMAGE_ENCODER_RULES, VAE_DECODER_RULES, VAE_ENCODER_RULES, Move, to_diffusers, to_sgm
+from ._rules import (
+    IMAGE_ENCODER_RULES,
+    TRANSFORMERS_IMAGE_ENCODER_RULES,
+    VAE_DECODER_RULES,
+    VAE_ENCODER_RULES,
+    Move,
+    to_diffusers,
+    to_sgm,
+)
 
 COMPONENTS = ("unet", "vae", "image_encoder")
 UNET_PREFIXES = ("model.diffusion_model.", "diffusion_model.")
@@ -32,6 +52,7 @@ VAE_PREFIX = "first_stage_model."
 CONDITIONING_VAE_PREFIX = "conditioner.embedders.3.encoder."
 OPEN_CLIP_PREFIX = "conditioner.embedders.0.open_clip.model."
 IMAGE_ENCODER_PREFIX = OPEN_CLIP_PREFIX + "visual."
+SAMPLING_KEYS = {"edm_vpred.sigma_max": "sigma_max", "edm_vpred.sigma_min": "sigma_min"}  # ComfyUI's, one value each
 CONFIGS_METADATA_KEY = "diffusers_configs"  # the source folder's configurations, written by the converter
 MAX_LAYERS_PER_BLOCK, MAX_LEVELS = 16, 8  # far past SVD's 2 and 4: bounds what a file's indices can make us build
 LABELS = {"unet": "UNet", "vae": "VAE", "image_encoder": "image encoder"}
@@ -45,6 +66,7 @@ class ReadPlan:
     shapes: dict[str, dict[str, tuple[int, ...]]]  # component -> diffusers name -> shape
     configs: dict[str, dict]  # every component the file has, plus scheduler/feature extractor if it says
     ignored: dict[str, str]  # file key -> why it is not read
+    sampling: dict[str, str] = dataclasses.field(default_factory=dict)  # scheduler option -> the file key holding it
 
     @property
     def components(self) -> list[str]:
@@ -125,11 +147,17 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
 
     clip = [n for n in rest if n.startswith(IMAGE_ENCODER_PREFIX)]
     if clip:
-        moves["image_encoder"], unknown_clip = to_diffusers(IMAGE_ENCODER_RULES, clip, prefix=IMAGE_ENCODER_PREFIX)
+        moves["image_encoder"], unknown_clip = to_diffusers(_image_encoder_rules(clip, filename), clip,
+                                                            prefix=IMAGE_ENCODER_PREFIX)
         unknown += unknown_clip
+    sampling = {SAMPLING_KEYS[n]: n for n in rest if n in SAMPLING_KEYS}
+    for name in sampling.values():
+        if shapes[name] not in ((), (1,)):
+            raise CheckpointError(f"{filename}: {name} must hold one number, not a tensor of shape {shapes[name]}")
     ignored |= {n: "OpenCLIP's text tower (SVD uses the image tower only)"
                 for n in rest if n.startswith(OPEN_CLIP_PREFIX) and not n.startswith(IMAGE_ENCODER_PREFIX)}
-    unknown += [n for n in rest if not n.startswith((CONDITIONING_VAE_PREFIX, VAE_PREFIX, OPEN_CLIP_PREFIX))]
+    unknown += [n for n in rest if not n.startswith((CONDITIONING_VAE_PREFIX, VAE_PREFIX, OPEN_CLIP_PREFIX))
+                and n not in SAMPLING_KEYS]
     if unknown:
         raise CheckpointError(f"{filename} has {len(unknown)} tensors that are not part of SVD: "
                          f"{', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''}")
@@ -148,7 +176,35 @@ def plan_read(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str], *, f
     if frames is not None and "unet" in configs:
         configs["unet"] = configs["unet"] | {"num_frames": frames}
     check_configs(configs, filename)
-    return ReadPlan(moves, shapes_out, configs, ignored)
+    return ReadPlan(moves, shapes_out, configs, ignored, sampling)
+
+
+def _image_encoder_rules(names: list[str], filename: str) -> tuple:
+    """OpenCLIP's names (Stability's files) or transformers' (ComfyUI's save node); never both."""
+    transformers_names = ("vision_model.", "visual_projection.")
+    ours = [n for n in names if n.removeprefix(IMAGE_ENCODER_PREFIX).startswith(transformers_names)]
+    if not ours:
+        return IMAGE_ENCODER_RULES
+    if len(ours) < len(names):
+        other = next(n for n in names if n not in set(ours))
+        raise CheckpointError(f"{filename} names its image encoder both ways, OpenCLIP's ({other}) and transformers' "
+                              f"({ours[0]}); a file holds one of them")
+    return TRANSFORMERS_IMAGE_ENCODER_RULES
+
+
+def scheduler_config(plan: ReadPlan, read, filename: str) -> dict:
+    """The scheduler's configuration: the file's (its metadata), else SVD's, with the sampling range
+    the file holds (ComfyUI's ``edm_vpred.sigma_*``), checked. ``read(name)`` gives a tensor."""
+    config = dict(plan.configs.get("scheduler") or svd_xt_config("scheduler"))
+    for option, name in plan.sampling.items():
+        value = float(str(read(name).reshape(()).float().numpy()))  # float32's shortest text: 0.002, not 0.0020000001
+        if not math.isfinite(value) or value <= 0:
+            raise CheckpointError(f"{filename}: {name} is {value}; a noise level must be a positive number")
+        config[option] = value
+    if config.get("sigma_min", 0.0) >= config.get("sigma_max", math.inf):
+        raise CheckpointError(f"{filename}: the sampling range is empty: sigma_min {config['sigma_min']:g} is not "
+                              f"below sigma_max {config['sigma_max']:g}")
+    return config
 
 
 def _is_unet(name: str) -> bool:

@@ -2,13 +2,17 @@
 
 from ._builtin import BUILTIN_DIR, builtin_presets, get_builtin, pick
 from ._comfyui import (
+    LAB_INPUTS,
+    LAB_NODE_TYPE,
     from_file_bytes,
     from_image,
     from_json,
     from_workflow,
     export_notes,
     to_api_node,
+    to_api_prompt,
     to_ui_workflow,
+    uses_lab_node,
 )
 from ._errors import PresetError
 from ._json import nesting_depth, read_json
@@ -19,6 +23,8 @@ from ._share import from_link, from_query, link_params, to_query, to_url
 __all__ = [
     "BUILTIN_DIR",
     "FORMAT_VERSION",
+    "LAB_INPUTS",
+    "LAB_NODE_TYPE",
     "MAX_DOCUMENT_BYTES",
     "PRESET_SETTINGS",
     "Preset",
@@ -37,7 +43,9 @@ __all__ = [
     "pick",
     "read_json",
     "to_api_node",
+    "to_api_prompt",
     "to_query",
     "to_ui_workflow",
     "to_url",
+    "uses_lab_node",
 ]

@@ -17,7 +17,7 @@ from ._loading import (
     add_model_options,
     load_model,
     model_options,
-    resolve_numerics,
+    resolve_placement,
     resolve_source,
     weights_key,
 )
@@ -77,7 +77,7 @@ __all__ = [
     "preview_settings",
     "read_motion",
     "render_frames",
-    "resolve_numerics",
+    "resolve_placement",
     "resolve_source",
     "side_by_side",
     "sweep",

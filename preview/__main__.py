@@ -65,11 +65,13 @@ def main(argv: list[str] | None = None) -> int:
                 comparison = previewer.render(args.image, settings, multipliers, progress=progress)
         if sweep_spec:
             frames, table = result.grid(), result.table()
-            metrics_text = json.dumps({"field": result.field, "rows": table}, indent=2)
+            metrics_text = json.dumps({"model": model.key, "numerics": model.numerics, "field": result.field,
+                                       "rows": table}, indent=2)
         else:
             frames = side_by_side(comparison.baseline, comparison.patched, "baseline", multipliers.label())
             metrics = Metrics.compare(comparison.baseline, comparison.patched)
-            metrics_text = metrics.to_csv() if args.metrics and args.metrics.suffix == ".csv" else metrics.to_json()
+            metrics_text = (metrics.to_csv() if args.metrics and args.metrics.suffix == ".csv"
+                            else metrics.to_json(model=model.key, numerics=model.numerics))
             table = [metrics.summary()]
         _write(frames, args.out, settings.fps)
         if args.metrics:

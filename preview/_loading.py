@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -28,6 +29,10 @@ MODEL_ENV = "SVD_MODEL"
 DEMO_MODEL_DIR = Path(__file__).resolve().parent / "demo_model"  # built and trained by the demo_model package
 DEMO_FRAMES = 8
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# How the UNet computes: "reference" is what Stability's code (sgm) and ComfyUI compute; diffusers builds
+# the resnets' GroupNorms with eps 1e-6 where they use 1e-5 (the only difference). "diffusers" keeps that.
+NUMERICS = ("reference", "diffusers")
+REFERENCE_RESNET_EPS = 1e-5
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -83,7 +88,7 @@ def default_dtype(device: str) -> torch.dtype:
     return torch.float32 if device == "cpu" else torch.float16
 
 
-def resolve_numerics(device: str | None = None, dtype: str | torch.dtype | None = None) -> tuple[str, torch.dtype]:
+def resolve_placement(device: str | None = None, dtype: str | torch.dtype | None = None) -> tuple[str, torch.dtype]:
     """The device and dtype a load with these options uses: the best device and its default dtype
     where not given; a dtype by name must be one of ``DTYPES``."""
     device = device or default_device()
@@ -94,9 +99,29 @@ def resolve_numerics(device: str | None = None, dtype: str | torch.dtype | None 
     return device, dtype or default_dtype(device)
 
 
-def weights_key(source: ModelSource, device: str, dtype: torch.dtype) -> str:
+def check_numerics(numerics: str | None) -> str:
+    numerics = numerics or NUMERICS[0]
+    if numerics not in NUMERICS:
+        raise ModelLoadError(f"numerics must be one of {', '.join(NUMERICS)}, got {numerics!r}")
+    return numerics
+
+
+def use_reference_numerics(unet: torch.nn.Module) -> int:
+    """Give the UNet's resnet GroupNorms Stability's eps (1e-5), in place; return how many changed.
+
+    diffusers' ``UNetSpatioTemporalConditionModel`` builds 72 of SVD's 88 with 1e-6; sgm's ResBlock and
+    ComfyUI's use 1e-5 throughout. Nothing else differs: the transformers' norms are 1e-6 in all three."""
+    changed = 0
+    for name, module in unet.named_modules():
+        if isinstance(module, torch.nn.GroupNorm) and ".resnets." in f".{name}" and module.eps != REFERENCE_RESNET_EPS:
+            module.eps = REFERENCE_RESNET_EPS
+            changed += 1
+    return changed
+
+
+def weights_key(source: ModelSource, device: str, dtype: torch.dtype, numerics: str = NUMERICS[0]) -> str:
     """Identifies the weights and the numerics a render depends on (for caches and batch job ids)."""
-    return f"{source.kind}:{source.location}:{device}:{dtype}"
+    return f"{source.kind}:{source.location}:{device}:{dtype}:{numerics}"
 
 
 @dataclasses.dataclass
@@ -110,11 +135,28 @@ class LoadedModel:
     native_frames: int
     family: VideoFamily = SVD
     release: str = ""  # "SVD", "SVD-XT" or "SVD-XT 1.1"
+    numerics: str = NUMERICS[0]
 
     @property
     def key(self) -> str:
         """Identifies the weights and numerics, for caches."""
-        return weights_key(self.source, self.device, self.dtype)
+        return weights_key(self.source, self.device, self.dtype, self.numerics)
+
+    @property
+    def sigma_range(self) -> tuple[float, float]:
+        """The scheduler's noise levels (min, max): SVD's 0.002 to 700, or what a checkpoint set."""
+        config = self.pipe.scheduler.config
+        return float(config.sigma_min), float(config.sigma_max)
+
+    def notes(self) -> list[str]:
+        """What is not the default about how it renders: the numerics, a checkpoint's own sampling range."""
+        notes = [] if self.numerics == "reference" else ["diffusers' numerics (resnet GroupNorm eps 1e-6)"]
+        svd = svd_xt_config("scheduler")
+        low, high = self.sigma_range
+        if not all(math.isclose(a, b, rel_tol=1e-6) for a, b in ((low, svd["sigma_min"]), (high, svd["sigma_max"]))):
+            notes.append(f"sampling σ {low:g}–{high:g} from the checkpoint (SVD's is "
+                         f"{svd['sigma_min']:g}–{svd['sigma_max']:g})")
+        return notes
 
     @property
     def dtype_name(self) -> str:
@@ -123,9 +165,12 @@ class LoadedModel:
     def describe(self) -> str:
         """What was loaded, for the app's badge: where from, which SVD, device and dtype."""
         if self.source.is_demo:
-            return f"embedded demo model (a tiny SVD-architecture model, not SVD) on {self.device} ({self.dtype_name})"
+            notes = "".join(f"; {note}" for note in self.notes())
+            return (f"embedded demo model (a tiny SVD-architecture model, not SVD) on {self.device} "
+                    f"({self.dtype_name}){notes}")
         kind = {"file": "single file", "folder": "diffusers folder", "hub": "Hub"}[self.source.kind]
-        return f"{self.source.location} ({kind}, {self.release}) on {self.device} ({self.dtype_name})"
+        notes = "".join(f"; {note}" for note in self.notes())
+        return f"{self.source.location} ({kind}, {self.release}) on {self.device} ({self.dtype_name}){notes}"
 
 
 def load_model(
@@ -138,6 +183,7 @@ def load_model(
     compile: bool = False,
     base: str | None = None,
     frames: int | None = None,
+    numerics: str | None = None,
 ) -> LoadedModel:
     """Load a StableVideoDiffusionPipeline from ``source`` (``.safetensors`` weights only).
 
@@ -149,10 +195,14 @@ def load_model(
     it lacks (a UNet-only fine-tune's VAE and image encoder) comes from ``base``, a folder or Hub
     id. ``frames`` overrides the frames its UNet was trained for (otherwise from its metadata, the
     base model, or its name: ``svd_xt`` 25, else 14).
+
+    ``numerics``: ``"reference"`` (the default) computes what Stability's code and ComfyUI compute;
+    ``"diffusers"`` keeps diffusers' own build (see ``use_reference_numerics``).
     """
     if not isinstance(source, ModelSource):
         source = resolve_source(source)
-    device, dtype = resolve_numerics(device, dtype)
+    device, dtype = resolve_placement(device, dtype)
+    numerics = check_numerics(numerics)
     if compile and zerogpu_host():
         raise ModelLoadError("--compile is for dedicated GPUs; ZeroGPU does not support torch.compile")
 
@@ -162,7 +212,9 @@ def load_model(
     else:
         pipe = _load_pretrained(source, dtype)
 
-    # 3. Place it, with the options for small GPUs.
+    if numerics == "reference":
+        use_reference_numerics(pipe.unet)
+    # Place it, with the options for small GPUs.
     if cpu_offload and device != "cpu":
         pipe.enable_model_cpu_offload(device=device)
     else:
@@ -185,6 +237,7 @@ def load_model(
         native_frames=int(pipe.unet.config.num_frames),
         family=family,
         release=release_name(int(pipe.unet.config.num_frames), source.location + " " + release_hints),
+        numerics=numerics,
     )
 
 
@@ -344,6 +397,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="torch.compile the UNet once (dedicated GPUs, not ZeroGPU)")
     parser.add_argument("--base", help="with a single-file checkpoint that lacks parts (a UNet-only fine-tune): "
                         "the folder or Hub id they come from")
+    parser.add_argument("--numerics", choices=NUMERICS, default=NUMERICS[0],
+                        help="reference: compute what Stability's code and ComfyUI compute (default); diffusers: "
+                        "plain diffusers' UNet (resnet GroupNorm eps 1e-6 instead of 1e-5)")
     parser.add_argument("--model-frames", type=int, choices=(14, 25), help="with a single-file checkpoint: the frames "
                         "its UNet was trained for (default: its metadata, the base model, or 25 if named svd_xt, "
                         "else 14)")
@@ -353,7 +409,7 @@ def model_options(args: argparse.Namespace) -> dict:
     """``load_model``'s keyword arguments from the options above."""
     return {"device": args.device, "dtype": args.dtype, "cpu_offload": args.cpu_offload,
             "forward_chunking": args.forward_chunking, "compile": args.compile, "base": args.base,
-            "frames": args.model_frames}
+            "frames": args.model_frames, "numerics": args.numerics}
 
 
 class ModelHolder:
@@ -373,11 +429,14 @@ class ModelHolder:
     def loaded(self) -> LoadedModel | None:
         return self._model
 
-    def numerics(self) -> tuple[str, torch.dtype]:
+    def placement(self) -> tuple[str, torch.dtype]:
         """The device and dtype the model runs in: the loaded model's own, else what the load will use."""
         if self._model is not None:
             return self._model.device, self._model.dtype
-        return resolve_numerics(self._options.get("device"), self._options.get("dtype"))
+        return resolve_placement(self._options.get("device"), self._options.get("dtype"))
+
+    def numerics(self) -> str:
+        return self._model.numerics if self._model is not None else check_numerics(self._options.get("numerics"))
 
     def get(self) -> LoadedModel:
         with self._lock:

@@ -96,8 +96,9 @@ class Metrics:
             "per_frame": {f.name: [float(v) for v in getattr(self, f.name)] for f in dataclasses.fields(self)},
         }
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+    def to_json(self, **context) -> str:
+        """The metrics as JSON; ``context`` (the model, its numerics) goes first."""
+        return json.dumps(context | self.to_dict(), indent=2)
 
     def to_csv(self) -> str:
         """One row per frame; temporal columns are empty for frame 0 (jitter and flicker for the last frame too)."""

@@ -35,7 +35,8 @@ def export_comparison(comparison: Comparison, folder: Path, difference_gain: flo
     pair = compose.side_by_side(baseline, patched, "baseline", comparison.multipliers.label())
     diff = compose.difference(baseline, patched, difference_gain)
     sheet = compose.contact_sheet([("baseline", baseline), ("patched", patched), (f"diff x{difference_gain:g}", diff)])
-    atomic_write_bytes(folder / "metrics.json", metrics.to_json().encode())
+    context = {"model": comparison.model, "numerics": comparison.numerics} if comparison.model else {}
+    atomic_write_bytes(folder / "metrics.json", metrics.to_json(**context).encode())
     atomic_write_bytes(folder / "metrics.csv", metrics.to_csv().encode())
     return Artifacts(
         side_by_side=write_mp4(pair, folder / "side_by_side.mp4", fps),

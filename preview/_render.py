@@ -84,6 +84,8 @@ class Comparison:
     size: tuple[int, int]  # (width, height) rendered
     baseline_cached: bool
     seconds: float
+    model: str = ""  # the weights and numerics it was rendered with (LoadedModel.key)
+    numerics: str = "reference"
 
 
 class Previewer:
@@ -141,7 +143,7 @@ class Previewer:
         if progress:
             progress(1.0, "done")
         return Comparison(baseline, patched, multipliers, settings, (width, height), cached,
-                          time.perf_counter() - started)
+                          time.perf_counter() - started, self.model.key, self.model.numerics)
 
     def baseline(
         self,

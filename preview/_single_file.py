@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from checkpoints import COMPONENTS, LABELS, TensorFiles, plan_parts, plan_read
+from checkpoints import COMPONENTS, LABELS, TensorFiles, plan_parts, plan_read, scheduler_config
 from patcher import PatchError
 
 from ._errors import ModelLoadError
@@ -39,8 +39,9 @@ def load_single_file(path: str | Path, dtype: torch.dtype, *, frames: int | None
                      defaults: dict[str, dict] | None = None, has_base: bool = False) -> tuple[dict, dict,
                                                                                                dict[str, str]]:
     """The components a file holds (``unet``, and ``vae`` / ``image_encoder`` where it has them)
-    in ``dtype`` on the CPU, the configurations of those it does not (``scheduler``, ...) where it
-    says, and its metadata. Without ``has_base`` a file must hold the whole pipeline."""
+    in ``dtype`` on the CPU, the configurations of those it does not (``scheduler``, its sampling
+    range from the file where it holds one; ...) where it says, and its metadata. Without ``has_base``
+    a file must hold the whole pipeline."""
     path = Path(path)
     try:
         with TensorFiles([("", path)]) as tensors:
@@ -54,9 +55,11 @@ def load_single_file(path: str | Path, dtype: torch.dtype, *, frames: int | None
             if plan.ignored:
                 logger.info("%s: %d tensors not read (%s, ...)", path.name, len(plan.ignored), next(iter(plan.ignored)))
             components = {c: _load_component(c, plan, tensors, dtype, str(path)) for c in plan.components}
+            configs = {k: v for k, v in plan.configs.items() if k not in components}
+            configs["scheduler"] = scheduler_config(plan, tensors.read, str(path))
     except PatchError as exc:
         raise ModelLoadError(str(exc)) from None
-    return components, {k: v for k, v in plan.configs.items() if k not in components}, tensors.metadata
+    return components, configs, tensors.metadata
 
 
 def _load_component(component: str, plan, tensors: TensorFiles, dtype: torch.dtype, filename: str) -> torch.nn.Module:

@@ -94,13 +94,15 @@ class Studio:
     def badge(self) -> str:
         """One Markdown line saying which model renders, where and in which precision."""
         source = self.source
-        device, dtype = self.model.numerics()
+        device, dtype = self.model.placement()
         dtype = str(dtype).removeprefix("torch.")
+        numerics = f"{self.model.numerics()} numerics"
+        sampling = "".join(f" · {n}" for n in (self.model.loaded.notes() if self.model.loaded else []) if "σ" in n)
         if source.is_demo:
             return (f"**Model:** embedded demo model — a tiny SVD-architecture model trained on generated shapes, "
-                    f"not SVD · {device} · {dtype}. Point `SVD_MODEL` (or `--model`) at a diffusers folder or "
-                    "`stabilityai/stable-video-diffusion-img2vid-xt` for real SVD.")
-        return f"**Model:** `{source.location}` · {device} · {dtype}"
+                    f"not SVD · {device} · {dtype} · {numerics}{sampling}. Point `SVD_MODEL` (or `--model`) at a "
+                    "diffusers folder or `stabilityai/stable-video-diffusion-img2vid-xt` for real SVD.")
+        return f"**Model:** `{source.location}` · {device} · {dtype} · {numerics}{sampling}"
 
     def default_settings(self, full: bool = False) -> RenderSettings:
         return (full_settings if full else preview_settings)(self.model.loaded or self.source)

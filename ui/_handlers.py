@@ -369,10 +369,12 @@ class Lab:
     @with_named_parameters
     def export_comfyui(self, multipliers, settings):
         for note in presets.export_notes(multipliers, settings["start"], settings["end"]):
-            gr.Warning(note)
+            gr.Info(toast(note))
         workflow = presets.to_ui_workflow(multipliers, start=settings["start"], end=settings["end"])
-        return (json.dumps(presets.to_api_node(multipliers), indent=2),
-                str(self.studio.write("unet-temporal-attention-multiply.json", json.dumps(workflow, indent=2))))
+        name = ("svd-attention-lab.json" if presets.uses_lab_node(multipliers, settings["start"], settings["end"])
+                else "unet-temporal-attention-multiply.json")
+        return (json.dumps(presets.to_api_prompt(multipliers, settings), indent=2),
+                str(self.studio.write(name, json.dumps(workflow, indent=2))))
 
     @user_errors
     @with_named_parameters
