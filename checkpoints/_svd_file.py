@@ -200,7 +200,8 @@ def scheduler_config(plan: ReadPlan, read, filename: str) -> dict:
         value = float(str(read(name).reshape(()).float().numpy()))  # float32's shortest text: 0.002, not 0.0020000001
         if not math.isfinite(value) or value <= 0:
             raise CheckpointError(f"{filename}: {name} is {value}; a noise level must be a positive number")
-        config[option] = value
+        if not math.isclose(value, config.get(option, 0.0), rel_tol=1e-6):  # not the same number stored in float32
+            config[option] = value
     if config.get("sigma_min", 0.0) >= config.get("sigma_max", math.inf):
         raise CheckpointError(f"{filename}: the sampling range is empty: sigma_min {config['sigma_min']:g} is not "
                               f"below sigma_max {config['sigma_max']:g}")

@@ -20,6 +20,9 @@ LOW, HIGH = 0.0, 10.0  # the bounds of UNetTemporalAttentionMultiply's inputs
 PRESET_FORMAT = "svd-attention-preset"
 MAX_TEXT_CHARS = 64 * 1024
 
+# What else the app's share links carry (render settings, read by other nodes, and a name).
+_LINK_SETTINGS = ("start", "end", "seed", "steps", "frames", "width", "height", "fps", "motion_bucket_id",
+                  "noise_aug_strength", "min_guidance", "max_guidance", "name")
 _REGION_PREFIXES = {"input_blocks.": "down", "middle_block.": "mid", "output_blocks.": "up"}
 
 
@@ -128,7 +131,8 @@ class Setting:
     def _from_link(cls, text: str) -> Setting:
         query = urllib.parse.urlsplit(text).query if "?" in text or "://" in text else text
         params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
-        if not params:
+        known = {*FIELDS, *(f"{r}.{f}" for r in REGIONS for f in FIELDS), *_LINK_SETTINGS}
+        if not known & set(params):
             raise ValueError("the setting is neither a preset JSON nor a share link with parameters")
         multipliers = {f: params[f] for f in FIELDS if f in params}
         factors = {}

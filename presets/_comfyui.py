@@ -318,9 +318,9 @@ def to_api_prompt(multipliers: Multipliers, settings: dict, checkpoint: str = "s
             "sampler_name": "euler", "scheduler": "karras", "positive": ["5", 0], "negative": ["5", 1],
             "latent_image": ["5", 2], "denoise": 1.0}},
         "7": {"class_type": "VAEDecode", "inputs": {"samples": ["6", 0], "vae": ["1", 2]}},
-        "8": {"class_type": "SaveAnimatedWEBP", "inputs": {
-            "images": ["7", 0], "filename_prefix": "svd-attention-lab", "fps": float(s["fps"]), "lossless": False,
-            "quality": 90, "method": "default"}},
+        "8": {"class_type": "CreateVideo", "inputs": {"images": ["7", 0], "fps": float(s["fps"])}},
+        "9": {"class_type": "SaveVideo", "inputs": {"video": ["8", 0], "filename_prefix": "video/svd-attention-lab",
+                                                    "format": "auto", "codec": "auto"}},
     }
 
 

@@ -56,13 +56,14 @@ def require_comfyui():
 
 # A tiny SVD whose attention heads are 64 wide (ComfyUI's SVD fixes that), with SVD's own VAE (ComfyUI
 # builds the video VAE at SVD's size only) and a small image encoder. ComfyUI's SVD conditions on
-# fps, motion and augmentation with 256 features each: 768 in all.
+# fps, motion and augmentation with 256 features each: 768 in all. Heads are 64 wide, as a file without
+# configurations is read (SVD's widths).
 TINY_UNET = dict(block_out_channels=(64, 128), layers_per_block=1, sample_size=8, in_channels=8, out_channels=4,
                  down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
                  up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
                  num_attention_heads=(1, 2), cross_attention_dim=64, addition_time_embed_dim=256,
                  projection_class_embeddings_input_dim=768, num_frames=4)
-TINY_IMAGE_ENCODER = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+TINY_IMAGE_ENCODER = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=1,
                           image_size=224, patch_size=32, projection_dim=64, hidden_act="gelu", layer_norm_eps=1e-5)
 
 

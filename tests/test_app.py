@@ -13,6 +13,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import app
+import presets
 import preview
 from test_preview import read_mp4
 from ui import restored_slots, sweep_plot
@@ -165,16 +166,17 @@ def test_preset_endpoints(client, tmp_path):
     assert loaded[:4] == (1.0, 0.8, 1.0, 1.2) and loaded[4:16] == (1.0,) * 12 and loaded[16] == 42
 
     snippet, workflow = client.predict(**values, api_name="/export_comfyui")
-    assert json.loads(snippet)["100"]["inputs"]["self_temporal"] == 0.8
+    assert json.loads(snippet)["2"]["inputs"]["self_temporal"] == 0.8  # a whole SVD prompt, the node in it
     imported = client.predict(handle_file(workflow), api_name="/import_comfyui")
     assert imported[:4] == (1.0, 0.8, 1.0, 1.2)
     assert [n["type"] for n in json.loads(open(workflow).read())["nodes"]] == ["UNetTemporalAttentionMultiply"]
-    _, regional = client.predict(**values, up_self_temporal=0.5, api_name="/export_comfyui")
-    assert "no per-region factors" in json.loads(open(regional).read())["nodes"][1]["widgets_values"][0]
-    _, scheduled = client.predict(**values, start=0.0, end=0.3, api_name="/export_comfyui")
-    note = json.loads(open(scheduled).read())["nodes"][1]
-    assert note["type"] == "Note"
-    assert "has no step schedule" in note["widgets_values"][0] and "0% to 30%" in note["widgets_values"][0]
+    _, regional = client.predict(**values, up_self_temporal=0.5, start=0.2, end=0.6, api_name="/export_comfyui")
+    nodes = json.loads(open(regional).read())["nodes"]
+    assert [n["type"] for n in nodes] == ["SVDAttentionLab", "Note"] and "custom_nodes" in nodes[1]["widgets_values"][0]
+    restored = client.predict(handle_file(regional), api_name="/import_comfyui")
+    assert restored[:4] == (1.0, 0.8, 1.0, 1.2) and restored[4:16] == (1.0,) * 9 + (0.5, 1.0, 1.0)
+    carried = [s.name for s in presets.PRESET_SETTINGS]  # what a preset restores after the sliders, in order
+    assert (restored[16 + carried.index("start")], restored[16 + carried.index("end")]) == (0.2, 0.6)
 
     link = client.predict(**values, seed=42, include_settings=False, api_name="/share_link")
     assert link.endswith("?self_temporal=0.8&cross_temporal=1.2")

@@ -84,9 +84,13 @@ def test_presets_links_and_the_comfyui_export_carry_or_name_the_regions():
     assert "up.self_temporal=0.5" in query and presets.from_query(query)[0].multipliers == UP_DAMPED
     with pytest.raises(presets.PresetError, match="regions: unknown region 'side'"):
         presets.Preset.from_dict(doc | {"regions": {"side": {"self_temporal": 0.5}}})
-    notes = presets.export_notes(UP_DAMPED)
-    assert len(notes) == 1 and "no per-region factors" in notes[0] and "up.self_temporal x0.5" in notes[0]
-    assert presets.to_ui_workflow(UP_DAMPED)["nodes"][0]["widgets_values"] == [1.0, 0.5, 1.4, 1.0]
+    notes = presets.export_notes(UP_DAMPED)  # the stock node cannot hold regions: the project's node does
+    assert len(notes) == 1 and "custom_nodes" in notes[0]
+    node = presets.to_ui_workflow(UP_DAMPED)["nodes"][0]
+    values = dict(zip(presets.LAB_INPUTS, node["widgets_values"]))
+    assert node["type"] == presets.LAB_NODE_TYPE and values["up_self_temporal"] == 0.5
+    assert values["mid_cross_structural"] == 0.0 and values["self_temporal"] == 0.5
+    assert presets.from_workflow(presets.to_ui_workflow(UP_DAMPED)).multipliers == UP_DAMPED
 
 
 def test_the_command_line_flag():

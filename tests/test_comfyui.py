@@ -1,0 +1,246 @@
+"""ComfyUI itself as the oracle: the files it saves load, its UNet computes what ours computes, and the
+project's node, loaded by ComfyUI's custom-node loader, applies the app's setting at every step.
+
+ComfyUI is imported from ``$COMFYUI_DIR`` or ``../shared/third_party/ComfyUI`` (see comfyui_harness);
+without a checkout these tests skip, naming COMFYUI_DIR.
+"""
+
+import asyncio
+import glob
+import shutil
+
+import pytest
+import torch
+from safetensors import safe_open
+
+import presets
+from checkpoints import convert, sgm_to_diffusers
+from checkpoints._cli import main as checkpoints_main
+from controls import Multipliers, Regions
+from preview import DEMO_MODEL_DIR, Previewer, RenderSettings, load_model
+from comfyui_harness import (NODE_DIR, comfyui_models, require_comfyui, tiny_svd_folder,
+                             write_image_encoder_config)
+
+IMAGE = DEMO_MODEL_DIR.parent.parent / "examples" / "shapes-2.png"
+FAST = RenderSettings(seed=3, frames=4, steps=3, decode_chunk_size=4, width=64, height=64)
+SCHEDULED = RenderSettings(seed=3, frames=2, steps=10, decode_chunk_size=2, width=64, height=64, start=0.3, end=0.7)
+SETTING = Multipliers(self_temporal=0.6, cross_structural=1.3, regions=Regions.from_flat({"up.self_temporal": 0.5}))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A tiny SVD ComfyUI can build: the converter's single file, ComfyUI's models from it, and the file
+    ComfyUI's ImageOnlyCheckpointSave writes of them."""
+    require_comfyui()
+    import comfy_extras.nodes_video_model
+
+    tmp = tmp_path_factory.mktemp("comfyui")
+    folder = tiny_svd_folder(tmp / "folder")
+    ours = tmp / "svd_tiny.safetensors"
+    convert(folder, ours)
+    model, vae, clip_vision = comfyui_models(ours, write_image_encoder_config(tmp / "image_encoder.json"))
+    save = comfy_extras.nodes_video_model.ImageOnlyCheckpointSave()
+    save.output_dir = str(tmp / "output")
+    save.save(model, clip_vision, vae, "svd_tiny_saved")
+    (saved,) = glob.glob(str(tmp / "output" / "svd_tiny_saved*.safetensors"))
+    return {"folder": folder, "ours": ours, "saved": saved, "model": model, "tmp": tmp}
+
+
+def test_comfyuis_save_has_its_own_naming(files):
+    with safe_open(files["saved"], "pt") as f:
+        keys = set(f.keys())
+    visual = "conditioner.embedders.0.open_clip.model.visual."
+    assert f"{visual}vision_model.encoder.layers.1.self_attn.q_proj.weight" in keys
+    assert f"{visual}visual_projection.weight" in keys
+    assert {"edm_vpred.sigma_max", "edm_vpred.sigma_min"} <= keys
+    assert not any(k.startswith("conditioner.embedders.3.") for k in keys)
+
+
+def test_comfyui_and_the_app_compute_the_same_unet_from_comfyuis_file(files):
+    """Within 1e-5 of the output's scale with reference numerics; diffusers' build is further off."""
+    from comfy.ldm.modules.diffusionmodules.util import timestep_embedding
+
+    frames = 4
+    g = torch.Generator().manual_seed(0)
+    x, context = torch.randn(frames, 8, 8, 8, generator=g), torch.randn(1, 1, 64, generator=g)
+    t, ids = torch.tensor(0.7), torch.tensor([[5.0, 127.0, 0.02]])
+    y = torch.cat([timestep_embedding(ids[:, i], 256) for i in range(3)], dim=1).repeat(frames, 1)
+    gaps = {}
+    with torch.no_grad():
+        expected = files["model"].model.diffusion_model(x, timesteps=t.repeat(frames), context=context.repeat(
+            frames, 1, 1), y=y, num_video_frames=frames, image_only_indicator=torch.zeros(1, frames))
+        for numerics in ("reference", "diffusers"):
+            unet = load_model(files["saved"], numerics=numerics).pipe.unet
+            got = unet(x[None], t, encoder_hidden_states=context, added_time_ids=ids).sample[0]
+            gaps[numerics] = float((got - expected).abs().max() / expected.abs().max())
+    print(f"UNet output gap to ComfyUI, relative to its scale: {gaps}")
+    assert gaps["reference"] < 1e-5
+    assert gaps["diffusers"] > 5 * gaps["reference"]  # the eps difference is what the option changes
+
+
+def test_a_comfyui_saved_file_renders_the_frames_of_the_file_it_was_saved_from(files, tmp_path):
+    def frames(path, settings=FAST):
+        model = load_model(path)
+        comparison = Previewer(model).render(IMAGE, settings, SETTING)
+        return model, comparison.baseline, comparison.patched
+
+    _, *original = frames(files["ours"])
+    model, *saved = frames(files["saved"])
+    assert all((a == b).all() for a, b in zip(original, saved))
+    assert "SVD" in model.describe() and "σ" not in model.describe()  # SVD's own sampling range
+
+    folder = tmp_path / "folder"  # convert FILE FOLDER from ComfyUI's file, and back
+    convert(files["saved"], folder)
+    convert(folder, tmp_path / "again.safetensors")
+    for path in (folder, tmp_path / "again.safetensors"):
+        _, *again = frames(path)
+        assert all((a == b).all() for a, b in zip(original, again))
+
+    assert checkpoints_main(["inspect", files["saved"]]) == 0
+    baked = tmp_path / "baked.safetensors"
+    assert checkpoints_main(["bake", files["saved"], str(baked), "--self-temporal", "0.5"]) == 0
+    with safe_open(str(baked), "pt") as out, safe_open(files["saved"], "pt") as src:
+        assert set(out.keys()) == set(src.keys())
+
+
+def test_a_sampling_range_in_the_file_becomes_the_schedulers_and_the_badge_says_so(files, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(files["saved"])
+    tensors["edm_vpred.sigma_max"] = torch.tensor(500.0)
+    path = tmp_path / "svd_tiny_range.safetensors"
+    save_file(tensors, str(path))
+    model = load_model(path)
+    assert model.sigma_range == (0.002, 500.0)
+    assert "sampling σ 0.002–500 from the checkpoint (SVD's is 0.002–700)" in model.describe()
+    tensors["edm_vpred.sigma_min"] = torch.tensor(600.0)
+    save_file(tensors, str(path))
+    with pytest.raises(Exception, match="sampling range is empty"):
+        load_model(path)
+
+
+@pytest.fixture(scope="module")
+def lab_node(files):
+    import nodes
+
+    asyncio.run(nodes.init_builtin_extra_nodes())  # ComfyUI's own SVD nodes, as it starts them
+    assert asyncio.run(nodes.load_custom_node(str(NODE_DIR)))
+    return nodes.NODE_CLASS_MAPPINGS[presets.LAB_NODE_TYPE]
+
+
+def test_comfyui_registers_the_node_and_validates_the_apps_export(lab_node, files, tmp_path):
+    import execution
+    import folder_paths
+
+    inputs = lab_node.INPUT_TYPES()
+    assert (*inputs["required"], *inputs["optional"]) == ("model", *presets.LAB_INPUTS)
+    shutil.copy(files["saved"], tmp_path / "svd_xt.safetensors")
+    shutil.copy(IMAGE, tmp_path / "example.png")
+    folder_paths.add_model_folder_path("checkpoints", str(tmp_path))
+    folder_paths.set_input_directory(str(tmp_path))
+    scheduled = RenderSettings(seed=3, frames=14, steps=10, start=0.3, end=0.7).as_dict()
+    plain = scheduled | {"start": 0.0, "end": 1.0}
+    for multipliers, settings, node in ((SETTING, scheduled, presets.LAB_NODE_TYPE),
+                                        (Multipliers(self_temporal=0.8), plain, "UNetTemporalAttentionMultiply")):
+        prompt = presets.to_api_prompt(multipliers, settings)
+        valid, error, outputs, node_errors = asyncio.run(execution.validate_prompt("1", prompt, None))
+        assert valid, (error, node_errors)
+        assert prompt["2"]["class_type"] == node
+        found = presets.from_workflow(prompt)  # and the app reads back the whole setting
+        assert found.multipliers == multipliers
+        schedule = (found.settings.get("start", 0.0), found.settings.get("end", 1.0))  # the stock node: every step
+        assert found.settings["steps"] == 10 and schedule == (settings["start"], settings["end"])
+
+
+def test_with_every_step_and_no_factors_the_nodes_patches_are_the_seed_nodes(lab_node, files):
+    from comfy_extras.nodes_attention_multiply import UNetTemporalAttentionMultiply
+
+    values = {"self_structural": 1.1, "self_temporal": 0.6, "cross_structural": 1.3, "cross_temporal": 0.9}
+    (seed,) = UNetTemporalAttentionMultiply.execute(files["model"], **values).args
+    (ours,) = lab_node().patch(files["model"], **values, start_percent=0.0, end_percent=1.0)
+    assert ours.patches == seed.patches and len(seed.patches) > 0
+    for key in seed.patches:  # and the weights ComfyUI computes from them
+        assert torch.equal(ours.patch_weight_to_device(key, return_weight=True),
+                           seed.patch_weight_to_device(key, return_weight=True))
+
+
+def _comfyui_weights_per_step(model, steps):
+    """The attention output weights at every UNet call of a ComfyUI sampler run, by step."""
+    import comfy.patcher_extension
+    import comfy.sample
+
+    recorded = {}
+
+    def record(executor, *args, **kwargs):
+        options = next(a for a in (*args, kwargs.get("transformer_options")) if isinstance(a, dict) and "sigmas" in a)
+        sigmas = [float(s) for s in options["sample_sigmas"]]
+        step = sigmas.index(float(options["sigmas"][0]))
+        weights = {k: v.detach().clone() for k, v in executor.class_obj.state_dict().items() if ".to_out.0." in k}
+        recorded.setdefault(step, []).append(weights)
+        return executor(*args, **kwargs)
+
+    model = model.clone()
+    model.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, "record", record)
+    frames = 4
+    extra = {"motion_bucket_id": 127, "fps": 6, "augmentation_level": 0.0}
+    positive = [[torch.randn(1, 1, 64), extra | {"concat_latent_image": torch.randn(frames, 4, 8, 8)}]]
+    negative = [[torch.zeros(1, 1, 64), extra | {"concat_latent_image": torch.zeros(frames, 4, 8, 8)}]]
+    latent = torch.zeros(frames, 4, 8, 8)
+    comfy.sample.sample(model, torch.randn(frames, 4, 8, 8), steps, 2.5, "euler", "karras", positive, negative, latent,
+                        disable_pbar=True)
+    return recorded
+
+
+def _app_weights_per_step(path, settings):
+    """The same during the app's render: the baseline's calls, then the patched video's (which resumes
+    from the baseline at the schedule's first step), by step."""
+    model = load_model(path)
+    unet = model.pipe.unet
+    timesteps, calls = [], []
+
+    def record(module, args, kwargs):
+        calls.append((float(args[1] if len(args) > 1 else kwargs["timestep"]),
+                      {k: v.detach().clone() for k, v in unet.state_dict().items() if ".to_out.0." in k}))
+
+    handle = unet.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        Previewer(model).render(IMAGE, settings, SETTING)
+    finally:
+        handle.remove()
+    timesteps = [t for t, _ in calls[:settings.steps]]  # the baseline's, one call per step
+    by_step = {i: w for i, (_, w) in enumerate(calls[:settings.steps])}
+    by_step |= {timesteps.index(t): w for t, w in calls[settings.steps:]}  # the patched video where it ran
+    return by_step, unet
+
+
+def test_the_node_applies_the_apps_multipliers_at_every_step_of_a_comfyui_sampler(lab_node, files):
+    """Start 0.3, end 0.7, 10 steps, a region factor: each UNet call in ComfyUI sees the weights the
+    app's UNet has at the same step, bitwise."""
+    (patched,) = lab_node().patch(files["model"], **SETTING.node_values(), start_percent=0.3, end_percent=0.7,
+                                  up_self_temporal=0.5)
+    comfy = _comfyui_weights_per_step(patched, SCHEDULED.steps)
+    app, unet = _app_weights_per_step(files["ours"], SCHEDULED)
+    assert sorted(comfy) == list(range(10)) == sorted(app)
+    layout_names = {k: sgm_to_diffusers(k, _layout(unet)) for k in comfy[0][0]}
+    scaled = 0
+    for step in range(10):
+        for weights in comfy[step]:
+            for key, weight in weights.items():
+                assert torch.equal(weight, app[step][layout_names[key]]), (step, key)
+        scaled += any(not torch.equal(w, comfy[0][0][k]) for k, w in comfy[step][0].items())
+    assert scaled == 4  # steps 3 to 6
+    for step in range(10):  # and the multipliers in force are the schedule's: patched in steps 3 to 6 only
+        up = "output_blocks.3.1.time_stack.0.attn1.to_out.0.weight"
+        ratio = comfy[step][0][up] / comfy[0][0][up]
+        expected = 0.6 * 0.5 if 3 <= step < 7 else 1.0
+        assert torch.allclose(ratio[comfy[0][0][up] != 0], torch.tensor(expected), rtol=1e-5), step
+    text = presets.Preset(name="x", multipliers=SETTING, settings={"start": 0.3, "end": 0.7}).to_json()
+    (from_text,) = lab_node().patch(files["model"], **Multipliers().node_values(), start_percent=0.0,
+                                    end_percent=1.0, setting=text)
+    assert _comfyui_weights_per_step(from_text, SCHEDULED.steps).keys() == comfy.keys()
+
+
+def _layout(unet):
+    from checkpoints import UnetLayout
+
+    return UnetLayout.from_config(unet.config)
