@@ -73,3 +73,21 @@ def test_a_config_without_sample_size_takes_the_familys_native_size(tmp_path):
     config["sample_size"] = None
     (folder / "unet" / "config.json").write_text(json.dumps(config))
     assert load_model(str(folder), device="cpu").native_size == (1024, 576)
+
+
+def test_reference_numerics_are_the_default_and_diffusers_numerics_are_kept_on_request(demo_model):
+    import torch
+
+    from preview import load_model, weights_key
+
+    def eps(model):
+        return sorted({m.eps for n, m in model.pipe.unet.named_modules()
+                       if isinstance(m, torch.nn.GroupNorm) and ".resnets." in f".{n}"})
+
+    assert demo_model.numerics == "reference" and eps(demo_model) == [1e-5]
+    plain = load_model("demo", numerics="diffusers")
+    assert eps(plain) == [1e-6, 1e-5] and plain.key.endswith(":diffusers") and demo_model.key.endswith(":reference")
+    assert "diffusers' numerics" in plain.describe() and "numerics" not in demo_model.describe()
+    assert weights_key(plain.source, plain.device, plain.dtype, "diffusers") == plain.key
+    with pytest.raises(Exception, match="numerics must be one of reference, diffusers"):
+        load_model("demo", numerics="fast")
