@@ -8,6 +8,7 @@ without a checkout these tests skip, naming COMFYUI_DIR.
 import asyncio
 import glob
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -123,8 +124,8 @@ def test_a_sampling_range_in_the_file_becomes_the_schedulers_and_the_badge_says_
 def lab_node(files):
     import nodes
 
-    asyncio.run(nodes.init_builtin_extra_nodes())  # ComfyUI's own SVD nodes, as it starts them
-    assert asyncio.run(nodes.load_custom_node(str(NODE_DIR)))
+    _run(nodes.init_builtin_extra_nodes())  # ComfyUI's own SVD nodes, as it starts them
+    assert _run(nodes.load_custom_node(str(NODE_DIR)))
     return nodes.NODE_CLASS_MAPPINGS[presets.LAB_NODE_TYPE]
 
 
@@ -143,7 +144,7 @@ def test_comfyui_registers_the_node_and_validates_the_apps_export(lab_node, file
     for multipliers, settings, node in ((SETTING, scheduled, presets.LAB_NODE_TYPE),
                                         (Multipliers(self_temporal=0.8), plain, "UNetTemporalAttentionMultiply")):
         prompt = presets.to_api_prompt(multipliers, settings)
-        valid, error, outputs, node_errors = asyncio.run(execution.validate_prompt("1", prompt, None))
+        valid, error, outputs, node_errors = _run(execution.validate_prompt("1", prompt, None))
         assert valid, (error, node_errors)
         assert prompt["2"]["class_type"] == node
         found = presets.from_workflow(prompt)  # and the app reads back the whole setting
@@ -238,6 +239,12 @@ def test_the_node_applies_the_apps_multipliers_at_every_step_of_a_comfyui_sample
     (from_text,) = lab_node().patch(files["model"], **Multipliers().node_values(), start_percent=0.0,
                                     end_percent=1.0, setting=text)
     assert _comfyui_weights_per_step(from_text, SCHEDULED.steps).keys() == comfy.keys()
+
+
+def _run(coroutine):
+    """ComfyUI's coroutines, on a thread of their own: other tests leave an event loop running on this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _layout(unet):
