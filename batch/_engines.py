@@ -263,8 +263,7 @@ def plan_jobs(plan: Plan, model: str | None, model_options: dict | None) -> tupl
     model = model or plan.model
     options = {k: v for k, v in (model_options or {}).items() if v is not None and v is not False}
     source = resolve_source(model)
-    key = weights_key(source, *resolve_placement(options.get("device"), options.get("dtype")),
-                      options.get("numerics") or "reference")
+    key = weights_key(source, *resolve_placement(options.get("device"), options.get("dtype")), options.get("numerics"))
     return model, options, plan.jobs(source, key)
 
 

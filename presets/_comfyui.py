@@ -189,11 +189,12 @@ def _lab_setting(values: dict[str, Any], node_id: str) -> tuple[Multipliers, dic
     text = values.get("setting") or ""
     if not isinstance(text, str):
         raise PresetError(f"setting of node {node_id} must be text, got {type_name(text)}")
+    text = text.strip()
     try:
-        if text.strip().startswith("{"):
+        if text.startswith("{"):
             preset = Preset.from_json(text)
-        elif text.strip():
-            preset = from_query(text.strip().split("?", 1)[-1])[0]
+        elif text:
+            preset = from_query(text.split("?", 1)[-1])[0]
         else:
             preset = None
     except (PresetError, ValueError) as exc:
@@ -303,7 +304,7 @@ def to_api_prompt(multipliers: Multipliers, settings: dict, checkpoint: str = "s
                   image: str = "example.png") -> dict:
     """A whole SVD image-to-video prompt in API format with the node between the loader and the
     sampler, and the app's render settings (``width`` / ``height`` 0 mean SVD's 1024 x 576)."""
-    s = dict(settings)
+    s = settings
     return {
         "1": {"class_type": "ImageOnlyCheckpointLoader", "inputs": {"ckpt_name": checkpoint}},
         **to_api_node(multipliers, "2", ("1", 0), s.get("start", 0.0), s.get("end", 1.0)),

@@ -100,6 +100,7 @@ def resolve_placement(device: str | None = None, dtype: str | torch.dtype | None
 
 
 def check_numerics(numerics: str | None) -> str:
+    """``numerics`` checked; None means the default, reference."""
     numerics = numerics or NUMERICS[0]
     if numerics not in NUMERICS:
         raise ModelLoadError(f"numerics must be one of {', '.join(NUMERICS)}, got {numerics!r}")
@@ -119,9 +120,9 @@ def use_reference_numerics(unet: torch.nn.Module) -> int:
     return changed
 
 
-def weights_key(source: ModelSource, device: str, dtype: torch.dtype, numerics: str = NUMERICS[0]) -> str:
+def weights_key(source: ModelSource, device: str, dtype: torch.dtype, numerics: str | None = None) -> str:
     """Identifies the weights and the numerics a render depends on (for caches and batch job ids)."""
-    return f"{source.kind}:{source.location}:{device}:{dtype}:{numerics}"
+    return f"{source.kind}:{source.location}:{device}:{dtype}:{check_numerics(numerics)}"
 
 
 @dataclasses.dataclass
@@ -148,15 +149,19 @@ class LoadedModel:
         config = self.pipe.scheduler.config
         return float(config.sigma_min), float(config.sigma_max)
 
-    def notes(self) -> list[str]:
-        """What is not the default about how it renders: the numerics, a checkpoint's own sampling range."""
-        notes = [] if self.numerics == "reference" else ["diffusers' numerics (resnet GroupNorm eps 1e-6)"]
+    @property
+    def sampling_note(self) -> str | None:
+        """What to say about a checkpoint's own sampling range; None where it is SVD's."""
         svd = svd_xt_config("scheduler")
         low, high = self.sigma_range
-        if not all(math.isclose(a, b, rel_tol=1e-6) for a, b in ((low, svd["sigma_min"]), (high, svd["sigma_max"]))):
-            notes.append(f"sampling σ {low:g}–{high:g} from the checkpoint (SVD's is "
-                         f"{svd['sigma_min']:g}–{svd['sigma_max']:g})")
-        return notes
+        if all(math.isclose(a, b, rel_tol=1e-6) for a, b in ((low, svd["sigma_min"]), (high, svd["sigma_max"]))):
+            return None
+        return f"sampling σ {low:g}–{high:g} from the checkpoint (SVD's is {svd['sigma_min']:g}–{svd['sigma_max']:g})"
+
+    def notes(self) -> list[str]:
+        """What is not the default about how it renders: the numerics, a checkpoint's own sampling range."""
+        numerics = None if self.numerics == "reference" else "diffusers' numerics (resnet GroupNorm eps 1e-6)"
+        return [note for note in (numerics, self.sampling_note) if note]
 
     @property
     def dtype_name(self) -> str:
@@ -164,12 +169,11 @@ class LoadedModel:
 
     def describe(self) -> str:
         """What was loaded, for the app's badge: where from, which SVD, device and dtype."""
+        notes = "".join(f"; {note}" for note in self.notes())
         if self.source.is_demo:
-            notes = "".join(f"; {note}" for note in self.notes())
             return (f"embedded demo model (a tiny SVD-architecture model, not SVD) on {self.device} "
                     f"({self.dtype_name}){notes}")
         kind = {"file": "single file", "folder": "diffusers folder", "hub": "Hub"}[self.source.kind]
-        notes = "".join(f"; {note}" for note in self.notes())
         return f"{self.source.location} ({kind}, {self.release}) on {self.device} ({self.dtype_name}){notes}"
 
 
@@ -305,7 +309,7 @@ def _load_single_file(source: ModelSource, dtype: torch.dtype, frames: int | Non
 
         if base_source is not None:
             logger.warning("%s holds the whole pipeline; --base %s is not used", name, base)
-        scheduler = EulerDiscreteScheduler.from_config(configs.get("scheduler") or svd_xt_config("scheduler"))
+        scheduler = EulerDiscreteScheduler.from_config(configs["scheduler"])
         extractor_config = configs.get("feature_extractor") or svd_xt_config("feature_extractor")
         extractor = CLIPImageProcessorPil(**_public(extractor_config))
         pipe = StableVideoDiffusionPipeline(**components, scheduler=scheduler, feature_extractor=extractor)

@@ -97,7 +97,8 @@ class Studio:
         device, dtype = self.model.placement()
         dtype = str(dtype).removeprefix("torch.")
         numerics = f"{self.model.numerics()} numerics"
-        sampling = "".join(f" · {n}" for n in (self.model.loaded.notes() if self.model.loaded else []) if "σ" in n)
+        note = self.model.loaded.sampling_note if self.model.loaded else None
+        sampling = f" · {note}" if note else ""
         if source.is_demo:
             return (f"**Model:** embedded demo model — a tiny SVD-architecture model trained on generated shapes, "
                     f"not SVD · {device} · {dtype} · {numerics}{sampling}. Point `SVD_MODEL` (or `--model`) at a "
