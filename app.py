@@ -227,7 +227,7 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
         p["link"].click(lab.share_link, [c["image"], *multipliers, *settings, p["include_settings"]], p["share_url"],
                         api_name="share_link").success(None, p["share_url"], None, js=COPY_TO_CLIPBOARD)
         lab.opening = [c["image"], *restored, *preview_outputs]  # what open_page sets
-        demo.load(lab.open_page, None, lab.opening, api_name=False, **model_events)
+        demo.load(lab.open_page, None, lab.opening, api_name=False, **page_preview)  # progress on the video only
         demo.load(lab.estimate, settings, c["cost"], api_name=False, queue=False)
         demo.load(lambda names: gr.update(choices=preset_choices(names)), user_presets, c["preset_picker"],
                   api_name=False)
