@@ -54,9 +54,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(server):
-    from gradio_client import Client
+    from app_server import connect
 
-    return Client(server[1], verbose=False)
+    return connect(server[1])
 
 
 @pytest.fixture

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
 import app
 import presets
 import preview
+from app_server import connect
 from test_preview import read_mp4
 from ui import restored_slots, sweep_plot
 from ui._handlers import frame_plot
@@ -138,10 +139,10 @@ def test_bad_requests_fail_clearly_and_the_next_one_works(server, client, image_
 def test_concurrent_clients_get_exactly_their_own_frames(server, image_file):
     _, url = server
     cases = [{"self_temporal": 0.0}, {"self_temporal": 2.0}, {"cross_structural": 0.5}, {"cross_temporal": 3.0}]
-    sequential = [read_mp4(preview_call(Client(url, verbose=False), image_file, seed=11, **m)[2]) for m in cases]
+    sequential = [read_mp4(preview_call(connect(url), image_file, seed=11, **m)[2]) for m in cases]
 
     def one(m):
-        return read_mp4(preview_call(Client(url, verbose=False), image_file, seed=11, **m)[2])
+        return read_mp4(preview_call(connect(url), image_file, seed=11, **m)[2])
 
     start = threading.Barrier(len(cases))
 
@@ -244,7 +245,7 @@ def test_stop_cancels_a_running_render(server, image_file):
     from tiny_models import UnetCalls
 
     lab, url = server
-    client = Client(url, verbose=False)
+    client = connect(url)
     snapshot = unet_snapshot(lab)
     calls = UnetCalls(lab.studio.model.get().pipe.unet)
     try:
@@ -272,7 +273,7 @@ def test_a_request_cancelled_by_its_client_stops_at_the_next_step(server, image_
     snapshot = unet_snapshot(lab)
     calls = UnetCalls(lab.studio.model.get().pipe.unet)
     try:
-        client = Client(url, verbose=False)
+        client = connect(url)
         job = client.submit(image=handle_file(image_file), self_temporal=0.4, seed=78, frames=8, steps=100,
                             decode_chunk_size=8, api_name="/preview")  # 100 steps: 100 UNet calls when it runs out
         deadline = time.time() + 60
@@ -280,7 +281,7 @@ def test_a_request_cancelled_by_its_client_stops_at_the_next_step(server, image_
             time.sleep(0.05)
         job.cancel()  # what gradio_client does for a cancelled call; a closed tab drops its event the same way
         # the next visitor's request runs at once, on a UNet that is bitwise original again
-        after = preview_call(Client(url, verbose=False), image_file, seed=5)
+        after = preview_call(connect(url), image_file, seed=5)
         assert read_mp4(after[0]).shape[0] == FAST["frames"]
         stopped_at = calls.count
     finally:

@@ -6,10 +6,11 @@ import time
 
 import pytest
 import torch
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 import app
 import preview
+from app_server import connect
 from controls import Multipliers
 from tiny_models import UnetCalls
 
@@ -37,7 +38,7 @@ def public(tmp_path_factory):
 
 def test_an_over_budget_request_is_refused_before_it_starts(public):
     lab, url = public
-    client = Client(url, verbose=False)
+    client = connect(url)
     calls = UnetCalls(lab.studio.model.get().pipe.unet)
     try:
         started = time.perf_counter()
@@ -93,7 +94,7 @@ def test_stop_through_the_api_is_news_not_an_error(public):
     lab, url = public
     lab.studio.budget_s = None  # this render is meant to be long
     try:
-        client = Client(url, verbose=False)
+        client = connect(url)
         calls = UnetCalls(lab.studio.model.get().pipe.unet)
         job = client.submit(image=handle_file(EXAMPLE), self_temporal=0.6, seed=11, api_name="/preview", **SLOW_STEP)
         deadline = time.time() + 120

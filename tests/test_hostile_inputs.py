@@ -16,10 +16,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image, PngImagePlugin
 
 import presets
+from app_server import connect
 from controls import Multipliers
 from test_preview import read_mp4
 
@@ -345,12 +346,12 @@ def test_finding_3_sixteen_bit_greyscale_renders_as_its_eight_bit_twin(client, t
 def test_four_clients_get_exactly_their_solo_renders(server):
     _, url = server
     cases = [{"self_temporal": v, "seed": 20 + i} for i, v in enumerate((0.0, 0.5, 2.0, 0.8))]
-    solo = [read_mp4(preview(Client(url, verbose=False), **c)[2]) for c in cases]
+    solo = [read_mp4(preview(connect(url), **c)[2]) for c in cases]
     start = threading.Barrier(len(cases))
     deadline = time.monotonic() + 60
 
     def client_loop(i: int) -> int:
-        c = Client(url, verbose=False)
+        c = connect(url)
         start.wait()
         mismatches = 0
         for round_ in range(3):

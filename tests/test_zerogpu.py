@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 import preview
-from app_server import launch_app
+from app_server import connect, launch_app
 from controls import Multipliers
 from preview import RenderJob, RenderSettings, estimate_gpu_seconds
 from zerogpu_double import ForkPerCall
@@ -65,7 +65,7 @@ def zerogpu_app(tmp_path_factory):
 
 def test_under_a_fork_per_call_the_app_keeps_its_promises(zerogpu_app):
     lab, url, double, loads = zerogpu_app
-    client = Client(url, verbose=False)
+    client = connect(url)
     image = handle_file(str(ROOT / "examples" / "shapes-3.png"))
     first = client.predict(image=image, self_temporal=0.5, seed=3, **FAST, api_name="/preview")
     original = unet_digest(lab.studio.model.get().pipe.unet)
@@ -106,7 +106,7 @@ def test_the_pages_streaming_preview_under_a_fork_yields_only_the_results(zerogp
 
 def test_errors_in_the_worker_come_back_as_messages(zerogpu_app):
     lab, url, double, _ = zerogpu_app
-    client = Client(url, verbose=False)
+    client = connect(url)
     with pytest.raises(Exception, match="not an image Pillow can read"):  # refused in the app process, before the GPU
         client.predict(image=handle_file(str(ROOT / "README.md")), api_name="/preview")
     job = RenderJob(12345, np.zeros((64, 64, 3), np.uint8), RenderSettings(**FAST), (Multipliers(),))

@@ -6,8 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.utils import Status
+
+from app_server import connect
 
 pytestmark = pytest.mark.e2e
 
@@ -218,7 +220,7 @@ def test_on_a_phone_the_video_follows_the_image_and_sliders(small_page, app_url,
 def test_the_first_visit_plays_the_showcase_while_the_model_renders_for_another_visitor(page, app_url):
     """With --preload the showcase is in the page itself: no request, so no wait behind a long render.
     (How soon it plays: bench/first_visit.py.)"""
-    client = Client(app_url, verbose=False)
+    client = connect(app_url)
     busy = client.submit(image=handle_file(EXAMPLE), self_temporal=0.5, api_name="/preview", **SLOW_RENDER)
     try:
         deadline = time.monotonic() + 120
