@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -11,9 +13,30 @@ def unet():
     return tiny_unet()
 
 
+# Two threads in one process; one per worker when pytest-xdist runs the suite on two (two cores),
+# and one for the commands its tests start. Set now, so the session's and modules' fixtures render
+# with it too: more threads than cores make every process wait on the others' spinning threads.
+THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(THREADS)
+
+# The files that take a minute or more, heaviest first: they start first, so the workers end together.
+SLOWEST_FIRST = ("test_bench.py", "test_browser.py", "test_hostile_inputs.py", "test_demo_model.py", "test_batch.py",
+                 "test_app.py", "test_comfyui.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: each module's tests keep their order
+
+
 @pytest.fixture(autouse=True)
 def _deterministic_threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
 
 
 @pytest.fixture(scope="session")
