@@ -3,9 +3,7 @@ import os
 import pytest
 import torch
 
-import preview._render
-
-from tiny_models import UnetCalls, tiny_unet
+from tiny_models import UnetCalls, count_renders, tiny_unet
 
 
 @pytest.fixture
@@ -85,12 +83,4 @@ def client(server):
 @pytest.fixture
 def counted_renders(monkeypatch):
     """Videos the GPU function renders (a baseline or a patched video each)."""
-    counts = []
-    real = preview._render.gpu_render_frames
-
-    def counting(job, *args):
-        counts.append(len(job.videos))
-        return real(job, *args)
-
-    monkeypatch.setattr(preview._render, "gpu_render_frames", counting)
-    return counts
+    return count_renders(monkeypatch)

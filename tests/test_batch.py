@@ -3,12 +3,14 @@ once per group, a killed Ray worker and an interrupted run still end with every 
 
 import os
 import signal
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from batch import PlanError, batch_main, estimate, load_plan, report_main, run_batch, write_report
 from preview import DEMO_MODEL_DIR
+from tiny_models import count_renders
 
 EXAMPLES = DEMO_MODEL_DIR.parent.parent / "examples"
 PLAN = f"""
@@ -36,24 +38,26 @@ def _plan(folder, text=PLAN, name="plan.toml"):
 
 @pytest.fixture(scope="module")
 def local_results(tmp_path_factory):
-    plan = load_plan(_plan(tmp_path_factory.mktemp("local")))
-    report = run_batch(plan, progress=False)
-    return report, pd.read_csv(report.table)
+    """The plan run once by the local engine with its videos saved, and the renders it made."""
+    folder = tmp_path_factory.mktemp("local")
+    plan = load_plan(_plan(folder))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        renders = count_renders(monkeypatch)
+        report = run_batch(plan, progress=False, save_videos=True)
+    return SimpleNamespace(report=report, table=pd.read_csv(report.table), renders=renders, folder=folder)
 
 
-def test_the_local_engine_renders_each_groups_baseline_once(tmp_path, counted_renders):
-    plan = load_plan(_plan(tmp_path))
-    counts = estimate(plan)
-    assert counts == {"jobs": 12, "groups": 4, "renders": 12, "renders_without_reuse": 24, "to_do": 12}
-    report = run_batch(plan, progress=False, save_videos=True)
-    table = pd.read_csv(report.table)
+def test_the_local_engine_renders_each_groups_baseline_once(tmp_path, local_results):
+    assert estimate(load_plan(_plan(tmp_path))) == {"jobs": 12, "groups": 4, "renders": 12,
+                                                    "renders_without_reuse": 24, "to_do": 12}
+    report, table, results = local_results.report, local_results.table, local_results.folder / "results"
     assert report.done == len(table) == 12 and table.job_id.is_unique
-    assert sorted(p.stem for p in (tmp_path / "results" / "videos").glob("*.mp4")) == sorted(table.job_id)
-    assert sum(counted_renders) == report.renders == 4 + 8  # 4 baselines, 8 patched (1.0 is the baseline itself)
+    assert sorted(p.stem for p in (results / "videos").glob("*.mp4")) == sorted(table.job_id)
+    assert sum(local_results.renders) == report.renders == 4 + 8  # 4 baselines, 8 patched (1.0 is the baseline)
     assert (table.groupby("group_id").renders.sum() == 3).all()
     identity = table[table.self_temporal == 1.0]
     assert (identity.baseline_sha256 == identity.patched_sha256).all() and (identity.mean_change_vs_baseline == 0).all()
-    assert pd.read_parquet(tmp_path / "results" / "results.parquet").equals(table)
+    assert pd.read_parquet(results / "results.parquet").equals(table)
 
 
 def test_ray_with_a_killed_worker_gives_the_local_table_bitwise_and_every_job_once(tmp_path, local_results):
@@ -69,7 +73,7 @@ def test_ray_with_a_killed_worker_gives_the_local_table_bitwise_and_every_job_on
 
     report = run_batch(plan, engine="ray", workers=2, progress=False, on_result=kill_a_worker)
     table = pd.read_csv(report.table)
-    _, local = local_results
+    local = local_results.table
     assert killed and report.done == len(table) == 12 and table.job_id.is_unique
     columns = ["job_id", "group_id", "seed", "self_temporal", "baseline_sha256", "patched_sha256",
                "mean_change_vs_baseline"]
@@ -93,8 +97,8 @@ def test_an_interrupted_run_resumes_and_renders_only_what_is_missing(tmp_path, c
     table = pd.read_csv(second.table)
     assert not second.interrupted and second.already_done == 5 and second.done == 7
     assert sum(counted_renders) == second.renders == expected["renders"]
-    assert table.job_id.is_unique and table[["job_id",
-                                             "patched_sha256"]].equals(local_results[1][["job_id", "patched_sha256"]])
+    columns = ["job_id", "patched_sha256"]
+    assert table.job_id.is_unique and table[columns].equals(local_results.table[columns])
     counted_renders.clear()
     third = run_batch(plan, progress=False)
     assert third.done == 0 and sum(counted_renders) == 0
@@ -131,7 +135,7 @@ def test_json_plans_ranges_and_presets(tmp_path):
 
 
 def test_the_report_plots_each_multiplier_with_intervals_and_shows_renders(local_results, tmp_path):
-    report, table = local_results
+    report = local_results.report
     figure = tmp_path / "figure.png"
     page = write_report(report.table.parent, figure=figure).read_text()
     assert "<h2>self_temporal</h2>" in page and "other multipliers at 1" in page

@@ -61,3 +61,19 @@ class UnetCalls:
 
     def remove(self):
         self._handle.remove()
+
+
+def count_renders(monkeypatch) -> list[int]:
+    """From now on (until ``monkeypatch`` undoes it), the videos each call of the GPU function renders:
+    a baseline or a patched video each."""
+    import preview._render
+
+    counts = []
+    real = preview._render.gpu_render_frames
+
+    def counting(job, *args):
+        counts.append(len(job.videos))
+        return real(job, *args)
+
+    monkeypatch.setattr(preview._render, "gpu_render_frames", counting)
+    return counts
