@@ -1,6 +1,7 @@
 """The demo model's training script runs end to end (a few steps) and writes a loadable pipeline."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -47,40 +48,47 @@ def test_motion_follows_fixed_rules_so_a_first_frame_fixes_its_clip():
     assert states[0] == states[1]
 
 
-TINY = ["--vae-steps", "2", "--vae-video-steps", "1", "--unet-steps", "2", "--batch", "1", "--log-every", "1"]
+TINY = ["--vae-steps", "2", "--vae-video-steps", "1", "--unet-steps", "2", "--batch", "1", "--log-every", "1",
+        "--threads", "1"]
 
 
 def decoder_weights(folder) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "vae" / "diffusion_pytorch_model.safetensors"))
 
 
-def test_training_runs_and_writes_a_pipeline(tmp_path):
-    out = tmp_path / "model"
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A pipeline trained a few steps, with two decoder stages, the second with latent noise."""
+    out = tmp_path_factory.mktemp("training") / "model"
     args = ["--out", str(out), *TINY, "--decoder-steps", "1", "2", "--decoder-lr", "1e-3", "1e-3", "--latent-noise",
             "0", "0.1"]
     assert train_demo.main(args) == 0
-    report = json.loads((out / "training_report.json").read_text())
+    return out
+
+
+def test_training_runs_and_writes_a_pipeline(trained, tmp_path):
+    report = json.loads((trained / "training_report.json").read_text())
     assert len(report["vae"]["curve"]) == 3 and len(report["unet"]["curve"]) == 2
     assert report["decoder"]["run"] == report["decoder_2"]["run"] == "with the stages above"
     assert report["decoder_2"]["latent_noise"] == 0.1 and len(report["decoder_2"]["curve"]) == 2
-    model = preview.load_model(str(out), device="cpu")
+    model = preview.load_model(str(trained), device="cpu")
     assert model.patch.summary()["total"]["tensors"] == 56
 
+    out = shutil.copytree(trained, tmp_path / "model")
     assert train_demo.main(["--decoder-only", str(out), "--out", str(out), "--decoder-steps", "1",
-                            "--decoder-lr", "1e-3", "--latent-noise", "0"]) == 0
+                            "--decoder-lr", "1e-3", "--latent-noise", "0", "--threads", "1"]) == 0
     report = json.loads((out / "training_report.json").read_text())
     assert report["decoder_3"]["run"] == "separately, with --decoder-only" and "unet" in report
     assert report["decoder"]["run"] == "with the stages above"  # the earlier stages are kept
 
 
-def test_a_decoder_stage_run_separately_trains_the_same_weights(tmp_path):
-    stages = ["--decoder-lr", "1e-3", "1e-3", "--latent-noise", "0", "0.1"]
-    assert train_demo.main(["--out", str(tmp_path / "one"), *TINY, "--decoder-steps", "1", "2", *stages]) == 0
-    assert train_demo.main(["--out", str(tmp_path / "two"), *TINY, "--decoder-steps", "1", "--decoder-lr", "1e-3",
+def test_a_decoder_stage_run_separately_trains_the_same_weights(trained, tmp_path):
+    two = tmp_path / "two"
+    assert train_demo.main(["--out", str(two), *TINY, "--decoder-steps", "1", "--decoder-lr", "1e-3",
                             "--latent-noise", "0"]) == 0
-    assert train_demo.main(["--decoder-only", str(tmp_path / "two"), "--out", str(tmp_path / "two"), "--log-every", "1",
+    assert train_demo.main(["--decoder-only", str(two), "--out", str(two), "--log-every", "1", "--threads", "1",
                             "--decoder-steps", "2", "--decoder-lr", "1e-3", "--latent-noise", "0.1"]) == 0
-    one, two = decoder_weights(tmp_path / "one"), decoder_weights(tmp_path / "two")
+    one, two = decoder_weights(trained), decoder_weights(two)
     assert one.keys() == two.keys() and all(torch.equal(one[k], two[k]) for k in one)
 
 
