@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 
 import patcher
 from checkpoints import METADATA_KEY, bake
+from checkpoints._cli import main
 from patcher import Multipliers, PatchError, classify_key
 from tiny_models import sgm_state_dict, tiny_unet
 
@@ -18,8 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 M = Multipliers(self_structural=0.9, self_temporal=1.2, cross_structural=1.05, cross_temporal=0.5)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "checkpoints", *args], cwd=ROOT, capture_output=True, text=True)
+def run_cli(capsys, *args: str) -> subprocess.CompletedProcess:
+    """The command line's main in this process: its exit code and what it printed."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -56,27 +60,38 @@ def test_bake_round_trip(checkpoint, tmp_path):
     assert list(tmp_path.glob(".*.part")) == []
 
 
-def test_cli_bake_and_inspect(checkpoint, tmp_path):
+def test_python_m_checkpoints_runs_the_command_line(tmp_path):
+    src = tmp_path / "unet.safetensors"
+    save_file(tiny_unet().state_dict(), str(src))
+    done = subprocess.run([sys.executable, "-m", "checkpoints", "bake", str(src), str(tmp_path / "out.safetensors")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0 and "scaled 48" in done.stdout, done.stderr
+    refused = subprocess.run([sys.executable, "-m", "checkpoints", "inspect", str(tmp_path / "missing.safetensors")],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 2 and "no such file" in refused.stderr
+
+
+def test_cli_bake_and_inspect(checkpoint, tmp_path, capsys):
     src, _ = checkpoint
     out = tmp_path / "cli.safetensors"
-    done = run_cli("bake", str(src), str(out), "--self-temporal", "1.2", "--cross-temporal", "0.5")
+    done = run_cli(capsys, "bake", str(src), str(out), "--self-temporal", "1.2", "--cross-temporal", "0.5")
     assert done.returncode == 0, done.stderr
     assert "scaled 48" in done.stdout
     assert json.loads(load(out)[1][METADATA_KEY])["self_temporal"] == 1.2
 
-    again = run_cli("bake", str(src), str(out))
+    again = run_cli(capsys, "bake", str(src), str(out))
     assert again.returncode == 2 and "already exists; pass --force" in again.stderr
     assert json.loads(load(out)[1][METADATA_KEY])["self_temporal"] == 1.2  # untouched
 
-    forced = run_cli("bake", str(src), str(out), "--force")
+    forced = run_cli(capsys, "bake", str(src), str(out), "--force")
     assert forced.returncode == 0 and json.loads(load(out)[1][METADATA_KEY])["self_temporal"] == 1.0
 
-    listing = run_cli("inspect", str(src), "--json")
+    listing = run_cli(capsys, "inspect", str(src), "--json")
     assert listing.returncode == 0
     groups = json.loads(listing.stdout)
     assert {k: len(v) for k, v in groups.items()} == dict.fromkeys(patcher.FIELDS, 12)
     assert {e["region"] for e in groups["self_temporal"]} == {"down", "mid", "up"}
-    text = run_cli("inspect", str(src))
+    text = run_cli(capsys, "inspect", str(src))
     assert "self_temporal: 12 tensors" in text.stdout
 
 
@@ -133,11 +148,11 @@ def test_killed_bake_leaves_no_output(tmp_path):
     ],
     ids=["missing", "pickle", "torch-save-zip", "garbage", "no-matching-keys"],
 )
-def test_bad_inputs_fail_clearly_without_output(tmp_path, make, message):
+def test_bad_inputs_fail_clearly_without_output(tmp_path, capsys, make, message):
     src = tmp_path / "model.ckpt"
     make(src)
     out = tmp_path / "out.safetensors"
-    done = run_cli("bake", str(src), str(out))
+    done = run_cli(capsys, "bake", str(src), str(out))
     assert done.returncode == 2
     assert message in done.stderr
     assert not out.exists()

@@ -1,18 +1,15 @@
 """Other video families: the patcher follows ComfyUI's SVD rule exactly and says what that means there."""
 
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
 import patcher
+from checkpoints._cli import main
 from patcher import detect_family, family_warnings
 from tiny_models import sgm_state_dict, tiny_unet
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def animatediff_diffusers_keys():
@@ -73,14 +70,15 @@ def test_the_svd_rule_is_the_first_table_entry_and_the_only_previewable_one():
     assert [f.name for f in patcher.FAMILIES if f.previewable] == ["SVD"]
 
 
-def test_inspect_and_bake_warn_on_another_family_but_keep_comfyui_parity(tmp_path):
+def test_inspect_and_bake_warn_on_another_family_but_keep_comfyui_parity(tmp_path, capsys):
     names = animatediff_diffusers_keys()
     path = tmp_path / "mm.safetensors"
     torch.manual_seed(0)
     save_file({k: torch.randn(2, 2) for k in names}, str(path))
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "checkpoints", *args], cwd=ROOT, capture_output=True, text=True)
+        code = main(list(args))
+        return subprocess.CompletedProcess(args, code, *capsys.readouterr())
 
     inspected = run("inspect", str(path))
     assert "warning: this checkpoint is AnimateDiff, not SVD" in inspected.stderr

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ from preview import (
     prepare_image,
     resolve_source,
 )
+from preview.__main__ import main as preview_main
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = RenderSettings(seed=7, frames=4, steps=3, decode_chunk_size=4)
@@ -315,24 +317,23 @@ def test_a_diffusers_folder_loads(tmp_path, demo_model):
     assert model.native_size == (64, 64)
 
 
-def test_cli_renders_offline(tmp_path, sample_image):
+def test_cli_renders_offline(tmp_path, sample_image, capsys):
     image = tmp_path / "in.png"
     sample_image.save(image)
     out, metrics = tmp_path / "compare.mp4", tmp_path / "m.json"
-    cmd = [sys.executable, "-m", "preview", "--image", str(image), "--out", str(out), "--self-temporal", "0.5",
-           "--frames", "4", "--steps", "2", "--metrics", str(metrics)]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    args = ["--image", str(image), "--out", str(out), "--self-temporal", "0.5", "--frames", "4", "--steps", "2",
+            "--metrics", str(metrics)]
+    done = subprocess.run([sys.executable, "-m", "preview", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr
     assert read_mp4(out).shape[0] == 4
     assert json.loads(metrics.read_text())["summary"]["mean_change_vs_baseline"] > 0
-    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    assert again.returncode == 2 and "already exists" in again.stderr
+    assert preview_main(args) == 2 and "already exists" in capsys.readouterr().err
 
     grid = tmp_path / "sweep.mp4"
-    done = subprocess.run([sys.executable, "-m", "preview", "--image", str(image), "--out", str(grid), "--frames", "3",
-                           "--steps", "1", "--sweep", "self_temporal=0,1"], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    code = preview_main(["--image", str(image), "--out", str(grid), "--frames", "3", "--steps", "1",
+                         "--sweep", "self_temporal=0,1"])
+    assert code == 0, capsys.readouterr().err
     assert read_mp4(grid).shape[2] == 2 * 256
 
 
