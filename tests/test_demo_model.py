@@ -3,7 +3,8 @@
 The renders are seeded and the thread count fixed, so every figure repeats: the test compares them
 with the figures recorded by ``python -m demo_model.evaluate --images 2 --json
 tests/fixtures/demo_model_quality_2.json`` (regenerate it when the model is retrained), with a
-tolerance for other CPUs' float kernels only, then checks what they mean. The 12-image figures
+tolerance for other CPUs' float kernels only, then checks what they mean. The recording uses two
+threads; the suite's one thread per process moves the figures by under 1e-4 relative. The 12-image figures
 in docs/demo_model_quality.json come from the same command.
 """
 
@@ -45,21 +46,17 @@ def test_the_figures_are_the_recorded_ones(results):
             assert got[key] == value, key
 
 
-def test_the_model_is_trained_not_random(demo_model):
+def test_the_model_is_trained_not_random(demo_model, results):
     """The shipped weights reproduce the input far better than the same architecture untrained."""
     pipe = build_demo_pipeline(seed=0)  # the architecture training starts from
     pipe.set_progress_bar_config(disable=True)
     untrained = LoadedModel(pipe, AttentionPatch(pipe.unet), ModelSource("folder", "untrained"), "cpu", torch.float32,
                             demo_model.native_size, demo_model.native_frames)
     settings = preview_settings(demo_model)
-
-    def frame0_psnr(model):
-        previewer = Previewer(model)
-        prepared = [prepare_image(image, *model.native_size) for image in held_out_images(4)]
-        return np.mean([psnr(previewer.baseline(p, settings)[0][0], np.asarray(p)) for p in prepared])
-
-    trained_db, untrained_db = frame0_psnr(demo_model), frame0_psnr(untrained)
-    assert trained_db > untrained_db + 8.0  # measured 20.2 vs 9.6 dB
+    previewer = Previewer(untrained)
+    prepared = [prepare_image(image, *untrained.native_size) for image in held_out_images(results["images"])]
+    untrained_db = np.mean([psnr(previewer.baseline(p, settings)[0][0], np.asarray(p)) for p in prepared])
+    assert results["frame0_psnr_db"]["mean"] > untrained_db + 8.0  # measured 20.2 vs 9.6 dB
 
 
 def test_frame_zero_resembles_the_input(results):
