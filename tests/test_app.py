@@ -1,6 +1,4 @@
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
@@ -134,27 +132,6 @@ def test_bad_requests_fail_clearly_and_the_next_one_works(server, client, image_
     again = preview_call(client, image_file, seed=9, cross_temporal=1.5)
     assert np.array_equal(read_mp4(again[2]), read_mp4(reference[2]))
     assert_unet_equal(lab, snapshot)
-
-
-def test_concurrent_clients_get_exactly_their_own_frames(server, image_file):
-    _, url = server
-    cases = [{"self_temporal": 0.0}, {"self_temporal": 2.0}, {"cross_structural": 0.5}, {"cross_temporal": 3.0}]
-    sequential = [read_mp4(preview_call(connect(url), image_file, seed=11, **m)[2]) for m in cases]
-
-    def one(m):
-        return read_mp4(preview_call(connect(url), image_file, seed=11, **m)[2])
-
-    start = threading.Barrier(len(cases))
-
-    def synchronised(m):
-        start.wait()
-        return one(m)
-
-    with ThreadPoolExecutor(len(cases)) as pool:
-        concurrent = list(pool.map(synchronised, cases))
-    for expected, got in zip(sequential, concurrent):
-        assert np.array_equal(expected, got)
-    assert not np.array_equal(sequential[0], sequential[1])
 
 
 def test_preset_endpoints(client, tmp_path):

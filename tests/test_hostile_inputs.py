@@ -345,8 +345,10 @@ def test_finding_3_sixteen_bit_greyscale_renders_as_its_eight_bit_twin(client, t
 
 def test_four_clients_get_exactly_their_solo_renders(server):
     _, url = server
-    cases = [{"self_temporal": v, "seed": 20 + i} for i, v in enumerate((0.0, 0.5, 2.0, 0.8))]
+    cases = [{"self_temporal": 0.0, "seed": 20}, {"self_temporal": 2.0, "seed": 21},
+             {"cross_structural": 0.5, "seed": 22}, {"cross_temporal": 3.0, "seed": 23}]
     solo = [read_mp4(preview(connect(url), **c)[2]) for c in cases]
+    assert len({video.tobytes() for video in solo}) == len(cases)  # a mix-up would show
     start = threading.Barrier(len(cases))
     deadline = time.monotonic() + 60
 
