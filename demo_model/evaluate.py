@@ -115,11 +115,13 @@ def evaluate(previewer: Previewer, images: list[Image.Image], settings: RenderSe
         floor.append(float(mean_abs_diff(again, base)))
         for field in FIELDS:
             for value in PROBE_VALUES:
-                reused = (field, value) == ("self_temporal", 0.0) and settings.motion_bucket_id in off
-                patched = (off[settings.motion_bucket_id] if reused
-                           else previewer.render(image, settings, Multipliers(**{field: value})).patched)
+                temporal_off = (field, value) == ("self_temporal", 0.0)
+                if temporal_off and settings.motion_bucket_id in off:
+                    patched = off[settings.motion_bucket_id]
+                else:
+                    patched = previewer.render(image, settings, Multipliers(**{field: value})).patched
                 change[f"{field}={value:g}"].append(float(mean_abs_diff(patched, base)))
-                if field == "self_temporal" and value == 0.0:
+                if temporal_off:
                     motion_off.append(float(temporal_change(patched).mean()))
                     first_last_off.append(_first_last(patched))
                     truth_off.append(_error_after_first(patched, clip))

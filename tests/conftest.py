@@ -14,8 +14,9 @@ def unet():
 # Two threads in one process; one per worker when pytest-xdist runs the suite on two (two cores),
 # and one for the commands its tests start. Set now, so the session's and modules' fixtures render
 # with it too: more threads than cores make every process wait on the others' spinning threads.
-THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
-if os.environ.get("PYTEST_XDIST_WORKER"):
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+THREADS = 1 if WORKER else 2
+if WORKER:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(THREADS)
 

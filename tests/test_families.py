@@ -1,14 +1,12 @@
 """Other video families: the patcher follows ComfyUI's SVD rule exactly and says what that means there."""
 
-import subprocess
-
 import pytest
 import torch
 from safetensors.torch import save_file
 
 import patcher
-from checkpoints._cli import main
 from patcher import detect_family, family_warnings
+from test_bake import run_cli
 from tiny_models import sgm_state_dict, tiny_unet
 
 
@@ -76,12 +74,8 @@ def test_inspect_and_bake_warn_on_another_family_but_keep_comfyui_parity(tmp_pat
     torch.manual_seed(0)
     save_file({k: torch.randn(2, 2) for k in names}, str(path))
 
-    def run(*args):
-        code = main(list(args))
-        return subprocess.CompletedProcess(args, code, *capsys.readouterr())
-
-    inspected = run("inspect", str(path))
+    inspected = run_cli(capsys, "inspect", str(path))
     assert "warning: this checkpoint is AnimateDiff, not SVD" in inspected.stderr
     assert "self_structural: 14 tensors" in inspected.stdout  # what ComfyUI's node would scale, listed as it is
-    baked = run("bake", str(path), str(tmp_path / "out.safetensors"), "--self-temporal", "0.5")
+    baked = run_cli(capsys, "bake", str(path), str(tmp_path / "out.safetensors"), "--self-temporal", "0.5")
     assert baked.returncode == 0 and "do not reach them" in baked.stderr
