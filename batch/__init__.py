@@ -3,20 +3,33 @@ resumable, with a results table and an HTML report.
 
 ``python -m batch run PLAN`` and ``python -m batch report RESULTS``.
 Ray, pyarrow and matplotlib are needed here only (``requirements-batch.txt``); the app imports none.
+Names load on first use, so reading a plan's text (``read_plan_doc``) needs no torch.
 """
 
-from ._cli import batch_main, report_main
-from ._engines import estimate, run_batch
-from ._plan import Job, PlanError, load_plan
-from ._report import write_report
+import importlib
 
-__all__ = [
-    "Job",
-    "PlanError",
-    "batch_main",
-    "estimate",
-    "load_plan",
-    "report_main",
-    "run_batch",
-    "write_report",
-]
+_HOMES = {
+    "Job": "._plan",
+    "PlanDoc": "._plan_doc",
+    "PlanError": "._plan_doc",
+    "batch_main": "._cli",
+    "estimate": "._engines",
+    "load_plan": "._plan",
+    "read_plan_doc": "._plan_doc",
+    "report_main": "._cli",
+    "run_batch": "._engines",
+    "write_report": "._report",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'batch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
