@@ -30,7 +30,7 @@ from ._render import (
     RenderSettings,
     preview_settings,
 )
-from ._gpu import RenderJob, estimate_gpu_seconds, gpu_render_frames, on_zerogpu, render_frames
+from ._gpu import RenderJob, compile_ahead_of_time, estimate_gpu_seconds, gpu_render_frames, on_zerogpu, render_frames
 from ._studio import PreviewOutcome, Studio
 from ._sweep import MAX_SWEEP_SEEDS, MAX_SWEEP_VALUES, SWEEPABLE, parse_sweep, sweep
 
@@ -59,6 +59,7 @@ __all__ = [
     "Studio",
     "add_model_options",
     "bucket_for",
+    "compile_ahead_of_time",
     "contact_sheet",
     "difference",
     "estimate_gpu_seconds",

@@ -26,7 +26,9 @@ from PIL import Image
 
 from controls import Multipliers, patched_steps
 
+from ._aot import AotPackage, build_package, install
 from ._errors import PreviewError, RenderCancelled
+from ._images import prepare_image
 from ._live import LiveFn, live_strip
 from ._loading import LoadedModel, zerogpu_host
 
@@ -122,7 +124,8 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
     steps = settings.steps
     window = range(0) if multipliers.is_identity else patched_steps(settings.start, settings.end, steps)
     unet = model.pipe.unet
-    compiled = getattr(unet, "_compiled_call_impl", None) is not None  # a compiled UNet is never swapped
+    compiled = getattr(unet, "_compiled_call_impl", None) is not None  # a torch.compiled UNet is never swapped
+    own_forward = unet.__dict__.get("forward")  # an ahead-of-time compiled forward (preview._aot) stays
     first = window.start if window and resume is not None and len(resume) == steps and not compiled else 0
     kept: list[np.ndarray] = []
     calls, finished = [0], [0]  # UNet calls made, steps finished
@@ -138,7 +141,7 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
         if multipliers.is_identity:  # a baseline keeps its latents for later resumes
             kept.append(callback_kwargs["latents"].detach().float().cpu().numpy().copy())
         if step + 1 == first:  # the skipped steps end here: continue from the baseline's latents, exactly
-            unet.__dict__.pop("forward")
+            restore_forward()
             latents = callback_kwargs["latents"]
             callback_kwargs["latents"] = torch.from_numpy(resume[step]).to(device=latents.device, dtype=latents.dtype)
         patch_for(step + 1)
@@ -151,6 +154,12 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
             live(live_strip(model.pipe.vae, estimate[0] if estimate else callback_kwargs["latents"]),
                  f"step {step + 1} of {steps}")
         return callback_kwargs
+
+    def restore_forward() -> None:
+        if own_forward is None:
+            unet.__dict__.pop("forward", None)
+        else:
+            unet.forward = own_forward
 
     def step_keeping_estimate(*args, **kwargs):
         out = scheduler_step(*args, **kwargs)
@@ -196,7 +205,7 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
     finally:
         for hook in hooks:
             hook.remove()
-        unet.__dict__.pop("forward", None)
+        restore_forward()
         scheduler.__dict__.pop("step", None)
     frames = result.frames[0]  # (F, H, W, 3) float in [0, 1]
     return Rendered((np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8), tuple(kept), calls[0] - first)
@@ -296,11 +305,32 @@ def on_zerogpu() -> bool:
     return spaces is not None and zerogpu_host()
 
 
+def aot_package(model_id: int, image: np.ndarray, settings) -> AotPackage:
+    """The UNet of a registered model compiled ahead of time for renders of ``image`` (prepared) with
+    ``settings``: on the GPU's clock, so on ZeroGPU it runs in a worker, as Hugging Face documents."""
+    return build_package(_MODELS[model_id], image, settings, zerogpu=on_zerogpu())
+
+
+# Hugging Face's ZeroGPU ahead-of-time guide (the "zerogpu-aoti" blog post) gives its start-up compile 1500 s.
+AOT_COMPILE_SECONDS = 1500
+
 if spaces is not None:
     # Decorated at import, as ZeroGPU requires (it checks for a GPU function at start-up).
     gpu_render_frames = spaces.GPU(duration=estimate_gpu_seconds)(render_frames)
+    gpu_aot_package = spaces.GPU(duration=AOT_COMPILE_SECONDS)(aot_package)
 else:
     gpu_render_frames = render_frames
+    gpu_aot_package = aot_package
+
+
+def compile_ahead_of_time(model: LoadedModel, image: Image.Image, settings, runner: Callable | None = None):
+    """Compile ``model``'s UNet ahead of time for renders with ``settings`` (their size and frames) and
+    install it; slider changes reach it without recompiling (``preview._aot``). ``image`` only gives the
+    captured call its values. Returns the installed ``CompiledForward``."""
+    width, height = settings.resolved_size(model)
+    prepared = np.asarray(prepare_image(image, width, height).convert("RGB"))
+    package = (runner or gpu_aot_package)(register_model(model), prepared, settings)
+    return install(model, package)
 
 
 def runs_isolated(runner: Callable) -> bool:

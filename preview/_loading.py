@@ -193,7 +193,8 @@ def load_model(
 
     ``compile`` compiles the UNet once (``torch.compile``) for dedicated GPUs. The multipliers are
     applied in place to the parameters, which the compiled graph reads as inputs, so moving a
-    slider needs no recompilation. ZeroGPU does not support it.
+    slider needs no recompilation. ZeroGPU does not support ``torch.compile``: there the app compiles
+    the UNet ahead of time at start-up instead (``compile_ahead_of_time``), and this does nothing.
 
     A single-file checkpoint (``source`` a ``.safetensors`` file) gives every part it holds; what
     it lacks (a UNet-only fine-tune's VAE and image encoder) comes from ``base``, a folder or Hub
@@ -207,8 +208,6 @@ def load_model(
         source = resolve_source(source)
     device, dtype = resolve_placement(device, dtype)
     numerics = check_numerics(numerics)
-    if compile and zerogpu_host():
-        raise ModelLoadError("--compile is for dedicated GPUs; ZeroGPU does not support torch.compile")
 
     release_hints = ""  # text that may name the release (1.1): a single file's metadata
     if source.kind == "file":
@@ -225,7 +224,7 @@ def load_model(
         pipe.to(device)
     if forward_chunking:
         pipe.unet.enable_forward_chunking()
-    if compile:
+    if compile and not zerogpu_host():
         pipe.unet.compile()  # in place: pipe.unet keeps its type, config and parameters
     pipe.set_progress_bar_config(disable=True)
 
@@ -398,7 +397,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--forward-chunking", action="store_true",
                         help="chunk the UNet's feed-forward layers (less memory)")
     parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the UNet once (dedicated GPUs, not ZeroGPU)")
+                        help="compile the UNet once: torch.compile, or ahead of time on ZeroGPU "
+                        "(where the app always does, at start-up)")
     parser.add_argument("--base", help="with a single-file checkpoint that lacks parts (a UNet-only fine-tune): "
                         "the folder or Hub id they come from")
     parser.add_argument("--numerics", choices=NUMERICS, default=NUMERICS[0],

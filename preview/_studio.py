@@ -23,7 +23,7 @@ from ._budget import CostModel, Estimate, check_budget
 from ._encode import OutputDir, write_mp4
 from ._images import crop_note, load_image
 from ._live import LiveFn
-from ._gpu import gpu_class
+from ._gpu import compile_ahead_of_time, gpu_class
 from ._errors import PreviewError
 from ._loading import ModelHolder, ModelSource, resolve_source
 from ._motion import METER_BUCKETS, MotionReading, read_motion
@@ -107,6 +107,12 @@ class Studio:
 
     def default_settings(self, full: bool = False) -> RenderSettings:
         return (full_settings if full else preview_settings)(self.model.loaded or self.source)
+
+    def compile_ahead_of_time(self, image: str) -> None:
+        """Load the model and compile its UNet ahead of time for the page's default renders (ZeroGPU's
+        start-up; ``preview._aot``), on the GPU function's clock."""
+        self.previewer()  # loads the model
+        compile_ahead_of_time(self.model.get(), image, self.default_settings())
 
     def fit_import(self, settings: Mapping) -> tuple[dict, list[str]]:
         """Settings from another tool (a ComfyUI workflow) made what this model renders: on a small model
