@@ -2,15 +2,17 @@
 
     python bench/gpu.py                  # CUDA, float16, SVD-XT; under 8 minutes on an H200; no Hub
     python bench/gpu.py --tiny           # the embedded demo model on the CPU (CI runs this)
-    python bench/gpu.py --json out.json  # where the figures go (default bench/gpu.json)
+    python bench/gpu.py --json out.json  # also write the figures as JSON (the run prints them)
 
 Measures, in one run: moving the pipeline to the device; seconds per denoising step and per
 side-by-side preview (first preview = baseline + patched, slider change = patched only) against a
 plain diffusers call at the preview size and at native sizes; applying and restoring all four
 multiplier groups (ms, and as a share of one step); peak GPU memory per setting and per
-decode_chunk_size; and with torch.compile, the speed-up and proof (dynamo's graph count) that a
-slider change takes effect in the compiled UNet without recompiling. The per-step figures are what
-preview/_gpu.py's STEP_SECONDS table wants for this GPU class.
+decode_chunk_size; with ahead-of-time compilation (AOTInductor, what ZeroGPU runs), eager vs
+compiled per step, the compile's time and proof that a slider change takes effect with one compile;
+and with torch.compile, the speed-up and proof (dynamo's graph count) that a slider change takes
+effect in the compiled UNet without recompiling. The per-step figures are what preview/_gpu.py's
+STEP_SECONDS table wants for this GPU class.
 """
 
 from __future__ import annotations
@@ -172,6 +174,43 @@ def quick_cpu_kernels() -> None:
     inductor.aot_inductor.debug_compile = True  # -O0 for every C++ build, not only AOTInductor's
 
 
+def measure_aot(model: LoadedModel, image, settings: RenderSettings) -> dict:
+    """Eager vs ahead-of-time compiled, per step, on the same model; the compiled forward is removed after."""
+    eager = Previewer(model)
+    eager_first = eager.render(image, settings, FIRST).patched
+    _, eager_steps = step_times(eager, image, settings, CHANGE)
+    compiles = []
+    package = torch._inductor.aoti_compile_and_package
+
+    def counted(*args, **kwargs):
+        compiles.append(1)
+        return package(*args, **kwargs)
+
+    torch._inductor.aoti_compile_and_package = counted
+    try:
+        forward, compile_s = timed(lambda: preview.compile_ahead_of_time(model, image, settings))
+    finally:
+        torch._inductor.aoti_compile_and_package = package
+    try:
+        compiled = Previewer(model)
+        _, first_s = timed(lambda: compiled.render(image, settings, FIRST))  # loads the package here
+        first = compiled.render(image, settings, FIRST).patched
+        change_s, aot_steps = step_times(compiled, image, settings, CHANGE)
+        changed = compiled.render(image, settings, CHANGE).patched
+    finally:
+        model.pipe.unet.__dict__.pop("forward", None)
+    return {
+        "compile_s": compile_s,
+        "first_compiled_preview_s": first_s,
+        "aot_step_over_eager_step": statistics.median(aot_steps) / statistics.median(eager_steps),
+        "aot_slider_change_s": change_s,
+        "compiles": len(compiles),
+        "eager_fallback_calls": forward.calls["eager"],
+        "slider_change_takes_effect": not np.array_equal(first, changed),
+        "max_difference_from_eager_levels": int(np.abs(first.astype(int) - eager_first.astype(int)).max()),
+    }
+
+
 def measure_compile(model: LoadedModel, image, settings: RenderSettings) -> dict:
     counters = torch._dynamo.utils.counters
     eager = Previewer(model)
@@ -200,8 +239,9 @@ def measure_compile(model: LoadedModel, image, settings: RenderSettings) -> dict
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiny", action="store_true", help="the demo model on the CPU, for CI")
-    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "gpu.json")
-    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile measurements")
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON too")
+    parser.add_argument("--no-compile", action="store_true", help="skip the compile measurements (AoT and "
+                        "torch.compile)")
     parser.add_argument("--inductor-cache", type=Path, help="Inductor's cache folder (default: a fresh one for this "
                         "run, removed at the end, so a compile killed earlier can never break this one)")
     args = parser.parse_args(argv)
@@ -237,16 +277,20 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
         small = native.replace(frames=2, steps=2, decode_chunk_size=2) if args.tiny else list(settings.values())[0]
         if args.tiny:
             quick_cpu_kernels()
+        report["aot"] = measure_aot(model, image, small)  # first: torch.compile below compiles the module in place
         report["compile"] = measure_compile(model, image, small)
         if args.tiny:
             report["compile"]["cpu_kernels"] = "scalar, -O0 (built to check the compile, not for speed)"
     print(f"load to device {load_s:.2f} s; apply + restore of all four groups "
           f"{report['patch']['apply_and_restore_ms']:.2f} ms ({report['patch']['share_of_one_step']:.2%} of a step)")
     print(f"peak memory by decode_chunk_size: {report['decode_chunk_peak_mib']}")
+    if "aot" in report:
+        print("ahead of time: " + ", ".join(f"{k} {v}" for k, v in report["aot"].items()))
     if "compile" in report:
         print("compile: " + ", ".join(f"{k} {v}" for k, v in report["compile"].items()))
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
     return report
 
 

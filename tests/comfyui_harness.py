@@ -19,6 +19,17 @@ _STUB = Path(__file__).resolve().parent / "comfyui_stub"
 _SNAPSHOT = ROOT.parent / "shared" / "third_party" / "ComfyUI"
 
 
+@functools.cache
+def node_setting():
+    """The node's plain-Python half (``setting.py``), read from its file: the package's __init__ needs ComfyUI."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lab_node_setting", NODE_DIR / "setting.py")
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def comfyui_dir() -> Path | None:
     configured = os.environ.get("COMFYUI_DIR")
     folder = Path(configured) if configured else _SNAPSHOT

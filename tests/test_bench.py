@@ -19,6 +19,10 @@ def test_gpu_benchmark_runs_tiny_on_the_cpu(tmp_path):
         assert figures["first_preview_s"] > 0 and figures["slider_change_s"] > 0  # ratios are printed, not asserted
     assert 0 < report["patch"]["apply_and_restore_ms"] and report["patch"]["tensors"] == 56
     assert set(report["decode_chunk_peak_mib"]) == {"2", "4", "8"}
+    assert report["aot"]["compiles"] == 1 and report["aot"]["eager_fallback_calls"] == 0
+    assert report["aot"]["slider_change_takes_effect"] is True
+    assert report["aot"]["max_difference_from_eager_levels"] <= 2
+    assert report["aot"]["aot_step_over_eager_step"] > 0  # a ratio to print, not a speed to assert
     assert report["compile"]["recompiles_on_slider_changes"] == 0
     assert report["compile"]["slider_change_takes_effect"] is True
     assert report["compile"]["max_difference_from_eager_levels"] <= 2

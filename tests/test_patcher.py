@@ -6,6 +6,7 @@ import torch
 import controls
 import patcher
 from patcher import AttentionPatch, Multipliers, PatchError, classify_key, match_key, patch_state_dict
+from comfyui_harness import node_setting
 from tiny_models import TINY_TARGETS_PER_FIELD, sgm_state_dict, tiny_unet, unet_inputs
 
 KEY_CASES = [
@@ -245,3 +246,14 @@ def test_scale_tensor_uses_float32_even_for_float64():
     t = torch.tensor([1.0 / 3.0], dtype=torch.float64)
     expected = (t.float() * 1.1).double()
     assert torch.equal(patcher.scale_tensor(t, 1.1), expected)
+
+
+def test_the_node_scales_the_tensors_the_app_scales():
+    keys = ["diffusion_model.input_blocks.1.1.time_stack.0.attn1.to_out.0.weight",
+            "diffusion_model.middle_block.1.transformer_blocks.0.attn2.to_out.0.bias",
+            "diffusion_model.output_blocks.5.1.time_stack.0.attn2.to_out.0.weight",
+            "diffusion_model.output_blocks.5.0.time_stack.in_layers.0.weight",
+            "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight"]
+    for key in keys:
+        ours = match_key(key)
+        assert node_setting().key_target(key) == (None if ours is None else (ours.field, ours.region))

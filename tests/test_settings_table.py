@@ -1,0 +1,67 @@
+"""The settings table is the one definition: everything that lists settings grows with it."""
+
+import argparse
+import dataclasses
+import inspect
+
+import gradio as gr
+import pytest
+
+import app
+import controls
+import presets
+import preview
+from controls import SETTINGS, Setting, settings_dataclass, with_named_parameters
+
+EXTRA = Setting("shift", float, 0.0, 4.0, 1.0, "Shift", "a setting that does not exist yet", step=0.1)
+EXTENDED = (*SETTINGS, EXTRA)
+
+
+def test_adding_one_table_entry_grows_every_consumer_by_exactly_that_entry():
+    # RenderSettings (the dataclass)
+    before = [f.name for f in dataclasses.fields(settings_dataclass(SETTINGS))]
+    after = [f.name for f in dataclasses.fields(settings_dataclass(EXTENDED))]
+    assert before == [f.name for f in dataclasses.fields(preview.RenderSettings)]
+    assert after == before + ["shift"]
+    assert settings_dataclass(EXTENDED)().shift == 1.0
+    with pytest.raises(ValueError, match="shift must be between 0.0 and 4.0"):
+        settings_dataclass(EXTENDED)(shift=5)
+
+    # the CLI parser
+    def flags(table):
+        parser = argparse.ArgumentParser()
+        controls.add_setting_options(parser, table)
+        return {a.dest for a in parser._actions} - {"help"}
+
+    assert flags(EXTENDED) - flags(SETTINGS) == {"shift"}
+    assert len(flags(SETTINGS)) == len(SETTINGS)
+
+    # the UI inputs
+    defaults = preview.RenderSettings()
+    with gr.Blocks():
+        plain = app.setting_inputs(defaults)
+        extended = app.setting_inputs(defaults, EXTENDED)
+    assert list(extended) == list(plain) + ["shift"]
+    assert extended["shift"].maximum == 4.0 and extended["shift"].value == 1.0
+
+    # the preset schema's checks (a shared entry is carried by presets and links)
+    with pytest.raises(ValueError, match="unknown setting 'shift'"):
+        controls.check_settings({"shift": 2.0}, SETTINGS)
+    assert controls.check_settings({"shift": 2}, EXTENDED) == {"shift": 2.0}
+
+    # the handlers' keyword parameters
+    def handler(image, settings, request=None):
+        return settings
+
+    plain_params = list(inspect.signature(with_named_parameters(handler)).parameters)
+    extended_params = list(inspect.signature(with_named_parameters(handler, table=EXTENDED)).parameters)
+    assert extended_params == plain_params[:-1] + ["shift", "request"]
+
+
+def test_the_app_and_cli_list_the_table_in_order():
+    names = [s.name for s in SETTINGS]
+    start = 2 + len(controls.FIELDS) + len(controls.REGION_PARAMS)  # self, image, the multipliers, the regions
+    assert list(inspect.signature(app.Lab.preview).parameters)[start:start + len(names)] == names
+    assert presets.PRESET_SETTINGS == tuple(s for s in SETTINGS if s.shared)
+    assert [f.name for f in dataclasses.fields(preview.RenderSettings)] == names
+    assert {s.name: s.default for s in SETTINGS} == preview.RenderSettings().as_dict()
