@@ -1,4 +1,4 @@
-"""The README's figures, measured on the embedded demo model.
+"""The docs' figures, measured on the embedded demo model.
 
     python docs/figures.py schedule     # docs/schedule-end-sweep.png: the schedule's end swept
     python docs/figures.py meter        # docs/motion-meter.png: the motion meter's curve

@@ -19,6 +19,7 @@ class VideoFamily:
     full_steps: int  # the family's own default number of denoising steps
     max_decode_chunk: int  # frames its VAE decodes at once by default
     preview: dict[str, Any]  # fast preview settings for full-size checkpoints
+    hub_ids: tuple[str, ...] = ()  # its releases on the Hugging Face Hub, the first the one to suggest
 
     def native_size_of(self, latent_size: int | None, vae_scale: int) -> tuple[int, int]:
         """Full-size configs state a square latent size (or none) but were trained at ``native_size``; toy
@@ -37,6 +38,8 @@ SVD = VideoFamily(
     full_steps=25,
     max_decode_chunk=14,
     preview={"frames": 8, "steps": 10, "width": 512, "height": 320, "decode_chunk_size": 8},
+    hub_ids=("stabilityai/stable-video-diffusion-img2vid-xt", "stabilityai/stable-video-diffusion-img2vid",
+             "stabilityai/stable-video-diffusion-img2vid-xt-1-1"),
 )
 
 PIPELINE_FAMILIES: dict[str, VideoFamily] = {family.pipeline_class: family for family in (SVD,)}

@@ -25,6 +25,7 @@ from ._images import crop_note, load_image
 from ._live import LiveFn
 from ._gpu import compile_ahead_of_time, gpu_class
 from ._errors import PreviewError
+from ._families import SVD
 from ._loading import ModelHolder, ModelSource, resolve_source
 from ._motion import METER_BUCKETS, MotionReading, read_motion
 from ._metrics import Metrics
@@ -102,7 +103,7 @@ class Studio:
         if source.is_demo:
             return (f"**Model:** embedded demo model — a tiny SVD-architecture model trained on generated shapes, "
                     f"not SVD · {device} · {dtype} · {numerics}{sampling}. Point `SVD_MODEL` (or `--model`) at a "
-                    "diffusers folder or `stabilityai/stable-video-diffusion-img2vid-xt` for real SVD.")
+                    f"diffusers folder or `{SVD.hub_ids[0]}` for real SVD.")
         return f"**Model:** `{source.location}` · {device} · {dtype} · {numerics}{sampling}"
 
     def default_settings(self, full: bool = False) -> RenderSettings:
