@@ -15,6 +15,7 @@ _HOMES = {
     "batch_main": "._cli",
     "estimate": "._engines",
     "load_plan": "._plan",
+    "load_results": "._report",
     "read_plan_doc": "._plan_doc",
     "report_main": "._cli",
     "run_batch": "._engines",

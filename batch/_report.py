@@ -37,7 +37,8 @@ def load_results(path: str | os.PathLike):
                     path / "results.csv")
     if not path.is_file():
         raise PreviewError(f"{path}: no results table (run python -m batch run PLAN first)")
-    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    # round_trip: the floats as written (pandas before 3.0 reads CSV floats to the nearest few ulps by default)
+    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, float_precision="round_trip")
     missing = [c for c in ("job_id", "image", "seed", *FIELDS, *(m for m, _ in METRICS)) if c not in table.columns]
     if missing:
         raise PreviewError(f"{path.name} is not a batch results table: no column {', '.join(missing)}")

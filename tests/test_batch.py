@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from batch import PlanError, batch_main, estimate, load_plan, report_main, run_batch, write_report
+from batch import PlanError, batch_main, estimate, load_plan, load_results, report_main, run_batch, write_report
 from preview import DEMO_MODEL_DIR
 from tiny_models import count_renders
 
@@ -44,7 +44,7 @@ def local_results(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         renders = count_renders(monkeypatch)
         report = run_batch(plan, progress=False, save_videos=True)
-    return SimpleNamespace(report=report, table=pd.read_csv(report.table), renders=renders, folder=folder)
+    return SimpleNamespace(report=report, table=load_results(report.table), renders=renders, folder=folder)
 
 
 def test_the_local_engine_renders_each_groups_baseline_once(tmp_path, local_results):
@@ -72,7 +72,7 @@ def test_ray_with_a_killed_worker_gives_the_local_table_bitwise_and_every_job_on
             killed.append(victim)
 
     report = run_batch(plan, engine="ray", workers=2, progress=False, on_result=kill_a_worker)
-    table = pd.read_csv(report.table)
+    table = load_results(report.table)
     local = local_results.table
     assert killed and report.done == len(table) == 12 and table.job_id.is_unique
     columns = ["job_id", "group_id", "seed", "self_temporal", "baseline_sha256", "patched_sha256",
@@ -89,12 +89,12 @@ def test_an_interrupted_run_resumes_and_renders_only_what_is_missing(tmp_path, c
             raise KeyboardInterrupt
 
     first = run_batch(plan, progress=False, on_result=interrupt)
-    assert first.interrupted and first.done == 5 and len(pd.read_csv(first.table)) == 5
+    assert first.interrupted and first.done == 5 and len(load_results(first.table)) == 5
     expected = estimate(plan)
     assert expected["to_do"] == 7
     counted_renders.clear()
     second = run_batch(plan, progress=False)
-    table = pd.read_csv(second.table)
+    table = load_results(second.table)
     assert not second.interrupted and second.already_done == 5 and second.done == 7
     assert sum(counted_renders) == second.renders == expected["renders"]
     columns = ["job_id", "patched_sha256"]

@@ -10,7 +10,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from batch import PlanError, batch_main, estimate, load_plan, run_batch
+from batch import PlanError, batch_main, estimate, load_plan, load_results, run_batch
 from preview import DEMO_MODEL_DIR
 
 EXAMPLES = DEMO_MODEL_DIR.parent.parent / "examples"
@@ -44,7 +44,7 @@ def test_presets_that_differ_only_in_regions_are_two_jobs_and_two_rows(tmp_path)
     plan = load_plan(plan_path)
     assert len(plan.grid) == 2
     report = run_batch(plan, progress=False)
-    table = pd.read_csv(report.table)
+    table = load_results(report.table)
     assert report.jobs == 2 and table["job_id"].nunique() == 2
     assert sorted(zip(table["up.self_temporal"], table["down.self_temporal"])) == [(0.5, 1.0), (1.0, 0.5)]
     assert (table["self_temporal"] == 0.8).all()
