@@ -22,7 +22,8 @@ from ._errors import CheckpointError
 from ._files import atomic_folder, atomic_output, atomic_write_bytes, check_output, regular_file
 from ._safetensors import Header, TensorInfo, read_header, read_tensor, torch_dtype, write_tensors
 from ._rules import Move
-from ._svd_file import COMPONENTS, CONFIGS_METADATA_KEY, LABELS, ReadPlan, plan_read, plan_write, scheduler_config
+from ._fit import COMPONENTS, LABELS, check_fits, read_json_object
+from ._svd_file import CONFIGS_METADATA_KEY, ReadPlan, plan_read, plan_write, scheduler_config
 
 WEIGHTS_FILE = {"unet": "diffusion_pytorch_model.safetensors", "vae": "diffusion_pytorch_model.safetensors",
                 "image_encoder": "model.safetensors"}
@@ -61,16 +62,24 @@ class TensorFiles:
         return read_tensor(f, header, info)
 
 
-def weight_files(folder: Path, component: str) -> list[Path]:
-    """A component's weights: the full-precision files, or the fp16 variant where only it is there."""
+def weight_files(folder: Path, component: str, prefer_fp16: bool = False) -> list[Path]:
+    """A component's weights as diffusers reads them: the full-precision files, or the fp16 variant where
+    only it is there (or where ``prefer_fp16`` and it is)."""
     files = sorted(p for p in (folder / component).glob("*.safetensors") if p.is_file())
     full = [p for p in files if not FP16_WEIGHTS.search(p.name) and "." not in p.name.removesuffix(".safetensors")]
     half = [p for p in files if FP16_WEIGHTS.search(p.name)]
     if not (full or half):
         found = sorted(p.name for p in (folder / component).iterdir()) if (folder / component).is_dir() else []
         raise CheckpointError(f"{folder} has no .safetensors weights for its {LABELS[component]} "
-                         f"({component}/ holds {', '.join(found) or 'nothing'})")
-    return full or half
+                              f"({component}/ holds {', '.join(found) or 'nothing'})")
+    return (half if prefer_fp16 and half else full) or half
+
+
+def check_folder_fits(folder: Path, component: str, prefer_fp16: bool = False) -> None:
+    """A folder's part holds exactly its architecture's tensors (``check_fits``), read from the headers only."""
+    config = read_json_object(folder / component / CONFIG_FILE[component])
+    with TensorFiles([("", path) for path in weight_files(folder, component, prefer_fp16)]) as tensors:
+        check_fits(component, config, tensors.shapes, f"{folder / component}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,12 +103,12 @@ def _folder_to_file(src: Path, dst: Path, force: bool) -> ConvertReport:
     if dst.suffix != ".safetensors":
         raise CheckpointError(f"{src} is a folder, so it is converted to one file, and {dst} does not end in "
                               ".safetensors")
-    model_index = _read_json(src / "model_index.json") if (src / "model_index.json").is_file() else {}
+    model_index = read_json_object(src / "model_index.json") if (src / "model_index.json").is_file() else {}
     if model_index.get("_class_name") != "StableVideoDiffusionPipeline":
         raise CheckpointError(f"{src} is not a diffusers StableVideoDiffusionPipeline folder "
                               "(see its model_index.json)")
     config_files = [src / c / CONFIG_FILE[c] for c in CONFIG_FILE if (src / c / CONFIG_FILE[c]).is_file()]
-    configs = {path.parent.name: _read_json(path) for path in config_files}
+    configs = {path.parent.name: read_json_object(path) for path in config_files}
     configs["model_index"] = model_index
     check_configs(configs, str(src))
     files = [(f"{c}/", path) for c in COMPONENTS for path in weight_files(src, c)]
@@ -107,22 +116,12 @@ def _folder_to_file(src: Path, dst: Path, force: bool) -> ConvertReport:
     with TensorFiles(files) as tensors:
         shapes = {c: {n.split("/", 1)[1]: s for n, s in tensors.shapes.items() if n.startswith(c + "/")}
                   for c in COMPONENTS}
+        for component in COMPONENTS:  # what the loader accepts, and nothing else
+            check_fits(component, configs.get(component, {}), shapes[component], f"{src}/{component}")
         moves = plan_write(shapes, configs)
         metadata = {CONFIGS_METADATA_KEY: json.dumps(configs, sort_keys=True)}
         written = _write_file(dst, force, moves, tensors, metadata)
     return ConvertReport("folder -> file", len(moves), written, [])
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        doc = json.loads(regular_file(path, "configuration file").read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} is not JSON: {' '.join(str(exc).split())}") from None
-    except RecursionError:
-        raise CheckpointError(f"{path} is nested too deeply") from None
-    if not isinstance(doc, dict):
-        raise CheckpointError(f"{path} must hold a JSON object")
-    return doc
 
 
 def _file_to_folder(src: Path, dst: Path, force: bool, frames: int | None) -> ConvertReport:
@@ -132,6 +131,8 @@ def _file_to_folder(src: Path, dst: Path, force: bool, frames: int | None) -> Co
         missing = [LABELS[c] for c in COMPONENTS if c not in plan.moves]
         if missing:
             raise CheckpointError(f"{src} holds no {' or '.join(missing)}; a diffusers folder needs the whole pipeline")
+        for component in COMPONENTS:  # what the loader accepts, and nothing else
+            check_fits(component, plan.configs[component], plan.shapes[component], str(src))
         count = written = 0
         with atomic_folder(dst, replace=force) as build:
             for component in COMPONENTS:

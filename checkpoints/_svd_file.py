@@ -21,7 +21,6 @@ conditioner's copy, and with ``quant_conv`` folded into its last convolution int
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 
@@ -34,6 +33,7 @@ from ._configs import (
     vae_config,
 )
 from ._errors import CheckpointError
+from ._fit import COMPONENTS, parse_json_object
 from ._naming import NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
 from ._rules import (
     IMAGE_ENCODER_RULES,
@@ -45,7 +45,6 @@ from ._rules import (
     to_sgm,
 )
 
-COMPONENTS = ("unet", "vae", "image_encoder")
 UNET_PREFIXES = ("model.diffusion_model.", "diffusion_model.")
 _BARE_UNET = ("input_blocks.", "middle_block.", "output_blocks.", "time_embed.", "label_emb.", "out.")
 VAE_PREFIX = "first_stage_model."
@@ -55,7 +54,6 @@ IMAGE_ENCODER_PREFIX = OPEN_CLIP_PREFIX + "visual."
 SAMPLING_KEYS = {"edm_vpred.sigma_max": "sigma_max", "edm_vpred.sigma_min": "sigma_min"}  # ComfyUI's, one value each
 CONFIGS_METADATA_KEY = "diffusers_configs"  # the source folder's configurations, written by the converter
 MAX_LAYERS_PER_BLOCK, MAX_LEVELS = 16, 8  # far past SVD's 2 and 4: bounds what a file's indices can make us build
-LABELS = {"unet": "UNet", "vae": "VAE", "image_encoder": "image encoder"}
 
 
 @dataclasses.dataclass
@@ -220,11 +218,8 @@ def _levels(names: list[str], prefix: str) -> int:
 def _file_configs(metadata: dict[str, str], filename: str) -> dict[str, dict]:
     if CONFIGS_METADATA_KEY not in metadata:
         return {}
-    try:
-        configs = json.loads(metadata[CONFIGS_METADATA_KEY])
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{filename}: metadata {CONFIGS_METADATA_KEY} is not JSON ({exc})") from None
-    if not isinstance(configs, dict) or not all(isinstance(v, dict) for v in configs.values()):
+    configs = parse_json_object(metadata[CONFIGS_METADATA_KEY], f"{filename}: metadata {CONFIGS_METADATA_KEY}")
+    if not all(isinstance(v, dict) for v in configs.values()):
         raise CheckpointError(f"{filename}: metadata {CONFIGS_METADATA_KEY} must map component names to configurations")
     return configs
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -16,7 +15,8 @@ from typing import Iterator
 
 import torch
 
-from checkpoints import COMPONENTS, FP16_WEIGHTS, LABELS, CheckpointError, regular_file, release_name, svd_xt_config
+from checkpoints import (COMPONENTS, FP16_WEIGHTS, LABELS, CheckpointError, check_folder_fits, read_json_object,
+                         regular_file, release_name, svd_xt_config)
 from patcher import AttentionPatch
 
 from ._errors import ModelLoadError
@@ -249,7 +249,10 @@ def _check_folder(source: ModelSource) -> None:
     index = Path(source.location) / "model_index.json"
     if not index.is_file():
         raise ModelLoadError(f"{source.location} has no model_index.json; it is not a diffusers pipeline folder")
-    class_name = json.loads(index.read_text()).get("_class_name")
+    try:
+        class_name = read_json_object(index).get("_class_name")
+    except CheckpointError as exc:
+        raise ModelLoadError(str(exc)) from None
     if class_name not in PIPELINE_FAMILIES:
         raise ModelLoadError(f"{source.location} holds a {class_name}, not a StableVideoDiffusionPipeline")
 
@@ -268,6 +271,12 @@ def _load_pretrained(source: ModelSource, dtype: torch.dtype, **components):
         variant = "fp16" if dtype == torch.float16 else None
     else:
         variant = _folder_variant(Path(source.location), dtype, skip=tuple(components))
+        for component in COMPONENTS:  # every tensor from a file: never one diffusers or transformers makes up
+            if component not in components:
+                try:
+                    check_folder_fits(Path(source.location), component, prefer_fp16=variant == "fp16")
+                except CheckpointError as exc:
+                    raise ModelLoadError(str(exc)) from None
     try:
         with _quiet_libraries():
             try:

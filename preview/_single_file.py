@@ -14,25 +14,12 @@ from pathlib import Path
 
 import torch
 
-from checkpoints import COMPONENTS, LABELS, TensorFiles, plan_parts, plan_read, scheduler_config
+from checkpoints import COMPONENTS, LABELS, TensorFiles, check_fits, plan_parts, plan_read, scheduler_config
 from patcher import PatchError
 
 from ._errors import ModelLoadError
 
 logger = logging.getLogger(__name__)
-
-
-def _empty(component: str, config: dict) -> torch.nn.Module:
-    from accelerate import init_empty_weights
-    from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    with init_empty_weights():  # parameters on ``meta``; buffers (CLIP's position ids) real
-        if component == "unet":
-            return UNetSpatioTemporalConditionModel.from_config(config)
-        if component == "vae":
-            return AutoencoderKLTemporalDecoder.from_config(config)
-        return CLIPVisionModelWithProjection(CLIPVisionConfig.from_dict(config))
 
 
 def load_single_file(path: str | Path, dtype: torch.dtype, *, frames: int | None = None,
@@ -63,23 +50,7 @@ def load_single_file(path: str | Path, dtype: torch.dtype, *, frames: int | None
 
 
 def _load_component(component: str, plan, tensors: TensorFiles, dtype: torch.dtype, filename: str) -> torch.nn.Module:
-    try:
-        model = _empty(component, plan.configs[component])
-    except Exception as exc:  # a configuration diffusers or transformers refuses
-        raise ModelLoadError(f"{filename}: cannot build its {LABELS[component]} ({exc})") from None
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    got = plan.shapes[component]
-    missing, unexpected = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(got) if expected[k] != tuple(got[k]))
-    if missing or unexpected or wrong:
-        raise ModelLoadError(
-            f"{filename}: its {LABELS[component]} does not fit SVD's architecture: {len(missing)} tensors missing"
-            f"{_some(missing)}, {len(unexpected)} unexpected{_some(unexpected)}, "
-            f"{len(wrong)} of another shape{_some(wrong)}")
+    model = check_fits(component, plan.configs[component], plan.shapes[component], filename)
     state = {m.target: m.apply([tensors.read(s) for s in m.sources]).to(dtype) for m in plan.moves[component]}
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval()
-
-
-def _some(names: list[str]) -> str:
-    return f" ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})" if names else ""
