@@ -140,12 +140,16 @@ def _hostile(tmp):
         "Infinity": ("plan.json", '{"images": ["a.png"], "seeds": [Infinity]}', "plan.json: .*Infinity"),
         "half seed": ("plan.toml", 'images = ["a.png"]\nseeds = [1.5]\n[multipliers]\nself_temporal = [0.5]',
                       r"seeds\[0\] must be a whole number"),
+        "5001-digit seed": ("plan.toml", f'images = ["a.png"]\nseeds = [1{"0" * 5000}]\n[multipliers]\n'
+                            "self_temporal = [0.5]", r"^plan.toml: seeds\[0\] must be between 0 and 4294967295"),
+        "5001-digit seed in JSON": ("plan.json", f'{{"images": ["a.png"], "seeds": [1{"0" * 5000}]}}',
+                                    r"^plan.json: seeds\[0\] must be between 0 and 4294967295"),
     }
 
 
 @pytest.mark.parametrize("case", [
     "deep nesting", "deep TOML", "huge seed range", "huge grid", "text named .png", "system file", "symlink loop",
-    "not UTF-8", "Infinity", "half seed"])
+    "not UTF-8", "Infinity", "half seed", "5001-digit seed", "5001-digit seed in JSON"])
 def test_hostile_plans_are_refused_before_anything_renders(tmp_path, counted_renders, case):
     name, text, message = _hostile(tmp_path)[case]
     path = tmp_path / name
