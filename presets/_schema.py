@@ -29,7 +29,7 @@ from controls import SETTINGS as ALL_SETTINGS
 from controls import check_setting as _check_setting
 
 from ._errors import PresetError
-from ._json import read_json, type_name
+from ._json import MAX_NUMBER_CHARS, read_json, type_name
 
 FORMAT_NAME = "svd-attention-preset"
 FORMAT_VERSION = 3  # 3: the step schedule (settings start, end) and per-region factors (regions)
@@ -91,7 +91,7 @@ class Preset:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Preset:
-        return cls.from_dict(read_json(text, "preset", MAX_DOCUMENT_BYTES))
+        return cls.from_dict(read_json(text, "preset", MAX_DOCUMENT_BYTES, max_number_chars=MAX_NUMBER_CHARS))
 
     @classmethod
     def from_controls(cls, name: str, description: str, multipliers: Multipliers, settings: Mapping[str, Any],
