@@ -4,6 +4,7 @@ from ._builtin import BUILTIN_DIR, builtin_presets, get_builtin, pick
 from ._comfyui import (
     LAB_INPUTS,
     LAB_NODE_TYPE,
+    from_file,
     from_file_bytes,
     from_image,
     from_json,
@@ -31,6 +32,7 @@ __all__ = [
     "PresetError",
     "builtin_presets",
     "export_notes",
+    "from_file",
     "from_file_bytes",
     "from_image",
     "from_json",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from controls import FIELDS
 
 from ._builtin import builtin_presets, get_builtin
-from ._comfyui import from_file_bytes
+from ._comfyui import from_file
 from ._errors import PresetError
 from ._schema import Preset
 from ._share import to_query, to_url
@@ -42,10 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             preset = Preset.from_file(args.file)
             print(f"ok: {preset.name!r} ({preset.multipliers.label()})")
         elif args.command == "from-comfyui":
-            path = Path(args.file)
-            if not path.is_file():
-                raise PresetError(f"{args.file}: no such file")
-            found = from_file_bytes(path.read_bytes())
+            found = from_file(args.file)
             print(found.message, file=sys.stderr)
             print(found.to_preset(args.name).to_json(), end="")
         elif args.command == "to-url":

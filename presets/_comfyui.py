@@ -3,19 +3,25 @@
 ComfyUI has two JSON shapes: the UI workflow (``{"nodes": [{"type": ..., "widgets_values": [...]}]}``)
 and the API prompt (``{"12": {"class_type": ..., "inputs": {...}}}``). Saved PNGs carry them as
 ``workflow`` and ``prompt`` text chunks; saved WebPs as EXIF strings ``"workflow:{...}"`` / ``"prompt:{...}"``.
+
+Reading is a schema: each field the import uses has its type checked before it is used, every other field
+is left alone, and every refusal is a ``PresetError`` that names the node and the field.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 from controls import FIELDS, REGIONS, Multipliers, Regions, check_settings
 
 from ._errors import PresetError
-from ._json import read_json, type_name
-from ._schema import SETTINGS, Preset, check_setting
+from ._images import image_format, image_texts
+from ._json import MAX_NUMBER_CHARS, read_json, shown, type_name
+from ._schema import MAX_DOCUMENT_BYTES, SETTINGS, Preset, check_setting
 from ._share import from_query
 
 NODE_TYPE = "UNetTemporalAttentionMultiply"
@@ -35,8 +41,11 @@ def lab_input(region: str, field: str) -> str:
 
 
 LAB_INPUTS = (*FIELDS, "start_percent", "end_percent", *(lab_input(r, f) for r in REGIONS for f in FIELDS), "setting")
+OUR_TYPES = (*NODE_TYPES, LAB_NODE_TYPE)
 MAX_WORKFLOW_BYTES = 16 * 1024 * 1024  # whole workflows are far larger than presets
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
+MAX_NODES = 10_000  # real workflows have tens to a few hundred
+SHOWN_IDS = 5  # node ids a message lists
 
 # SVD's generation settings in a workflow: node type -> (widget index or input name, our setting).
 SETTING_WIDGETS = {
@@ -65,8 +74,10 @@ class ComfyImport:
     def message(self) -> str:
         text = f"took the values of {self.node_type} node {self.node_id} from the {self.source}" if self.node_id \
             else f"read the {self.source}"
-        if len(self.all_node_ids) > 1:
-            text += f"; the workflow has {len(self.all_node_ids)} such nodes: {', '.join(self.all_node_ids)}"
+        ids = self.all_node_ids
+        if len(ids) > 1:
+            more = f" and {len(ids) - SHOWN_IDS:,} more" if len(ids) > SHOWN_IDS else ""
+            text += f"; the workflow has {len(ids):,} such nodes: {', '.join(ids[:SHOWN_IDS])}{more}"
         if self.settings:
             text += "; settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items())
         return ". ".join([text, *self.warnings])
@@ -75,33 +86,51 @@ class ComfyImport:
         return Preset(name=name, multipliers=self.multipliers, description=self.message[:1000], settings=self.settings)
 
 
-def _workflow_facts(nodes: list[tuple[str, dict, Any]]) -> tuple[dict, list[str], list[str]]:
-    """SVD settings, model files and warnings from (node type, node, values) triples, in workflow order."""
+# --- reading: the schema ------------------------------------------------------------------------------
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], path: str, what: str) -> Any:
+    if not isinstance(value, kind):
+        raise PresetError(f"{path} must be {what}, got {type_name(value)}")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _workflow_facts(nodes: list[tuple[str, list | dict]]) -> tuple[dict, list[str], list[str]]:
+    """SVD settings, model files and warnings from (node type, widget values or inputs) pairs, in workflow order."""
     settings: dict[str, int | float] = {}
     models: list[str] = []
-    refused: list[str] = []
-    for kind, _, values in nodes:
+    refused: dict[str, str] = {}  # one warning per setting, however many nodes set it
+    for kind, values in nodes:
         for index, name, ours in SETTING_WIDGETS.get(kind, []):
             value = values.get(name) if isinstance(values, dict) else values[index] if index < len(values) else None
-            if value is None or ours in settings:
+            if value is None or ours in settings or ours in refused:
+                continue
+            if not _is_number(value):
+                refused[ours] = f"{kind} {name} not imported: settings.{ours} must be a number, got {type_name(value)}"
                 continue
             try:
                 settings[ours] = check_setting(ours, value)
             except PresetError as exc:
-                refused.append(f"{kind} {name} not imported: {exc}")
+                refused[ours] = f"{kind} {name} not imported: {exc}"
         if kind in MODEL_LOADERS and values:
             file = (values.get("ckpt_name") or values.get("unet_name")) if isinstance(values, dict) else values[0]
             if isinstance(file, str):
-                models.append(file.replace("\\", "/").rsplit("/", 1)[-1])
+                models.append(shown(file.replace("\\", "/").rsplit("/", 1)[-1], 100))
+    warnings = list(refused.values())
     if settings.get("min_guidance", 0) > settings.get("max_guidance", 1e9):
-        refused.append("min_cfg above cfg; guidance not imported")
+        warnings.append("min_cfg above cfg; guidance not imported")
         settings.pop("min_guidance")
         settings.pop("max_guidance")
+    models = list(dict.fromkeys(models))
     svd = [m for m in models if any(hint in m.lower() for hint in SVD_FILE_HINTS)]
     if svd or not models:
-        return settings, models, refused
+        return settings, models, warnings
     warnings = [f"its generation settings are not imported: its model {models[0]} is not SVD"] if settings else []
-    for name in models:
+    for name in models[:3]:
         if "wan" in name.lower():
             warnings.append(f"{name} is Wan 2.x, not SVD: its attention keys are self_attn.o / cross_attn.o, so "
                             "in ComfyUI this node matches no tensor there and changes nothing")
@@ -110,72 +139,92 @@ def _workflow_facts(nodes: list[tuple[str, dict, Any]]) -> tuple[dict, list[str]
     return {}, models, warnings
 
 
-MAX_NODES = 10_000  # real workflows have tens to a few hundred
+def _kind(node: dict, path: str, key: str) -> str | None:
+    """A node's type (``type`` in a workflow, ``class_type`` in a prompt): text, or absent."""
+    kind = node.get(key)
+    return None if kind is None else _expect(kind, str, f"{path}.{key}", "a string")
 
 
-def _expect(value: Any, kind: type, path: str, what: str) -> Any:
-    if not isinstance(value, kind):
-        raise PresetError(f"{path} must be {what}, got {type_name(value)}")
-    return value
+def _values(node: dict, path: str, key: str, kinds: tuple[type, ...], what: str) -> list | dict:
+    """A node's ``widgets_values`` or ``inputs``: absent is empty."""
+    values = node.get(key)
+    return [] if values is None else _expect(values, kinds, f"{path}.{key}", what)
+
+
+def _label(node: dict, path: str) -> str:
+    """A workflow node as messages name it: its id, else its place."""
+    node_id = node.get("id")
+    return shown(node_id) if isinstance(node_id, (int, float, str)) and not isinstance(node_id, bool) else path
 
 
 def _from_ui(workflow: dict) -> ComfyImport | None:
     nodes = _expect(workflow["nodes"], list, "nodes", "a list of objects")
     if len(nodes) > MAX_NODES:
         raise PresetError(f"the workflow has {len(nodes):,} nodes; at most {MAX_NODES:,} are read")
-    found = []
+    found, read = [], []
     for i, node in enumerate(nodes):
-        node = _expect(node, dict, f"nodes[{i}]", "an object")
-        if node.get("type") in (*NODE_TYPES, LAB_NODE_TYPE):
-            found.append((i, node))
-    facts = _workflow_facts([(n.get("type"), n, n.get("widgets_values") or []) for n in nodes])
+        path = f"nodes[{i}]"
+        kind = _kind(_expect(node, dict, path, "an object"), path, "type")
+        if kind in OUR_TYPES:
+            found.append((path, node))
+        elif kind in SETTING_WIDGETS or kind in MODEL_LOADERS:
+            read.append((kind, _values(node, path, "widgets_values", (list, dict), "a list or an object")))
+    facts = _workflow_facts(read)
     if not found:
         return _settings_only(facts, "workflow")
-    ids = [str(node.get("id")) for _, node in found]
-    index, node = found[0]
-    path = f"nodes[{index}]"
-    names = LAB_INPUTS if node.get("type") == LAB_NODE_TYPE else FIELDS
-    inputs = node.get("inputs") or []
-    entries = inputs.values() if isinstance(inputs, dict) else _expect(inputs, list, f"{path}.inputs",
-                                                                       "a list or an object")
-    for j, entry in enumerate(entries):
+    ids = [_label(node, path) for path, node in found]
+    path, node = found[0]
+    names = LAB_INPUTS if node["type"] == LAB_NODE_TYPE else FIELDS
+    inputs = _values(node, path, "inputs", (list, dict), "a list or an object")
+    for j, entry in enumerate(inputs.values() if isinstance(inputs, dict) else inputs):
         entry = _expect(entry, dict, f"{path}.inputs[{j}]", "an object")
-        widget = _expect(entry.get("widget") or {}, dict, f"{path}.inputs[{j}].widget", "an object")
+        widget = entry.get("widget")
+        if widget is None:
+            continue
+        widget = _expect(widget, dict, f"{path}.inputs[{j}].widget", "an object")
         if widget.get("name") in names and entry.get("link") is not None:
-            raise PresetError(f"{widget['name']} of node {ids[0]} comes from another node (link {entry['link']!r}); "
-                              "set it as a value")
-    values = node.get("widgets_values")
+            link = entry["link"]
+            via = f" (link {link})" if _is_number(link) else ""
+            raise PresetError(f"{widget['name']} of node {ids[0]} comes from another node{via}; set it as a value")
+    values = _values(node, path, "widgets_values", (list, dict), "a list or an object")
     if isinstance(values, dict):  # newer front ends may store widgets by name
         values = [values.get(f) for f in names]
-    if not isinstance(values, list) or len(values) < len(FIELDS):
-        got = f"{len(values)} values" if isinstance(values, list) else type_name(values)
-        raise PresetError(f"{path}.widgets_values must list the four multipliers, got {got}")
-    return _imported(dict(zip(names, values)), node.get("type"), ids, "workflow", facts)
+    if len(values) < len(FIELDS):
+        raise PresetError(f"{path}.widgets_values must list the four multipliers, got {len(values)} values")
+    return _imported(dict(zip(names, values)), node["type"], ids, "workflow", facts)
 
 
 def _from_api(prompt: dict) -> ComfyImport | None:
     if len(prompt) > MAX_NODES:
         raise PresetError(f"the prompt has {len(prompt):,} nodes; at most {MAX_NODES:,} are read")
-    nodes = [(str(k), v) for k, v in prompt.items()
-             if isinstance(v, dict) and v.get("class_type") in (*NODE_TYPES, LAB_NODE_TYPE)]
-    others = [(v.get("class_type"), v, v.get("inputs") if isinstance(v.get("inputs"), dict) else {})
-              for v in prompt.values() if isinstance(v, dict)]
-    facts = _workflow_facts(others)
-    if not nodes:
+    found, read = [], []
+    for key, node in prompt.items():
+        if not isinstance(node, dict):  # not a node: a prompt's entries are nodes, but other JSON can look alike
+            continue
+        path = shown(key)
+        kind = _kind(node, path, "class_type")
+        if kind in OUR_TYPES:
+            found.append((path, node))
+        elif kind in SETTING_WIDGETS or kind in MODEL_LOADERS:
+            read.append((kind, _values(node, path, "inputs", dict, "an object")))
+    facts = _workflow_facts(read)
+    if not found:
         return _settings_only(facts, "prompt")
-    ids = [k for k, _ in nodes]
-    node_id, node = nodes[0]
+    ids = [path for path, _ in found]
+    node_id, node = found[0]
     inputs = _expect(node.get("inputs"), dict, f"{node_id}.inputs", "an object")
-    names = LAB_INPUTS if node.get("class_type") == LAB_NODE_TYPE else FIELDS
+    names = LAB_INPUTS if node["class_type"] == LAB_NODE_TYPE else FIELDS
     for field in names:
         if isinstance(inputs.get(field), list):
-            raise PresetError(f"{field} of node {node_id} comes from another node ({inputs[field]!r}); "
-                              "set it as a value")
-    return _imported({f: inputs[f] for f in names if f in inputs}, node.get("class_type"), ids, "prompt", facts)
+            raise PresetError(f"{field} of node {node_id} comes from another node; set it as a value")
+    return _imported({f: inputs[f] for f in names if f in inputs}, node["class_type"], ids, "prompt", facts)
 
 
 def _imported(values: dict[str, Any], kind: str, ids: list[str], source: str, facts: tuple) -> ComfyImport:
     """The setting of the first node found: the stock node's four values, or all of the project's node's."""
+    for name, value in values.items():
+        if name != "setting" and not _is_number(value):
+            raise PresetError(f"node {ids[0]}: {name} must be a number, got {type_name(value)}")
     settings, models, warnings = facts
     if kind != LAB_NODE_TYPE:
         return ComfyImport(_multipliers(values, ids[0]), ids[0], ids, source, settings, models, warnings)
@@ -189,6 +238,9 @@ def _lab_setting(values: dict[str, Any], node_id: str) -> tuple[Multipliers, dic
     text = values.get("setting") or ""
     if not isinstance(text, str):
         raise PresetError(f"setting of node {node_id} must be text, got {type_name(text)}")
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise PresetError(f"setting of node {node_id} is {len(text):,} characters; at most {MAX_DOCUMENT_BYTES:,} "
+                          "are read")
     text = text.strip()
     try:
         if text.startswith("{"):
@@ -198,7 +250,7 @@ def _lab_setting(values: dict[str, Any], node_id: str) -> tuple[Multipliers, dic
         else:
             preset = None
     except (PresetError, ValueError) as exc:
-        raise PresetError(f"the setting text of node {node_id}: {exc}") from None
+        raise PresetError(f"the setting text of node {node_id}: {_sentence(exc)}") from None
     if preset is not None:
         schedule = {k: preset.settings.get(k, default) for k, default in (("start", 0.0), ("end", 1.0))}
         return preset.multipliers, schedule
@@ -210,6 +262,12 @@ def _lab_setting(values: dict[str, Any], node_id: str) -> tuple[Multipliers, dic
     except ValueError as exc:
         raise PresetError(f"node {node_id}: {exc}") from None
     return multipliers, schedule
+
+
+def _sentence(exc: Exception, limit: int = 200) -> str:
+    """Another reader's message inside ours: one line, short (it may quote what it refused)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _settings_only(facts: tuple[dict, list[str], list[str]], source: str) -> ComfyImport | None:
@@ -228,6 +286,9 @@ def _multipliers(values: dict[str, Any], node_id: str) -> Multipliers:
         raise PresetError(f"node {node_id}: {exc}") from None
 
 
+# --- reading: the entry points ------------------------------------------------------------------------
+
+
 def from_workflow(doc: Any) -> ComfyImport:
     """The node's values from a parsed UI workflow or API prompt."""
     _expect(doc, dict, "the workflow", "a JSON object")
@@ -237,44 +298,54 @@ def from_workflow(doc: Any) -> ComfyImport:
     return found
 
 
-def from_json(text: str | bytes) -> ComfyImport:
-    return from_workflow(read_json(text, "the workflow", MAX_WORKFLOW_BYTES))
+def from_json(text: str | bytes, what: str = "the workflow", encoding: str = "utf-8-sig") -> ComfyImport:
+    return from_workflow(read_json(text, what, MAX_WORKFLOW_BYTES, encoding=encoding,
+                                   max_number_chars=MAX_NUMBER_CHARS))
 
 
 def from_image(data: bytes) -> ComfyImport:
-    """The node's values from a PNG (text chunks) or WebP (EXIF) saved by ComfyUI."""
-    from PIL import Image
-
+    """The node's values from a PNG (text chunks) or WebP (EXIF) saved by ComfyUI; its pixels are never decoded."""
     if len(data) > MAX_IMAGE_BYTES:
         raise PresetError(f"image is larger than {MAX_IMAGE_BYTES // 2**20} MB")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            texts = {k: v for k, v in (getattr(image, "text", None) or image.info).items() if isinstance(v, str)}
-            for value in image.getexif().values():
-                if isinstance(value, bytes):
-                    value = value.decode("utf-8", "replace")
-                if isinstance(value, str) and ":" in value:
-                    key, _, rest = value.partition(":")
-                    if key in ("workflow", "prompt"):
-                        texts.setdefault(key, rest)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise PresetError(f"cannot read the image: {exc}") from None
+    texts = image_texts(data)
     problems = []
     for key in ("workflow", "prompt"):  # the UI workflow first: it keeps the node ids people see
         if key in texts:
+            text, encoding = texts.pop(key)
             try:
-                return from_json(texts[key])
+                return from_json(text, f"the image's {key}", encoding)
             except PresetError as exc:
-                problems.append(f"{key}: {exc}")
+                problems.append(exc)
     if problems:
-        raise PresetError("; ".join(problems))
+        raise problems[0]
     raise PresetError("this image carries no ComfyUI workflow or prompt (was it saved by ComfyUI with metadata?)")
 
+
+_TEXT_START = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*")  # a UTF-8 byte order mark, then white space
+
+
 def from_file_bytes(data: bytes) -> ComfyImport:
-    """A workflow JSON, or an image that carries one."""
-    if data.lstrip()[:1] in (b"{", b"["):
+    """A workflow JSON, or an image that carries one: what the app's import and ``python -m presets`` read."""
+    if not data:
+        raise PresetError("the file is empty")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise PresetError("the workflow is UTF-16 text; save it as UTF-8, as ComfyUI does")
+    start = _TEXT_START.match(data).end()
+    first = data[start:start + 1]
+    if image_format(data) is None and (not first or 0x20 <= first[0] < 0x7F and first != b"<"):  # text, not XML
         return from_json(data)
     return from_image(data)
+
+
+def from_file(path: str | os.PathLike) -> ComfyImport:
+    """A workflow (.json) or image (.png, .webp) file, its size checked before it is read."""
+    file = Path(path)
+    if not file.is_file():
+        raise PresetError(f"{file.name}: no such file")
+    size = file.stat().st_size
+    if size > MAX_IMAGE_BYTES:
+        raise PresetError(f"the file is {size:,} bytes; at most {MAX_IMAGE_BYTES // 2**20} MB are read")
+    return from_file_bytes(file.read_bytes())
 
 def uses_lab_node(multipliers: Multipliers, start: float = 0.0, end: float = 1.0) -> bool:
     """Whether a setting needs the project's node: a step schedule or region factors (the stock node has neither)."""
