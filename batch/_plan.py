@@ -19,14 +19,19 @@ A plan (paths are relative to the plan file)::
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import hashlib
 import json
+import logging
+import os
 from pathlib import Path
 
 from controls import Multipliers
 from preview import ModelSource, PreviewError, RenderSettings, load_image, preview_settings, resolve_source
 
 from ._plan_doc import MAX_JOBS, MAX_PLAN_BYTES, PlanError, read_plan_doc
+
+logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MAX_IMAGES = 10_000
@@ -113,7 +118,13 @@ def _images(entries, here: Path, name: str) -> tuple[Path, ...]:
         elif target.is_file():
             matches = [target]
         else:
-            matches = _glob(here, entry)
+            matches, links = _glob(here, entry)
+            if links:
+                note = f"a glob follows no link to a folder: {_shown(links[0], here)}"
+                if not matches:
+                    raise PlanError(f"{name}: images[{n}] {entry!r} matches no image ({note})")
+                logger.warning("%s: images[%d] %r: %s%s", name, n, entry, note,
+                               f" and {len(links) - 1} more" if len(links) > 1 else "")
         if not matches:
             raise PlanError(f"{name}: images[{n}] {entry!r} matches no image")
         for match in matches:
@@ -128,18 +139,67 @@ def _images(entries, here: Path, name: str) -> tuple[Path, ...]:
     return tuple(found)
 
 
-def _glob(here: Path, pattern: str) -> list[Path]:
-    """``pattern`` below its fixed leading folders; ``**`` never follows a link to a folder, so a
-    symbolic link loop cannot make it run forever."""
+def _shown(path: Path, here: Path) -> str:
+    try:
+        return str(path.relative_to(here))
+    except ValueError:
+        return str(path)
+
+
+def _glob(here: Path, pattern: str) -> tuple[list[Path], list[Path]]:
+    """The images ``pattern`` matches below its fixed leading folders, and the links to folders it
+    passed by. No wildcard (``**`` included) enters a link to a folder, on every Python: folders linked
+    to each other or to themselves can neither loop nor multiply the paths. A folder the pattern names
+    outright is entered, link or not: one step per name."""
     parts = Path(pattern).parts
     fixed = next((i for i, part in enumerate(parts) if _GLOB_CHARS & set(part)), len(parts))
     base, rest = here.joinpath(*parts[:fixed]), parts[fixed:]
     if not rest or not base.is_dir():
+        return [], []
+    matches: list[Path] = []
+    links: list[Path] = []
+    seen: set[tuple[Path, int]] = set()  # (folder, part): two **s reach a folder many ways, once is enough
+    todo = [(base, 0)]
+    while todo and len(matches) <= MAX_IMAGES:
+        folder, i = todo.pop()
+        if (folder, i) in seen:
+            continue
+        seen.add((folder, i))
+        part, last = rest[i], i == len(rest) - 1
+        if not _GLOB_CHARS & set(part):
+            if last and part.lower().endswith(IMAGE_SUFFIXES) and (folder / part).is_file():
+                matches.append(folder / part)
+            elif not last and (folder / part).is_dir():
+                todo.append((folder / part, i + 1))
+            continue
+        if part == "**":
+            if last:  # ** at the end matches folders, never images
+                continue
+            todo.append((folder, i + 1))  # ** as no folder at all
+        for entry in _entries(folder):
+            path = folder / entry.name
+            if part != "**" and not fnmatch.fnmatchcase(entry.name, part):
+                continue
+            if not last:  # a folder to go into (** stays at the same part: any depth)
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append((path, i if part == "**" else i + 1))
+                elif entry.is_symlink() and _is_dir(entry):
+                    links.append(path)
+            elif path.suffix.lower() in IMAGE_SUFFIXES and entry.is_file():  # a link to a file is fine
+                matches.append(path)
+    return sorted(matches), sorted(links)
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError:  # unreadable, or gone meanwhile: nothing to match there
         return []
-    matches = []
-    for p in base.glob(str(Path(*rest))):
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
-            matches.append(p)
-            if len(matches) > MAX_IMAGES:
-                break
-    return sorted(matches)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False

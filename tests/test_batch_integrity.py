@@ -160,3 +160,40 @@ def test_hostile_plans_are_refused_before_anything_renders(tmp_path, counted_ren
     assert counted_renders == []
     if before is not None:
         assert _snapshot(tmp_path) == before
+
+
+def _linked_folders(tmp):
+    """data/x/a.png, with folder links that loop: x and y link to each other, z to itself (eight
+    times over), and links to themselves and to each other that lead nowhere."""
+    data = tmp / "data"
+    for sub in ("x", "y", "z"):
+        (data / sub).mkdir(parents=True)
+    shutil.copy(EXAMPLES / "shapes-1.png", data / "x" / "a.png")
+    (data / "x" / "to-y").symlink_to("../y", target_is_directory=True)
+    (data / "y" / "to-x").symlink_to("../x", target_is_directory=True)
+    for n in range(8):
+        (data / "z" / f"here-{n}").symlink_to(".", target_is_directory=True)
+    (data / "self").symlink_to("self")
+    (data / "p").symlink_to("q")
+    (data / "q").symlink_to("p")
+    return data
+
+
+@pytest.mark.parametrize("pattern, found", [
+    ("data/**/*.png", ["x/a.png"]),
+    ("data/**/**/*.png", ["x/a.png"]),
+    ("data/*/*.png", ["x/a.png"]),
+    ("data/*/*/*.png", None),  # only through x -> y -> x
+    ("data/y/*/*.png", None),
+    ("data/z/*/*/*/*/*/*/*.png", None),  # 8 ** 6 folders through z's links to itself
+    ("data/**/to-x/*.png", ["x/a.png"]),  # a link named in the pattern is followed: one step
+])
+def test_a_glob_follows_no_link_to_a_folder(tmp_path, pattern, found):
+    data = _linked_folders(tmp_path)
+    plan_path = _write_plan(tmp_path, f'images = ["{pattern}"]')
+    if found is None:
+        with pytest.raises(PlanError, match=r"images\[0\] '.*' matches no image \(a glob follows no link to a "
+                                            r"folder: data/"):
+            load_plan(plan_path)
+    else:
+        assert load_plan(plan_path).images == tuple(data / f for f in found)
