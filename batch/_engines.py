@@ -119,9 +119,9 @@ class ResultStore:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def check(self, plan_path: Path) -> None:
+    def check(self, plan_path: Path, record: dict) -> None:
         """Raise ``PlanError`` unless this run may write here: the folder is missing, empty, or holds
-        results of the same plan."""
+        results of the same plan (``record``: the plan as run)."""
         folder, plan_path = self.folder, Path(plan_path).resolve()
         if folder.exists() and not folder.is_dir():
             raise PlanError(f"{plan_path.name}: output {folder} is a file, not a folder")
@@ -136,16 +136,16 @@ class ResultStore:
         if not ours:
             raise PlanError(f"{plan_path.name}: output {folder} is not empty and holds no batch results "
                             f"({MARKER} missing); choose an empty or new folder (--out DIR)")
-        if owner.get("plan") != str(plan_path):
+        if not _same_plan(owner, plan_path, record):
             raise PlanError(f"{plan_path.name}: output {folder} holds the results of another plan "
                             f"({owner.get('plan')}); choose another folder (--out DIR)")
 
     def claim(self, plan_path: Path, record: dict) -> None:
         """Check, then create the folder and write the marker with the plan as run."""
-        self.check(plan_path)
+        self.check(plan_path, record)
         for sub in ("jobs", "thumbs"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
-        marker = {"format": MARKER_FORMAT, "plan": str(Path(plan_path).resolve())} | record
+        marker = {"format": MARKER_FORMAT} | record | {"plan": str(Path(plan_path).resolve())}
         atomic_write_bytes(self.folder / MARKER, json.dumps(marker, indent=2).encode(), replace=True)
 
     def done(self) -> set[str]:
@@ -177,6 +177,24 @@ class ResultStore:
         table.to_parquet(parquet, index=False)
         atomic_write_bytes(self.folder / "results.parquet", parquet.getvalue(), replace=True)
         return csv
+
+
+AS_RUN = ("output", "images", "seeds", "threads", "multipliers", "settings")  # the plan as run, paths resolved
+
+
+def _same_plan(owner: dict, plan_path: Path, record: dict) -> bool:
+    """Whether a marker names the plan at ``plan_path`` (resolved): the same file, however its path was
+    typed. Markers written before the path was recorded resolved hold it as typed, relative to a working
+    folder no one knows now: those name this plan when the file's name and the plan as run are the same."""
+    recorded = owner.get("plan")
+    if not isinstance(recorded, str) or not recorded:
+        return False
+    if Path(recorded).is_absolute():
+        try:
+            return Path(recorded).resolve() == plan_path or os.path.samefile(recorded, plan_path)
+        except OSError:  # the recorded plan is gone: another file, even if this one has its text
+            return False
+    return Path(recorded).name == plan_path.name and all(owner.get(k) == record.get(k) for k in AS_RUN)
 
 
 class BatchWorker:
@@ -267,6 +285,13 @@ def plan_jobs(plan: Plan, model: str | None, model_options: dict | None) -> tupl
     return model, options, plan.jobs(source, key)
 
 
+def _as_run(plan: Plan, model: str | None, jobs: list[Job]) -> dict:
+    """The marker's record of the plan as run, as JSON reads it back."""
+    record = plan.as_dict() | {"plan": str(plan.path.resolve()), "model": model, "model_key": jobs[0].model,
+                               "jobs": len(jobs)}
+    return json.loads(json.dumps(record))
+
+
 def run_batch(
     plan: Plan,
     *,
@@ -284,7 +309,7 @@ def run_batch(
         raise PlanError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     model, options, jobs = plan_jobs(plan, model, model_options)
     store = ResultStore(plan.output)
-    store.claim(plan.path, plan.as_dict() | {"model": model, "model_key": jobs[0].model, "jobs": len(jobs)})
+    store.claim(plan.path, _as_run(plan, model, jobs))
     finished = store.done()
     todo = [j for j in jobs if j.id not in finished]
     groups: dict[str, list[Job]] = {}
@@ -320,9 +345,9 @@ def run_batch(
 
 def estimate(plan: Plan, model: str | None = None, model_options: dict | None = None) -> dict[str, int]:
     """Counts before running: jobs, groups (one baseline each), renders with baseline reuse, and still to do."""
-    _, _, jobs = plan_jobs(plan, model, model_options)
+    model, _, jobs = plan_jobs(plan, model, model_options)
     store = ResultStore(plan.output)
-    store.check(plan.path)  # a dry run refuses what a run would, and writes nothing
+    store.check(plan.path, _as_run(plan, model, jobs))  # a dry run refuses what a run would, and writes nothing
     finished = store.done()
     todo = [j for j in jobs if j.id not in finished]
     return {"jobs": len(jobs), "groups": len({j.group for j in jobs}),

@@ -197,3 +197,53 @@ def test_a_glob_follows_no_link_to_a_folder(tmp_path, pattern, found):
             load_plan(plan_path)
     else:
         assert load_plan(plan_path).images == tuple(data / f for f in found)
+
+
+def _one_job_plan(folder, name="plan.toml"):
+    shutil.copy(EXAMPLES / "shapes-1.png", folder / "a.png")
+    path = folder / name
+    path.write_text(f'model = "demo"\nimages = ["a.png"]\n[multipliers]\nself_temporal = [0.5]\n{SETTINGS}')
+    return path
+
+
+def test_a_rerun_resumes_however_the_plan_and_output_are_typed(tmp_path, monkeypatch, counted_renders, capsys):
+    _one_job_plan(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "linked").symlink_to(tmp_path, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    assert batch_main(["plan.toml", "--out", "out"]) == 0
+    rendered = len(counted_renders)
+    assert json.loads((tmp_path / "out" / "batch.json").read_text())["plan"] == str(tmp_path / "plan.toml")
+    for folder, argv in [(tmp_path, ["plan.toml", "--out", "out"]),
+                         (tmp_path, ["./plan.toml", "--out", "./out/"]),
+                         (tmp_path / "sub", ["../plan.toml", "--out", "../out"]),
+                         (tmp_path / "sub", [str(tmp_path / "linked" / "plan.toml"), "--out", str(tmp_path / "out")])]:
+        monkeypatch.chdir(folder)
+        capsys.readouterr()
+        assert batch_main(argv) == 0, capsys.readouterr().err
+        assert "1 done before" in capsys.readouterr().out
+    assert len(counted_renders) == rendered
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "other.toml").write_text((tmp_path / "plan.toml").read_text())  # the same text, another plan
+    assert batch_main(["other.toml", "--out", "out"]) == 2
+    assert f"output {tmp_path / 'out'} holds the results of another plan ({tmp_path / 'plan.toml'})" \
+        in capsys.readouterr().err
+
+
+def test_results_whose_marker_holds_the_plan_path_as_typed_resume_only_for_the_same_plan(tmp_path, monkeypatch,
+                                                                                         capsys):
+    """Markers written before the plan's path was recorded resolved hold it as typed: the same name
+    and the same plan as run resume, an edited plan or another file is refused."""
+    plan_path = _one_job_plan(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert batch_main(["plan.toml", "--out", "out"]) == 0
+    marker = tmp_path / "out" / "batch.json"
+    marker.write_text(json.dumps(json.loads(marker.read_text()) | {"plan": "plan.toml"}))
+    capsys.readouterr()
+    assert batch_main(["plan.toml", "--out", "out"]) == 0 and "1 done before" in capsys.readouterr().out
+    marker.write_text(json.dumps(json.loads(marker.read_text()) | {"plan": "plan.toml"}))
+    (tmp_path / "other.toml").write_text(plan_path.read_text())
+    assert batch_main(["other.toml", "--out", "out"]) == 2
+    plan_path.write_text(plan_path.read_text().replace("[0.5]", "[0.5, 1.5]"))
+    assert batch_main(["plan.toml", "--out", "out"]) == 2
+    assert "holds the results of another plan (plan.toml)" in capsys.readouterr().err
