@@ -2,22 +2,30 @@
 
 Jobs sharing an image, settings and seed form a group whose baseline is rendered once, on one
 worker. Each finished job is written atomically (``jobs/<id>.json`` last, so it marks the job
-done); a re-run skips finished jobs. The results table (CSV and Parquet) is rebuilt from those
-files at the end, so every job appears exactly once, whatever was retried or interrupted.
+done); a re-run skips finished jobs and removes the temporary files of a run killed mid-write. The
+results table (CSV and Parquet) is rebuilt from those files at the end, so every job appears
+exactly once, whatever was retried or interrupted. A run holds its results folder (a lock on it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: runs are not locked, and leave temporary files to the next locked one
+    fcntl = None
 
 import numpy as np
 from PIL import Image
@@ -107,6 +115,11 @@ def _thumbnail(baseline: np.ndarray, patched: np.ndarray) -> bytes:
 
 MARKER = "batch.json"  # names the plan whose results a folder holds; nothing is written into a folder without it
 MARKER_FORMAT = "svd-attention-batch-results"
+# What a run writes, folder by folder, and the temporary file atomic_write_bytes writes each through
+# (.NAME.XXXXXXXX.part beside it): a run killed mid-write leaves that behind, the next run removes it.
+OWN_FILES = {".": r"batch\.json|results\.csv|results\.parquet", "jobs": r"[0-9a-f]{16}\.json",
+             "thumbs": r"[0-9a-f]{16}\.png", "videos": r"[0-9a-f]{16}\.mp4"}
+_OWN_TEMPORARY = {sub: re.compile(rf"\.(?:{names})\.[a-z0-9_]{{8}}\.part") for sub, names in OWN_FILES.items()}
 
 
 class ResultStore:
@@ -114,7 +127,7 @@ class ResultStore:
     ``thumbs/<id>.png``, ``videos/<id>.mp4``, and the table ``results.csv`` / ``results.parquet``.
 
     Opening a store writes nothing; :meth:`claim` refuses a file, a non-empty folder without the
-    marker, or another plan's results before the first write."""
+    marker, another plan's results, or a folder another run holds, before the first write."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
@@ -140,13 +153,43 @@ class ResultStore:
             raise PlanError(f"{plan_path.name}: output {folder} holds the results of another plan "
                             f"({owner.get('plan')}); choose another folder (--out DIR)")
 
-    def claim(self, plan_path: Path, record: dict) -> None:
-        """Check, then create the folder and write the marker with the plan as run."""
+    @contextlib.contextmanager
+    def claim(self, plan_path: Path, record: dict) -> Iterator[None]:
+        """Check, then create the folder, hold it for this run (a lock on the folder, released when the
+        block ends), remove the temporary files a killed run left, and write the marker with the plan as run."""
         self.check(plan_path, record)
         for sub in ("jobs", "thumbs"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
-        marker = {"format": MARKER_FORMAT} | record | {"plan": str(Path(plan_path).resolve())}
-        atomic_write_bytes(self.folder / MARKER, json.dumps(marker, indent=2).encode(), replace=True)
+        with self._held(Path(plan_path).name) as held:
+            if held:  # no other run of ours is writing here, so every temporary file of ours is stale
+                for path in self.stale_files():
+                    path.unlink(missing_ok=True)
+            marker = {"format": MARKER_FORMAT} | record | {"plan": str(Path(plan_path).resolve())}
+            atomic_write_bytes(self.folder / MARKER, json.dumps(marker, indent=2).encode(), replace=True)
+            yield
+
+    @contextlib.contextmanager
+    def _held(self, plan_name: str) -> Iterator[bool]:
+        """An exclusive lock on the folder for the block; False where the system has none to give."""
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            held = fcntl is not None
+            if held:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise PlanError(f"{plan_name}: output {self.folder} is in use by another run; wait for it to "
+                                    f"end or choose another folder (--out DIR)") from None
+                except OSError:  # e.g. a network file system without locks: run, but remove nothing
+                    held = False
+            yield held
+        finally:
+            os.close(fd)  # releases the lock
+
+    def stale_files(self) -> list[Path]:
+        """Temporary files of this store's own names: what a run killed mid-write leaves."""
+        return sorted(path for sub, pattern in _OWN_TEMPORARY.items() if (self.folder / sub).is_dir()
+                      for path in (self.folder / sub).iterdir() if pattern.fullmatch(path.name) and path.is_file())
 
     def done(self) -> set[str]:
         jobs = self.folder / "jobs"
@@ -309,36 +352,36 @@ def run_batch(
         raise PlanError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     model, options, jobs = plan_jobs(plan, model, model_options)
     store = ResultStore(plan.output)
-    store.claim(plan.path, _as_run(plan, model, jobs))
-    finished = store.done()
-    todo = [j for j in jobs if j.id not in finished]
-    groups: dict[str, list[Job]] = {}
-    for job in todo:
-        groups.setdefault(job.group, []).append(job)
+    with store.claim(plan.path, _as_run(plan, model, jobs)):  # the folder is this run's until the table is written
+        finished = store.done()
+        todo = [j for j in jobs if j.id not in finished]
+        groups: dict[str, list[Job]] = {}
+        for job in todo:
+            groups.setdefault(job.group, []).append(job)
 
-    from tqdm.auto import tqdm
+        from tqdm.auto import tqdm
 
-    started, done, renders, interrupted = time.perf_counter(), 0, 0, False
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="job", disable=not progress)
-    runner = None
-    try:
-        if todo:
-            runner = LocalRunner(model, options, plan.threads) if engine == "local" else \
-                RayRunner(model, options, plan.threads, address=address, workers=workers)
-            for result in runner.run(list(groups.values()), save_videos):
-                store.save(result)
-                done += 1
-                renders += result.row["renders"]
-                bar.update()
-                if on_result is not None:
-                    on_result(result, runner)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-        if runner is not None:
-            runner.close()
-        table = store.write_table([j.id for j in jobs])
+        started, done, renders, interrupted = time.perf_counter(), 0, 0, False
+        bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="job", disable=not progress)
+        runner = None
+        try:
+            if todo:
+                runner = LocalRunner(model, options, plan.threads) if engine == "local" else \
+                    RayRunner(model, options, plan.threads, address=address, workers=workers)
+                for result in runner.run(list(groups.values()), save_videos):
+                    store.save(result)
+                    done += 1
+                    renders += result.row["renders"]
+                    bar.update()
+                    if on_result is not None:
+                        on_result(result, runner)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+            if runner is not None:
+                runner.close()
+            table = store.write_table([j.id for j in jobs])
     return BatchReport(len(jobs), len(jobs) - len(todo), done, renders, time.perf_counter() - started, interrupted,
                        table)
 

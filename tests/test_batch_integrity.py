@@ -6,6 +6,10 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,6 +18,7 @@ from batch import PlanError, batch_main, estimate, load_plan, load_results, run_
 from preview import DEMO_MODEL_DIR
 
 EXAMPLES = DEMO_MODEL_DIR.parent.parent / "examples"
+ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = "[settings]\nframes = 2\nsteps = 1\nwidth = 64\nheight = 64\ndecode_chunk_size = 2\n"
 GRID = "[multipliers]\nself_temporal = [0.5]\n"
 
@@ -247,3 +252,83 @@ def test_results_whose_marker_holds_the_plan_path_as_typed_resume_only_for_the_s
     plan_path.write_text(plan_path.read_text().replace("[0.5]", "[0.5, 1.5]"))
     assert batch_main(["plan.toml", "--out", "out"]) == 2
     assert "holds the results of another plan (plan.toml)" in capsys.readouterr().err
+
+
+# python -m batch run, whose second job's row stops before it is moved into place, its .part file written
+STOP_IN_SECOND_ROW = """
+import os, runpy, sys, time
+from pathlib import Path
+
+move = os.replace
+def replace(src, dst, *args, **kwargs):
+    dst = Path(dst)
+    if dst.parent.name == "jobs" and any(dst.parent.glob("*.json")):
+        time.sleep(3600)  # SIGKILLed here
+    return move(src, dst, *args, **kwargs)
+os.replace = replace
+sys.argv = ["batch", "run", *sys.argv[1:]]
+runpy.run_module("batch", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_a_run_killed_mid_write_leaves_no_temporary_file_after_the_rerun(tmp_path, capsys):
+    plan_path = _one_job_plan(tmp_path)
+    plan_path.write_text(plan_path.read_text().replace("[0.5]", "[0.5, 1.5]"))  # two jobs
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", STOP_IN_SECOND_ROW, str(plan_path), "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while not list(out.glob("jobs/.*.part")):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the run wrote no second row"
+            time.sleep(0.05)
+    finally:
+        proc.kill()  # SIGKILL: no finally, no atexit
+        proc.wait()
+        proc.stderr.close()
+    assert len(list(out.glob("jobs/*.json"))) == 1 and len(list(out.glob("jobs/.*.part"))) == 1
+    assert batch_main([str(plan_path), "--out", str(out)]) == 0
+    assert "1 done before" in capsys.readouterr().out
+    assert [p.name for p in out.rglob(".*")] == []  # no temporary file, of any writer
+    table = load_results(out / "results.csv")
+    assert len(table) == 2 and table.job_id.is_unique
+    assert sorted(table.job_id) == sorted(p.stem for p in out.glob("jobs/*.json"))
+
+
+@pytest.mark.parametrize("name, removed", [
+    ("jobs/.0123456789abcdef.json.a1b2c3_d.part", True),
+    ("thumbs/.0123456789abcdef.png.abcdefgh.part", True),
+    ("videos/.0123456789abcdef.mp4.abcdefgh.part", True),
+    (".batch.json.abcdefgh.part", True),
+    (".results.parquet.abcdefgh.part", True),
+    ("jobs/.notes.txt.abcdefgh.part", False),  # not a name the run writes
+    (".report.html.abcdefgh.part", False),  # python -m batch report's, which may be writing it now
+    ("thumbs/.0123456789abcdef.json.abcdefgh.part", False),  # not in that folder
+    ("mine/.0123456789abcdef.json.abcdefgh.part", False),
+    ("jobs/0123456789abcdef.json.abcdefgh.part", False),
+    ("jobs/.0123456789abcdef.json.abcdefghi.part", False),
+])
+def test_a_run_removes_only_its_own_temporary_files(tmp_path, name, removed):
+    plan = load_plan(_one_job_plan(tmp_path))
+    run_batch(plan, progress=False)
+    planted = tmp_path / "batch-results" / name
+    planted.parent.mkdir(exist_ok=True)
+    planted.write_text("left by a killed run" if removed else "someone's")
+    assert run_batch(plan, progress=False).already_done == 1
+    assert planted.exists() is not removed
+
+
+def test_a_folder_another_run_holds_is_refused(tmp_path):
+    import fcntl
+
+    plan = load_plan(_one_job_plan(tmp_path))
+    run_batch(plan, progress=False)
+    fd = os.open(tmp_path / "batch-results", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(PlanError, match=r"plan.toml: output .*batch-results is in use by another run"):
+            run_batch(plan, progress=False)
+    finally:
+        os.close(fd)
+    assert run_batch(plan, progress=False).already_done == 1
