@@ -350,7 +350,7 @@ class Lab:
 
     @user_errors
     def import_comfyui(self, path):
-        found = presets.from_file_bytes(Path(_chosen(path, "a ComfyUI workflow (.json, .png, .webp)")).read_bytes())
+        found = presets.from_file(_chosen(path, "a ComfyUI workflow (.json, .png, .webp)"))
         settings, scaled = self.studio.fit_import(found.settings)
         message = found.message + (f". Scaled to what this model renders: {', '.join(scaled)}" if scaled else "")
         gr.Info(toast(message))
