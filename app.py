@@ -25,6 +25,7 @@ MAX_UPLOAD = "10mb"
 TITLE = "SVD Temporal Attention Lab"
 MAX_FRAMES = int(next(s.high for s in SETTINGS if s.name == "frames"))
 FRAME_ORDER = [str(i) for i in range(MAX_FRAMES)]  # the per-frame plot's axis: whole frames, in order
+MODEL_HANDLERS = 16  # requests at the model's gate at once: waiting (at most 2 per visitor) or rendering
 FINE_MAX = 2.0  # the sliders' range in fine mode: a pixel is 0.005 there, not 0.024
 
 
@@ -183,7 +184,9 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
         preview_inputs = [c["image"], *multipliers, *settings, c["randomize"]]
         preview_outputs = [*c["videos"], c["sheet"], c["plot"], c["summary"], c["seed_used"], c["downloads"],
                            rendered, c["stale"]]
-        model_events = {"concurrency_id": "model", "concurrency_limit": 1}
+        # the model's events go straight to the Studio's gate, which renders one at a time in arrival order and
+        # gives each visitor a fair share of the line (preview/_gate.py); Gradio's queue only bounds the threads
+        model_events = {"concurrency_id": "model", "concurrency_limit": MODEL_HANDLERS}
         quiet = {"show_progress": "hidden"}  # no spinner or error badge on the inputs a preset sets
 
         api_only = gr.Button(visible=False)  # the API's plain twins of what the page streams or does quietly
@@ -244,6 +247,12 @@ def preload(demo: gr.Blocks) -> None:
     demo.lab.open_with_showcase(demo.lab.opening)
 
 
+def launch_options(studio: preview.Studio) -> dict:
+    """What ``launch`` needs besides the address: the upload cap, and the output folder served wherever it
+    is (Gradio serves files only from the working and temporary folders and the ones allowed here)."""
+    return {"max_file_size": MAX_UPLOAD, "show_error": True, "allowed_paths": [str(studio.outputs.root)]}
+
+
 def hosting_budget(public: bool, budget: float | None, env=os.environ) -> float | None:
     """The longest a request may hold the model: ``--budget``, else 60 s on a public host, else no limit."""
     if budget is not None:
@@ -270,8 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.preload or os.environ.get("SPACE_ID"):
         preload(demo)
     demo.queue(max_size=16)
-    demo.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD, show_error=True,
-                theme=gr.themes.Soft(), css=CSS)
+    demo.launch(server_name=args.host, server_port=args.port, theme=gr.themes.Soft(), css=CSS,
+                **launch_options(studio))
 
 
 if __name__ == "__main__":

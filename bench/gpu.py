@@ -259,7 +259,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
     image = Image.open(ROOT / "examples" / "shapes-1.png")
     settings = TINY if args.tiny else FULL
     report = {
-        "device": preview._gpu.gpu_class() if not args.tiny else f"cpu ({platform.processor() or platform.machine()})",
+        "device": (preview._budget.gpu_class() if not args.tiny
+                   else f"cpu ({platform.processor() or platform.machine()})"),
         "torch": torch.__version__,
         "model": "demo (tiny)" if args.tiny else "SVD-XT architecture, random weights, float16",
         "load_to_device_s": load_s,

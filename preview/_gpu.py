@@ -27,6 +27,7 @@ from PIL import Image
 from controls import Multipliers, patched_steps
 
 from ._aot import AotPackage, build_package, install
+from ._budget import CostModel
 from ._errors import PreviewError, RenderCancelled
 from ._images import prepare_image
 from ._live import LiveFn, live_strip
@@ -254,50 +255,20 @@ def _caption(label: str, text: str) -> str:
 
 # --- how long a call may take --------------------------------------------------------------------
 
-# Seconds per denoising step of SVD-XT's UNet (classifier-free guidance, batch 2) in float16 at its
-# native 1024x576 and 14 frames, by GPU class (the first name found in the device's name wins).
-# ASSUMPTION until bench/gpu.py fills it from a measurement: derived from public reports of SVD-XT
-# taking about a minute for 25 frames x 25 steps on an A100, scaled to 14 frames and by each
-# class's fp16 throughput relative to the A100; ZeroGPU's slice is an H200 MIG 3g (60 of 132 SMs).
-STEP_SECONDS = {
-    "MIG 3g": 0.95,
-    "H200": 0.42,
-    "H100": 0.45,
-    "A100": 0.85,
-    "L40S": 1.0,
-    "A10G": 2.4,
-    "L4": 3.0,
-    "T4": 6.5,
-}
-DEFAULT_STEP_SECONDS = 2.4  # an unknown GPU: assume an A10G-class card
-DECODE_SECONDS_PER_FRAME = 0.15  # temporal VAE decode at 1024x576, A100-class (same assumption)
 SAFETY_FACTOR = 1.5
 STARTUP_SECONDS = 10  # worker fork, moving the weights to the GPU slice
 # ZeroGPU refuses longer requests; the limit is not documented (Hugging Face staff: "5 minutes is
 # the maximum time that can be requested at once").
 ZEROGPU_MAX_SECONDS = 300
-NATIVE_WORK = 1024 * 576 * 14  # pixels x frames the table's figures are for
-
-
-def gpu_class() -> str:
-    """The device's marketing name, e.g. 'NVIDIA H200 MIG 3g.71gb'; 'cpu' without CUDA."""
-    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-
-
-def step_seconds(device_name: str | None = None) -> float:
-    name = device_name if device_name is not None else gpu_class()
-    return next((s for key, s in STEP_SECONDS.items() if key in name), DEFAULT_STEP_SECONDS)
 
 
 def estimate_gpu_seconds(job: RenderJob, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
                          live: LiveFn | None = None, device_name: str | None = None) -> int:
     """The GPU time to request for ``render_frames(job)``: same arguments, measured costs, a safety
     factor, never above ZeroGPU's maximum."""
-    width, height = job.size
-    scale = width * height * job.settings.frames / NATIVE_WORK
-    per_video = (job.settings.steps * step_seconds(device_name) * scale
-                 + job.settings.frames * DECODE_SECONDS_PER_FRAME * width * height / (1024 * 576))
-    seconds = STARTUP_SECONDS + SAFETY_FACTOR * len(job.videos) * per_video
+    cost = CostModel("cuda", 0, device_name)  # the page's cost model, for this GPU class
+    seconds = STARTUP_SECONDS + SAFETY_FACTOR * cost.work_seconds(job.size, job.settings.frames,
+                                                                 job.settings.steps, len(job.videos))
     return int(min(ZEROGPU_MAX_SECONDS, max(1, round(seconds))))
 
 

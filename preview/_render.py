@@ -86,6 +86,13 @@ class Comparison:
     seconds: float
     model: str = ""  # the weights and numerics it was rendered with (LoadedModel.key)
     numerics: str = "reference"
+    rendered: int = 0  # videos rendered for it (the baseline unless cached, the patched video unless identity)
+    unet_calls: int = 0  # UNet calls those renders made
+
+    @property
+    def complete(self) -> bool:
+        """Every rendered video computed every step (none resumed from the baseline's latents)."""
+        return self.rendered > 0 and self.unet_calls == self.rendered * self.settings.steps
 
 
 class Previewer:
@@ -143,7 +150,8 @@ class Previewer:
         if progress:
             progress(1.0, "done")
         return Comparison(baseline, patched, multipliers, settings, (width, height), cached,
-                          time.perf_counter() - started, self.model.key, self.model.numerics)
+                          time.perf_counter() - started, self.model.key, self.model.numerics, len(videos),
+                          self.unet_calls)
 
     def baseline(
         self,

@@ -6,6 +6,7 @@ tests and embedders can run several side by side.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import random
@@ -19,12 +20,13 @@ from PIL import Image
 from checkpoints import atomic_write_bytes
 from controls import Multipliers, patched_steps
 
-from ._budget import CostModel, Estimate, check_budget
+from ._budget import CostModel, Estimate, check_budget, gpu_class
 from ._encode import OutputDir, write_mp4
 from ._images import crop_note, load_image
 from ._live import LiveFn
-from ._gpu import compile_ahead_of_time, gpu_class
+from ._gpu import compile_ahead_of_time
 from ._errors import PreviewError
+from ._gate import Gate
 from ._families import SVD
 from ._loading import ModelHolder, ModelSource, resolve_source
 from ._motion import METER_BUCKETS, MotionReading, read_motion
@@ -49,6 +51,9 @@ class SweepOutcome:
     verdicts: list[str] = dataclasses.field(default_factory=list)  # per value, against seed noise
 
 
+SHOWCASES_KEPT = 8  # comparisons the page and share links open with, kept rendered (least recently used out)
+
+
 class Studio:
     """Renders for an app: loads the model on first use, caches baselines, writes files, stops on request."""
 
@@ -61,8 +66,9 @@ class Studio:
         self._cost: CostModel | None = None
         self._previewer: Previewer | None = None
         self._lock = threading.Lock()
-        self._cancel_events: dict[str, threading.Event] = {}
-        self._showcase: dict[tuple, PreviewOutcome] = {}
+        self._cancel_events: dict[str, set[threading.Event]] = {}  # per session: its waiting and running renders
+        self.gate = Gate()
+        self._showcase: collections.OrderedDict[tuple, PreviewOutcome] = collections.OrderedDict()  # LRU
 
     @property
     def source(self) -> ModelSource:
@@ -142,19 +148,32 @@ class Studio:
     def cancellable(self, key: str, gone: Callable[[], bool] | None = None) -> Iterator[Callable[[], bool]]:
         """A cancel check for one render: true once ``cancel(key)`` was called or ``gone()`` says the
         caller has left (a closed tab, a cancelled API request)."""
-        event = self._cancel_events[key] = threading.Event()
+        event = threading.Event()
+        with self._lock:
+            self._cancel_events.setdefault(key, set()).add(event)
         try:
             yield (lambda: event.is_set() or gone()) if gone is not None else event.is_set
         finally:
-            if self._cancel_events.get(key) is event:
-                del self._cancel_events[key]
+            with self._lock:
+                events = self._cancel_events[key]
+                events.discard(event)
+                if not events:
+                    del self._cancel_events[key]
 
     def cancel(self, key: str) -> bool:
-        """Stop the render running under ``key`` after its current step; False when none runs."""
-        event = self._cancel_events.get(key)
-        if event is not None:
+        """Stop ``key``'s renders: a running one after its current layer, waiting ones before they start;
+        False when it has none."""
+        with self._lock:
+            events = list(self._cancel_events.get(key, ()))
+        for event in events:
             event.set()
-        return event is not None
+        return bool(events)
+
+    @contextlib.contextmanager
+    def _turn(self, key: str, gone: Callable[[], bool] | None) -> Iterator[Callable[[], bool]]:
+        """Cancellable, and ``key``'s turn at the model (``preview._gate``)."""
+        with self.cancellable(key, gone) as cancel, self.gate.turn(key, cancel):
+            yield cancel
 
     # --- renders ------------------------------------------------------------------------------
 
@@ -166,10 +185,10 @@ class Studio:
         _check_image(image)
         self._within_budget(settings, 1 if multipliers.is_identity else 2)
         previewer = self.previewer()
-        with self.cancellable(key, gone) as cancel:
+        with self._turn(key, gone) as cancel:
             comparison = previewer.render(image, settings, multipliers, progress=progress, cancel=cancel, live=live)
-        rendered = (0 if comparison.baseline_cached else 1) + (0 if multipliers.is_identity else 1)
-        self._cost.record(self.estimate(settings, rendered), comparison.seconds)
+        if comparison.complete:  # a resumed or cached render did less work than its settings say: not learnt
+            self._cost.record(comparison.size, settings.frames, settings.steps, comparison.rendered, comparison.seconds)
         files = export_comparison(comparison, self.outputs.new_batch())
         summary = comparison_summary(comparison, previewer.model.patch.summary(), files.metrics)
         note = crop_note(load_image(image).size, comparison.size)
@@ -182,10 +201,14 @@ class Studio:
         key = (image, settings, multipliers)
         with self._lock:
             outcome = self._showcase.get(key)
+            if outcome is not None:
+                self._showcase.move_to_end(key)
         if outcome is None or not outcome.files.side_by_side.exists():
             outcome = self.preview(image, settings, multipliers, key="showcase")
             with self._lock:
                 self._showcase[key] = outcome
+                while len(self._showcase) > SHOWCASES_KEPT:  # the least recently shown goes
+                    self._showcase.popitem(last=False)
         return outcome
 
     def motion_meter(self, image: Image.Image | np.ndarray | str, settings: RenderSettings | Mapping,
@@ -195,7 +218,7 @@ class Studio:
         settings = _settings(settings)
         _check_image(image)
         self._within_budget(settings, len(METER_BUCKETS) + 1)
-        with self.cancellable(key, gone) as cancel:
+        with self._turn(key, gone) as cancel:
             return read_motion(self.previewer(), image, settings, multipliers, progress, cancel)
 
     def sweep(self, image: Image.Image | np.ndarray | str, settings: RenderSettings, field: str, values: list[float],
@@ -204,7 +227,7 @@ class Studio:
         settings = _settings(settings)
         _check_image(image)
         self._within_budget(settings, seeds * (len(values) + 1))
-        with self.cancellable(key, gone) as cancel:
+        with self._turn(key, gone) as cancel:
             result = sweep(self.previewer(), image, settings, field, values, base=base, progress=progress,
                            cancel=cancel, seeds=seeds)
         video = write_mp4(result.grid(), self.outputs.new_batch() / "sweep.mp4", settings.fps)

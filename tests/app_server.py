@@ -35,5 +35,5 @@ def launch_app(output_dir: str, model: str | None = None, gpu=None, budget_s: fl
     demo.queue(max_size=16)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                max_file_size=app.MAX_UPLOAD, show_error=True)
+                **app.launch_options(studio))
     return demo.lab, demo, f"http://127.0.0.1:{port}/"

@@ -137,7 +137,7 @@ def test_duration_is_the_table_times_the_work_with_a_safety_factor():
     seconds = estimate_gpu_seconds(job(videos=1), device_name="NVIDIA A100-SXM4-80GB")
     # native size and frames: 25 steps x 0.85 s + 14 frames x 0.15 s decode, x1.5, + 10 s start-up
     assert seconds == round(10 + 1.5 * (25 * 0.85 + 14 * 0.15))
-    assert preview._gpu.step_seconds("NVIDIA H200 MIG 3g.71gb") > preview._gpu.step_seconds("NVIDIA H200")
+    assert preview._budget.step_seconds("NVIDIA H200 MIG 3g.71gb") > preview._budget.step_seconds("NVIDIA H200")
 
 
 def test_off_spaces_the_real_spaces_decorator_is_a_pass_through():
