@@ -94,7 +94,7 @@ def _parse_float(key: str, raw: str) -> float:
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        shown = raw if len(raw) <= 40 else raw[:39] + "…"  # the message quotes it, not all of it
+        shown = raw if len(raw) <= 80 else raw[:79] + "…"  # the message quotes it (a line), not all of it
         raise PresetError(f"link parameter {key} must be a number, got {shown!r}") from None
     return value
 
