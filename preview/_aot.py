@@ -160,8 +160,3 @@ def install(model: LoadedModel, package: AotPackage) -> CompiledForward:
     model.pipe.unet.forward = forward
     logger.info("UNet compiled ahead of time for %s", package.signature[1][0][0])
     return forward
-
-
-def compiled_forward(model: LoadedModel) -> CompiledForward | None:
-    forward = model.pipe.unet.__dict__.get("forward")
-    return forward if isinstance(forward, CompiledForward) else None
