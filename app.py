@@ -14,11 +14,31 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-import preview
-from controls import (FIELD_HELP, FIELDS, MULTIPLIER_DEFAULT, MULTIPLIER_MAX, MULTIPLIER_MIN, MULTIPLIER_STEP, REGIONS,
-                      SETTINGS)
-from ui import (COPY_TO_CLIPBOARD, CSS, LINK_SETTINGS, SWEEP_METRICS, input_image, Lab, named_number, named_slider,
-                preset_choices, restored_slots, setting_inputs, sweep_plot)
+from svd_attention_lab import engine, hosting, studies
+from svd_attention_lab.controls import (
+    FIELD_HELP,
+    FIELDS,
+    MULTIPLIER_DEFAULT,
+    MULTIPLIER_MAX,
+    MULTIPLIER_MIN,
+    MULTIPLIER_STEP,
+    REGIONS,
+    SETTINGS,
+)
+from svd_attention_lab.ui import (
+    COPY_TO_CLIPBOARD,
+    CSS,
+    LINK_SETTINGS,
+    SWEEP_METRICS,
+    input_image,
+    Lab,
+    named_number,
+    named_slider,
+    preset_choices,
+    restored_slots,
+    setting_inputs,
+    sweep_plot,
+)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MAX_UPLOAD = "10mb"
@@ -32,7 +52,7 @@ FINE_MAX = 2.0  # the sliders' range in fine mode: a pixel is 0.005 there, not 0
 # --- layout: one builder per tab, then the wiring ------------------------------------------------
 
 
-def build_compare(studio: preview.Studio, examples: list[str], defaults) -> dict:
+def build_compare(studio: hosting.Studio, examples: list[str], defaults) -> dict:
     ui: dict = {}
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
@@ -91,17 +111,17 @@ def build_compare(studio: preview.Studio, examples: list[str], defaults) -> dict
     return ui
 
 
-def build_sweep(studio: preview.Studio) -> dict:
+def build_sweep(studio: hosting.Studio) -> dict:
     ui: dict = {}
     gr.Markdown("One multiplier over several values, on the Compare tab's image, sliders and settings: "
                 "one tile per value, captioned.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            ui["field"] = gr.Dropdown(list(preview.SWEEPABLE), value="self_temporal",
+            ui["field"] = gr.Dropdown(list(studies.SWEEPABLE), value="self_temporal",
                                       label="Multiplier (or the schedule's end / start)")
-            ui["values"] = gr.Textbox("0, 0.5, 1, 1.5, 2", label=f"Values (up to {preview.MAX_SWEEP_VALUES})")
+            ui["values"] = gr.Textbox("0, 0.5, 1, 1.5, 2", label=f"Values (up to {studies.MAX_SWEEP_VALUES})")
             ui["seeds"] = gr.Number(studio.default_sweep_seeds(), label="Seeds (from the seed setting on)",
-                                    minimum=1, maximum=preview.MAX_SWEEP_SEEDS, step=1)
+                                    minimum=1, maximum=studies.MAX_SWEEP_SEEDS, step=1)
             ui["run"] = gr.Button("Run sweep", variant="primary", elem_id="sweep-button")
             ui["verdict"] = gr.Markdown(elem_id="sweep-verdict")
         with gr.Column(scale=3, min_width=300):
@@ -118,7 +138,7 @@ def build_sweep(studio: preview.Studio) -> dict:
 
 def build_meter() -> dict:
     gr.Markdown("Which `motion_bucket_id` does this setting move like? Renders the baseline at buckets "
-                f"{', '.join(map(str, preview.METER_BUCKETS))} (cached like any baseline), measures each one's "
+                f"{', '.join(map(str, studies.METER_BUCKETS))} (cached like any baseline), measures each one's "
                 "motion, and places the patched video's motion on that curve.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
@@ -152,8 +172,8 @@ def build_presets() -> dict:
     return ui
 
 
-def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
-    studio = studio or preview.Studio(preview.ModelHolder(os.environ.get(preview.MODEL_ENV) or None))
+def build_demo(studio: hosting.Studio | None = None) -> gr.Blocks:
+    studio = studio or hosting.Studio(engine.ModelHolder(os.environ.get(engine.MODEL_ENV) or None))
     examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.png"))
     lab = Lab(studio, examples)
     defaults, full = studio.default_settings(), studio.default_settings(full=True)
@@ -185,7 +205,7 @@ def build_demo(studio: preview.Studio | None = None) -> gr.Blocks:
         preview_outputs = [*c["videos"], c["sheet"], c["plot"], c["summary"], c["seed_used"], c["downloads"],
                            rendered, c["stale"]]
         # the model's events go straight to the Studio's gate, which renders one at a time in arrival order and
-        # gives each visitor a fair share of the line (preview/_gate.py); Gradio's queue only bounds the threads
+        # gives each visitor a fair share of the line (hosting/_gate.py); Gradio's queue only bounds the threads
         model_events = {"concurrency_id": "model", "concurrency_limit": MODEL_HANDLERS}
         quiet = {"show_progress": "hidden"}  # no spinner or error badge on the inputs a preset sets
 
@@ -242,12 +262,12 @@ def preload(demo: gr.Blocks) -> None:
     to loading it, and render the first visit's comparison into the page, so every first visitor sees it
     at once, without a request to the server. Call it before ``launch``. On ZeroGPU the UNet is first
     compiled ahead of time for the page's default renders (ZeroGPU does not run ``torch.compile``)."""
-    if preview.on_zerogpu():
+    if hosting.on_zerogpu():
         demo.lab.studio.compile_ahead_of_time(next(iter(demo.lab.examples.values())))
     demo.lab.open_with_showcase(demo.lab.opening)
 
 
-def launch_options(studio: preview.Studio) -> dict:
+def launch_options(studio: hosting.Studio) -> dict:
     """What ``launch`` needs besides the address: the upload cap, and the output folder served wherever it
     is (Gradio serves files only from the working and temporary folders and the ones allowed here)."""
     return {"max_file_size": MAX_UPLOAD, "show_error": True, "allowed_paths": [str(studio.outputs.root)]}
@@ -257,24 +277,24 @@ def hosting_budget(public: bool, budget: float | None, env=os.environ) -> float 
     """The longest a request may hold the model: ``--budget``, else 60 s on a public host, else no limit."""
     if budget is not None:
         return budget
-    return preview.DEFAULT_PUBLIC_BUDGET_S if public or env.get("SPACE_ID") else None
+    return hosting.DEFAULT_PUBLIC_BUDGET_S if public or env.get("SPACE_ID") else None
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    preview.add_model_options(parser)
+    engine.add_model_options(parser)
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--preload", action="store_true", help="load the model and render the first visit's "
                         "comparison at start-up (always on Spaces)")
     parser.add_argument("--public", action="store_true", help="a page anyone can open: every request is "
-                        f"estimated first and refused over the budget (default {preview.DEFAULT_PUBLIC_BUDGET_S:g} s)")
+                        f"estimated first and refused over the budget (default {hosting.DEFAULT_PUBLIC_BUDGET_S:g} s)")
     parser.add_argument("--budget", type=float, help="seconds a request may take (default: none locally, "
-                        f"{preview.DEFAULT_PUBLIC_BUDGET_S:g} with --public or on Spaces)")
+                        f"{hosting.DEFAULT_PUBLIC_BUDGET_S:g} with --public or on Spaces)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    model = preview.ModelHolder(args.model or os.environ.get(preview.MODEL_ENV) or None, **preview.model_options(args))
-    studio = preview.Studio(model, budget_s=hosting_budget(args.public, args.budget))
+    model = engine.ModelHolder(args.model or os.environ.get(engine.MODEL_ENV) or None, **engine.model_options(args))
+    studio = hosting.Studio(model, budget_s=hosting_budget(args.public, args.budget))
     demo = build_demo(studio)
     if args.preload or os.environ.get("SPACE_ID"):
         preload(demo)

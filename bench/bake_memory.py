@@ -1,4 +1,4 @@
-"""Peak memory of `python -m checkpoints bake` against the checkpoint size, measured in one run.
+"""Peak memory of `python -m svd_attention_lab.checkpoints bake` against the checkpoint size, measured in one run.
 
     python bench/bake_memory.py [--mib 1024]
 

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 import app  # noqa: E402
-import preview  # noqa: E402
+from svd_attention_lab import engine, hosting, outputs  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
@@ -28,7 +28,7 @@ PLAYING = "() => { const v = document.querySelector('#side-by-side video'); retu
 
 
 def serve(preload: bool) -> tuple:
-    studio = preview.Studio(preview.ModelHolder(), preview.OutputDir(tempfile.mkdtemp()))
+    studio = hosting.Studio(engine.ModelHolder(), outputs.OutputDir(tempfile.mkdtemp()))
     demo = app.build_demo(studio)
     if preload:
         app.preload(demo)

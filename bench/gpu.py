@@ -11,7 +11,7 @@ multiplier groups (ms, and as a share of one step); peak GPU memory per setting 
 decode_chunk_size; with ahead-of-time compilation (AOTInductor, what ZeroGPU runs), eager vs
 compiled per step, the compile's time and proof that a slider change takes effect with one compile;
 and with torch.compile, the speed-up and proof (dynamo's graph count) that a slider change takes
-effect in the compiled UNet without recompiling. The per-step figures are what preview/_gpu.py's
+effect in the compiled UNet without recompiling. The per-step figures are what svd_attention_lab/engine/_frames.py's
 STEP_SECONDS table wants for this GPU class.
 """
 
@@ -35,10 +35,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-import preview  # noqa: E402
-from controls import Multipliers  # noqa: E402
+from svd_attention_lab import engine, hosting  # noqa: E402
+from svd_attention_lab.controls import Multipliers  # noqa: E402
 from patcher import AttentionPatch  # noqa: E402
-from preview import LoadedModel, ModelSource, Previewer, RenderSettings  # noqa: E402
+from svd_attention_lab.engine import LoadedModel, ModelSource, Previewer, RenderSettings  # noqa: E402
 
 FIRST, CHANGE = Multipliers(self_temporal=0.8), Multipliers(self_temporal=1.2, cross_temporal=0.9)
 ALL_FOUR = Multipliers(1.1, 1.2, 1.3, 1.4)
@@ -84,11 +84,11 @@ def peak_mib() -> float:
 
 def build(tiny: bool) -> tuple[LoadedModel, float]:
     if tiny:
-        model, seconds = timed(lambda: preview.load_model("demo", device="cpu", dtype="float32"))
+        model, seconds = timed(lambda: engine.load_model("demo", device="cpu", dtype="float32"))
         return model, seconds
     from diffusers import StableVideoDiffusionPipeline
 
-    from preview._architecture import svd_xt_components
+    from bench.svd_xt import svd_xt_components
 
     pipe = StableVideoDiffusionPipeline(**svd_xt_components("cpu", torch.float16))
     pipe.set_progress_bar_config(disable=True)
@@ -109,7 +109,7 @@ def step_times(previewer: Previewer, image, settings, multipliers) -> tuple[floa
 
 def plain_call(model: LoadedModel, image, settings) -> float:
     width, height = settings.resolved_size(model)
-    prepared = preview.prepare_image(image, width, height)
+    prepared = engine.prepare_image(image, width, height)
     generator = torch.Generator("cpu").manual_seed(settings.seed)
     _, seconds = timed(lambda: model.pipe(prepared, height=height, width=width, num_frames=settings.frames,
                                           num_inference_steps=settings.steps,
@@ -188,7 +188,7 @@ def measure_aot(model: LoadedModel, image, settings: RenderSettings) -> dict:
 
     torch._inductor.aoti_compile_and_package = counted
     try:
-        forward, compile_s = timed(lambda: preview.compile_ahead_of_time(model, image, settings))
+        forward, compile_s = timed(lambda: hosting.compile_ahead_of_time(model, image, settings))
     finally:
         torch._inductor.aoti_compile_and_package = package
     try:
@@ -259,7 +259,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
     image = Image.open(ROOT / "examples" / "shapes-1.png")
     settings = TINY if args.tiny else FULL
     report = {
-        "device": (preview._budget.gpu_class() if not args.tiny
+        "device": (hosting.gpu_class() if not args.tiny
                    else f"cpu ({platform.processor() or platform.machine()})"),
         "torch": torch.__version__,
         "model": "demo (tiny)" if args.tiny else "SVD-XT architecture, random weights, float16",

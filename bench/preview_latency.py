@@ -15,7 +15,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-import preview  # noqa: E402
+from svd_attention_lab import engine  # noqa: E402
 from patcher import Multipliers  # noqa: E402
 
 
@@ -26,9 +26,9 @@ def timed(fn):
 
 
 def main() -> None:
-    (model, load_s) = timed(lambda: preview.load_model("demo"))
-    previewer = preview.Previewer(model)
-    settings = preview.preview_settings(model)
+    (model, load_s) = timed(lambda: engine.load_model("demo"))
+    previewer = engine.Previewer(model)
+    settings = engine.preview_settings(model)
     image = Image.open(ROOT / "examples" / "shapes-1.png")
     _, first_s = timed(lambda: previewer.render(image, settings, Multipliers(self_temporal=0.5)))
     _, change_s = timed(lambda: previewer.render(image, settings, Multipliers(self_temporal=1.5)))

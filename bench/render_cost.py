@@ -1,4 +1,4 @@
-"""What a render costs on this machine, against the cost model the app estimates with (preview/_budget.py).
+"""What a render costs on this machine, against the cost model the app estimates with (hosting/_budget.py).
 
     python bench/render_cost.py          # the demo model on the CPU: 64², 256², 512² x 2, 8 frames x 1, 3 steps
     python bench/render_cost.py --quick  # 64² and 256² only
@@ -23,11 +23,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-import preview  # noqa: E402
-from controls import Multipliers  # noqa: E402
-from preview import RenderJob, RenderSettings, prepare_image, render_frames  # noqa: E402
-from preview._budget import CostModel  # noqa: E402
-from preview._gpu import register_model  # noqa: E402
+from svd_attention_lab import engine  # noqa: E402
+from svd_attention_lab.controls import Multipliers  # noqa: E402
+from svd_attention_lab.engine import RenderJob, RenderSettings, prepare_image, render_frames  # noqa: E402
+from svd_attention_lab.hosting import CostModel  # noqa: E402
+from svd_attention_lab.engine import register_model  # noqa: E402
 
 
 def measure(model, image, size: int, frames: int, steps: int, repeats: int = 2) -> float:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (the project's machine has 2 cores)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model = preview.load_model("demo", device="cpu", dtype="float32")
+    model = engine.load_model("demo", device="cpu", dtype="float32")
     image = ROOT / "examples" / "shapes-1.png"
     sizes = (64, 256) if args.quick else (64, 256, 512)
     measure(model, image, 64, 2, 1)  # warm-up

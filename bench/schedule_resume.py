@@ -21,8 +21,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-import preview  # noqa: E402
-from controls import Multipliers  # noqa: E402
+from svd_attention_lab import engine  # noqa: E402
+from svd_attention_lab.controls import Multipliers  # noqa: E402
 
 IMAGE = ROOT / "examples" / "shapes-2.png"
 M = Multipliers(self_temporal=0.5, cross_temporal=1.3)
@@ -45,12 +45,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    model = preview.load_model(args.model)
-    previewer = preview.Previewer(model)
-    settings = preview.preview_settings(model, steps=args.steps, seed=1)
+    model = engine.load_model(args.model)
+    previewer = engine.Previewer(model)
+    settings = engine.preview_settings(model, steps=args.steps, seed=1)
     scheduled = settings.replace(start=args.start)
     width, height = settings.resolved_size(model)
-    prepared = preview.prepare_image(IMAGE, width, height)
+    prepared = engine.prepare_image(IMAGE, width, height)
 
     def plain():
         with model.patch.applied(M):

@@ -3,9 +3,9 @@
     python bench/single_file_memory.py [--dir /tmp] [--dtype float16|float32]
 
 Builds SVD-XT (UNet, temporal VAE, ViT-H image encoder) from the published configuration with
-random fp16 weights, saves it as a diffusers folder, converts that with ``python -m checkpoints
+random fp16 weights, saves it as a diffusers folder, converts that with ``python -m svd_attention_lab.checkpoints
 convert`` into one file in Stability's layout (printing the converter's peak RSS), then, in a fresh
-process, loads the file with ``preview.load_model`` as ``python app.py --model FILE`` does, and prints
+process, loads the file with ``engine.load_model`` as ``python app.py --model FILE`` does, and prints
 peak RSS / model size (at most 1.25 is the target) and the growth during the load / model size.
 """
 
@@ -23,13 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 WRITE = """
 import sys, torch
 from diffusers import StableVideoDiffusionPipeline
-from preview._architecture import svd_xt_components
+from bench.svd_xt import svd_xt_components
 StableVideoDiffusionPipeline(**svd_xt_components("cpu", torch.float16)).save_pretrained(sys.argv[1])
 """
 
 CONVERT = """
 import resource, sys
-from checkpoints import convert
+from svd_attention_lab.checkpoints import convert
 report = convert(sys.argv[1], sys.argv[2])
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 print(f"converter: {report.tensors} tensors, {report.bytes_written / 2**30:.2f} GiB written; peak RSS {peak:.2f} GiB")
@@ -37,7 +37,7 @@ print(f"converter: {report.tensors} tensors, {report.bytes_written / 2**30:.2f} 
 
 LOAD = """
 import resource, sys, torch
-from preview import load_model
+from svd_attention_lab.engine import load_model
 import diffusers, transformers  # imported before the baseline, as the app has them
 rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 before = rss()

@@ -15,8 +15,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-import preview  # noqa: E402
-from controls import Multipliers  # noqa: E402
+from svd_attention_lab import engine, hosting, outputs, studies  # noqa: E402
+from svd_attention_lab.controls import Multipliers  # noqa: E402
 
 IMAGES = [ROOT / "examples" / f"shapes-{n}.png" for n in (1, 2, 3)]
 SEEDS = (0, 1, 2)
@@ -30,16 +30,16 @@ def schedule_figure(out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    model = preview.load_model("demo", device="cpu")
-    previewer = preview.Previewer(model, cache_size=16)
+    model = engine.load_model("demo", device="cpu")
+    previewer = engine.Previewer(model, cache_size=16)
     multipliers = Multipliers(self_temporal=0.3)
     ends = [0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
     change, motion = np.zeros((len(ends), len(IMAGES) * len(SEEDS))), np.zeros((len(ends), len(IMAGES) * len(SEEDS)))
     for j, (image, seed) in enumerate((i, s) for i in IMAGES for s in SEEDS):
-        settings = preview.preview_settings(model, seed=seed)
+        settings = engine.preview_settings(model, seed=seed)
         for i, end in enumerate(ends):
             c = previewer.render(image, settings.replace(end=end), multipliers)
-            summary = preview.Metrics.compare(c.baseline, c.patched).summary()
+            summary = outputs.Metrics.compare(c.baseline, c.patched).summary()
             change[i, j], motion[i, j] = summary["mean_change_vs_baseline"], summary["temporal_change_ratio"]
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     for ax, values, label in ((axes[0], change, "change vs baseline (levels)"),
@@ -65,13 +65,13 @@ def meter_figure(out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    model = preview.load_model("demo", device="cpu")
-    previewer = preview.Previewer(model, cache_size=16)
-    settings = preview.preview_settings(model, seed=0)
+    model = engine.load_model("demo", device="cpu")
+    previewer = engine.Previewer(model, cache_size=16)
+    settings = engine.preview_settings(model, seed=0)
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     reading = None
     for value, colour in ((0.3, "tab:orange"), (0.6, "tab:green"), (1.6, "tab:red")):
-        reading = preview.read_motion(previewer, IMAGES[1], settings, Multipliers(self_temporal=value))
+        reading = studies.read_motion(previewer, IMAGES[1], settings, Multipliers(self_temporal=value))
         ax.axhline(reading.patched_motion, color=colour, linewidth=0.8, linestyle="--")
         where = f"≈ bucket {reading.estimate:.0f}" if reading.inside else "beyond every measured bucket"
         ax.plot([reading.estimate], [reading.patched_motion], "o" if reading.inside else ">", color=colour,
@@ -94,7 +94,7 @@ def layout_figure(out: Path) -> None:
 
     import app
 
-    demo = app.build_demo(preview.Studio(preview.ModelHolder(), preview.OutputDir(tempfile.mkdtemp())))
+    demo = app.build_demo(hosting.Studio(engine.ModelHolder(), outputs.OutputDir(tempfile.mkdtemp())))
     app.preload(demo)
     demo.queue()
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)

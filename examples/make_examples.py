@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from demo_model.synthetic import make_video
+from svd_attention_lab.demo_model.synthetic import make_video
 
 HERE = Path(__file__).resolve().parent
 

@@ -6,18 +6,12 @@ import re
 from collections import Counter
 from typing import NamedTuple
 
-from ._families import SVD, detect_family, is_attention_output, is_temporal
+from ._families import SVD, ModelFamily, detect_family, is_attention_output, is_temporal
 
 # Full single-file checkpoints also hold the VAE and the image encoder; only the UNet is patched.
 NON_UNET_PREFIXES = ("first_stage_model.", "conditioner.", "cond_stage_model.", "vae.", "image_encoder.")
 
-_SUFFIXES = {
-    "attn1.to_out.0.weight": "self",
-    "attn1.to_out.0.bias": "self",
-    "attn2.to_out.0.weight": "cross",
-    "attn2.to_out.0.bias": "cross",
-}
-
+_KINDS = (("attn1.", "self"), ("attn2.", "cross"))  # self- and cross-attention, as ComfyUI's rule tells them
 _REGIONS = (
     (re.compile(r"(^|\.)(input_blocks|down_blocks)\."), "down"),
     (re.compile(r"(^|\.)(middle_block|mid_block)\."), "mid"),
@@ -32,12 +26,13 @@ class KeyMatch(NamedTuple):
     region: str  # "down", "mid", "up" or "other"
 
 
-def match_key(name: str) -> KeyMatch | None:
-    """Classify one state-dict key: the multiplier and UNet region that apply, or None."""
-    attention = next((kind for suffix, kind in _SUFFIXES.items() if name.endswith(suffix)), None)
+def match_key(name: str, family: ModelFamily = SVD) -> KeyMatch | None:
+    """Classify one state-dict key by ``family``'s naming: the multiplier and UNet region that apply, or None."""
+    suffix = next((s for s in family.attention_suffixes if name.endswith(s)), None)
+    attention = next((kind for prefix, kind in _KINDS if suffix and suffix.startswith(prefix)), None)
     if attention is None or name.startswith(NON_UNET_PREFIXES):
         return None
-    field = f"{attention}_{'temporal' if is_temporal(name, SVD) else 'structural'}"
+    field = f"{attention}_{'temporal' if is_temporal(name, family) else 'structural'}"
     region = next((region for pattern, region in _REGIONS if pattern.search(name)), "other")
     return KeyMatch(field, region)
 

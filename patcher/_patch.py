@@ -12,7 +12,7 @@ import torch
 
 from ._errors import PatchError
 from ._keys import KEY_REGIONS, match_key
-from controls import FIELDS, Multipliers
+from svd_attention_lab.controls import FIELDS, Multipliers
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from controls import FIELDS
+from svd_attention_lab.controls import FIELDS
 
 from ._builtin import builtin_presets, get_builtin
 from ._comfyui import from_file

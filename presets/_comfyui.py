@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from controls import FIELDS, REGIONS, Multipliers, Regions, check_settings
+from svd_attention_lab.controls import FIELDS, REGIONS, Multipliers, Regions, check_settings
 
 from ._errors import PresetError
 from ._images import image_format, image_texts

@@ -24,9 +24,9 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from controls import FIELDS, Multipliers, Regions, Setting, check_settings
-from controls import SETTINGS as ALL_SETTINGS
-from controls import check_setting as _check_setting
+from svd_attention_lab.controls import FIELDS, Multipliers, Regions, Setting, check_settings
+from svd_attention_lab.controls import SETTINGS as ALL_SETTINGS
+from svd_attention_lab.controls import check_setting as _check_setting
 
 from ._errors import PresetError
 from ._json import MAX_NUMBER_CHARS, read_json, type_name

@@ -6,7 +6,7 @@ import logging
 import urllib.parse
 from typing import Mapping
 
-from controls import (
+from svd_attention_lab.controls import (
     FIELDS,
     MULTIPLIER_DEFAULT,
     REGIONS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import app
-import preview
+from svd_attention_lab import engine, hosting, outputs
 
 
 def connect(url: str):
@@ -28,7 +28,7 @@ def free_port() -> int:
 def launch_app(output_dir: str, model: str | None = None, gpu=None, budget_s: float | None = None,
                preload: bool = False):
     """A fresh app (its own model holder and output folder); returns (lab, demo, url)."""
-    studio = preview.Studio(preview.ModelHolder(model), preview.OutputDir(output_dir), gpu=gpu, budget_s=budget_s)
+    studio = hosting.Studio(engine.ModelHolder(model), outputs.OutputDir(output_dir), gpu=gpu, budget_s=budget_s)
     demo = app.build_demo(studio)
     if preload:  # what --preload (always on Spaces) does before the server starts
         app.preload(demo)

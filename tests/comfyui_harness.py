@@ -87,7 +87,7 @@ def tiny_svd_folder(folder: Path, seed: int = 0) -> Path:
                            UNetSpatioTemporalConditionModel)
     from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from checkpoints import svd_xt_config
+    from svd_attention_lab.checkpoints import svd_xt_config
 
     torch.manual_seed(seed)
     unet = UNetSpatioTemporalConditionModel(**TINY_UNET)

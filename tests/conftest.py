@@ -47,7 +47,7 @@ def _deterministic_threads():
 @pytest.fixture(scope="session")
 def demo_model():
     """The embedded demo model, loaded once on the CPU in float32."""
-    from preview import load_model
+    from svd_attention_lab.engine import load_model
 
     return load_model("demo", device="cpu", dtype="float32")
 

@@ -9,9 +9,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from checkpoints import convert
-from checkpoints._cli import main as checkpoints_main
-from preview import DEMO_MODEL_DIR, ModelLoadError, load_model
+from svd_attention_lab.checkpoints import convert
+from svd_attention_lab.checkpoints._cli import main as checkpoints_main
+from svd_attention_lab.engine import DEMO_MODEL_DIR, ModelLoadError, load_model
 
 VISUAL = "conditioner.embedders.0.open_clip.model.visual."
 LAYERS = VISUAL + "vision_model.encoder.layers."

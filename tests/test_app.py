@@ -12,11 +12,11 @@ from PIL import Image
 
 import app
 import presets
-import preview
+from svd_attention_lab import engine, hosting, outputs
 from app_server import connect
 from test_preview import read_mp4
-from ui import restored_slots, sweep_plot
-from ui._handlers import frame_plot
+from svd_attention_lab.ui import restored_slots, sweep_plot
+from svd_attention_lab.ui._handlers import frame_plot
 
 FAST = {"frames": 4, "steps": 2, "decode_chunk_size": 4}
 
@@ -44,7 +44,7 @@ def assert_unet_equal(lab, snapshot):
 
 
 def test_preload_puts_the_showcase_into_the_page_and_the_load_event_then_sends_nothing(tmp_path):
-    demo = app.build_demo(preview.Studio(preview.ModelHolder(), preview.OutputDir(str(tmp_path))))
+    demo = app.build_demo(hosting.Studio(engine.ModelHolder(), outputs.OutputDir(str(tmp_path))))
     lab = demo.lab
     plain = lab.open_page()  # a plain `python app.py`: the page-load event renders the showcase
     assert plain[0] == next(iter(lab.examples.values()))

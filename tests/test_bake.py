@@ -1,3 +1,4 @@
+from svd_attention_lab.controls import FIELDS
 import json
 import pickle
 import subprocess
@@ -9,9 +10,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-import patcher
-from checkpoints import METADATA_KEY, bake
-from checkpoints._cli import main
+from svd_attention_lab.checkpoints import bake
+from svd_attention_lab.checkpoints._bake import METADATA_KEY
+from svd_attention_lab.checkpoints._cli import main
 from patcher import Multipliers, PatchError, classify_key
 from tiny_models import sgm_state_dict, tiny_unet
 
@@ -47,7 +48,7 @@ def test_bake_round_trip(checkpoint, tmp_path):
     src, sd = checkpoint
     out = tmp_path / "baked.safetensors"
     report = bake(src, out, M)
-    assert report.patched == dict.fromkeys(patcher.FIELDS, 12)
+    assert report.patched == dict.fromkeys(FIELDS, 12)
     baked, metadata = load(out)
     assert list(baked) == list(load(src)[0])  # same keys, same order
     for name, tensor in sd.items():
@@ -63,10 +64,12 @@ def test_bake_round_trip(checkpoint, tmp_path):
 def test_python_m_checkpoints_runs_the_command_line(tmp_path):
     src = tmp_path / "unet.safetensors"
     save_file(tiny_unet().state_dict(), str(src))
-    done = subprocess.run([sys.executable, "-m", "checkpoints", "bake", str(src), str(tmp_path / "out.safetensors")],
+    done = subprocess.run([sys.executable, "-m", "svd_attention_lab.checkpoints", "bake", str(src),
+                           str(tmp_path / "out.safetensors")],
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0 and "scaled 48" in done.stdout, done.stderr
-    refused = subprocess.run([sys.executable, "-m", "checkpoints", "inspect", str(tmp_path / "missing.safetensors")],
+    refused = subprocess.run([sys.executable, "-m", "svd_attention_lab.checkpoints", "inspect",
+                              str(tmp_path / "missing.safetensors")],
                              cwd=ROOT, capture_output=True, text=True)
     assert refused.returncode == 2 and "no such file" in refused.stderr
 
@@ -89,7 +92,7 @@ def test_cli_bake_and_inspect(checkpoint, tmp_path, capsys):
     listing = run_cli(capsys, "inspect", str(src), "--json")
     assert listing.returncode == 0
     groups = json.loads(listing.stdout)
-    assert {k: len(v) for k, v in groups.items()} == dict.fromkeys(patcher.FIELDS, 12)
+    assert {k: len(v) for k, v in groups.items()} == dict.fromkeys(FIELDS, 12)
     assert {e["region"] for e in groups["self_temporal"]} == {"down", "mid", "up"}
     text = run_cli(capsys, "inspect", str(src))
     assert "self_temporal: 12 tensors" in text.stdout

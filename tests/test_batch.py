@@ -8,8 +8,9 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from batch import PlanError, batch_main, estimate, load_plan, load_results, report_main, run_batch, write_report
-from preview import DEMO_MODEL_DIR
+from svd_attention_lab.batch import PlanError, estimate, load_plan, load_results, run_batch, write_report
+from svd_attention_lab.batch._cli import batch_main, report_main
+from svd_attention_lab.engine import DEMO_MODEL_DIR
 from tiny_models import count_renders
 
 EXAMPLES = DEMO_MODEL_DIR.parent.parent / "examples"
@@ -154,3 +155,30 @@ def test_the_command_line(tmp_path, capsys):
     assert "images must be a non-empty list" in capsys.readouterr().err
     assert report_main([str(tmp_path / "nothing")]) == 2
     assert "no results table" in capsys.readouterr().err
+
+
+def test_a_plan_re_run_with_another_base_renders_its_jobs_again(tmp_path, counted_renders):
+    """A UNet-only file takes its VAE and image encoder from --base; another base is another model."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from svd_attention_lab.checkpoints import UnetLayout, diffusers_to_sgm
+    from svd_attention_lab.engine import load_model
+
+    unet = load_model("demo", device="cpu", dtype="float32").pipe.unet
+    layout = UnetLayout.from_config(unet.config)
+    unet_file = tmp_path / "unet.safetensors"
+    save_file({diffusers_to_sgm(k, layout): v.contiguous() for k, v in unet.state_dict().items()}, str(unet_file))
+    other_base = shutil.copytree(DEMO_MODEL_DIR, tmp_path / "other-base")
+    text = (PLAN.replace('model = "demo"', f'model = "{unet_file}"').replace(', "{}/shapes-3.png"'.format(EXAMPLES), "")
+            .replace("seeds = [0, 1]", "seeds = [0]").replace("[0.5, 1.0, 1.5]", "[0.5]"))
+    plan = load_plan(_plan(tmp_path, text))
+
+    renders = []
+    for base in (DEMO_MODEL_DIR, DEMO_MODEL_DIR, other_base):
+        counted_renders.clear()
+        report = run_batch(plan, progress=False, model_options={"base": str(base), "device": "cpu"})
+        renders.append((report.done, sum(counted_renders)))
+    assert renders == [(1, 2), (0, 0), (1, 2)]  # baseline + patched; nothing again; both again for the new base
+    assert [f"base=folder:{other_base}" in key for key in load_results(report.table).model] == [True]

@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from batch import PlanError, batch_main, estimate, load_plan, load_results, run_batch
-from preview import DEMO_MODEL_DIR
+from svd_attention_lab.batch import PlanError, estimate, load_plan, load_results, run_batch
+from svd_attention_lab.batch._cli import batch_main
+from svd_attention_lab.engine import DEMO_MODEL_DIR
 
 EXAMPLES = DEMO_MODEL_DIR.parent.parent / "examples"
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,7 +255,8 @@ def test_results_whose_marker_holds_the_plan_path_as_typed_resume_only_for_the_s
     assert "holds the results of another plan (plan.toml)" in capsys.readouterr().err
 
 
-# python -m batch run, whose second job's row stops before it is moved into place, its .part file written
+# python -m svd_attention_lab.batch run, whose second job's row stops before it is moved into place, its .part file
+# written
 STOP_IN_SECOND_ROW = """
 import os, runpy, sys, time
 from pathlib import Path
@@ -303,7 +305,7 @@ def test_a_run_killed_mid_write_leaves_no_temporary_file_after_the_rerun(tmp_pat
     (".batch.json.abcdefgh.part", True),
     (".results.parquet.abcdefgh.part", True),
     ("jobs/.notes.txt.abcdefgh.part", False),  # not a name the run writes
-    (".report.html.abcdefgh.part", False),  # python -m batch report's, which may be writing it now
+    (".report.html.abcdefgh.part", False),  # python -m svd_attention_lab.batch report's, which may be writing it now
     ("thumbs/.0123456789abcdef.json.abcdefgh.part", False),  # not in that folder
     ("mine/.0123456789abcdef.json.abcdefgh.part", False),
     ("jobs/0123456789abcdef.json.abcdefgh.part", False),

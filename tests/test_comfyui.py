@@ -15,10 +15,10 @@ import torch
 from safetensors import safe_open
 
 import presets
-from checkpoints import convert, sgm_to_diffusers
-from checkpoints._cli import main as checkpoints_main
-from controls import Multipliers, Regions
-from preview import DEMO_MODEL_DIR, Previewer, RenderSettings, load_model
+from svd_attention_lab.checkpoints import convert, sgm_to_diffusers
+from svd_attention_lab.checkpoints._cli import main as checkpoints_main
+from svd_attention_lab.controls import Multipliers, Regions
+from svd_attention_lab.engine import DEMO_MODEL_DIR, Previewer, RenderSettings, load_model
 from comfyui_harness import (NODE_DIR, comfyui_models, require_comfyui, tiny_svd_folder,
                              write_image_encoder_config)
 
@@ -248,6 +248,6 @@ def _run(coroutine):
 
 
 def _layout(unet):
-    from checkpoints import UnetLayout
+    from svd_attention_lab.checkpoints import UnetLayout
 
     return UnetLayout.from_config(unet.config)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import presets
 from comfyui_harness import NODE_DIR, node_setting
-from controls import FIELDS, REGIONS, Multipliers, Regions, patched_steps
+from svd_attention_lab.controls import FIELDS, REGIONS, Multipliers, Regions, patched_steps
 
 _setting = node_setting()
 REGION_INPUTS, Setting, key_target, step_of = _setting.REGION_INPUTS, _setting.Setting, _setting.key_target, \

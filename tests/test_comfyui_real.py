@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import presets
-from controls import Multipliers
+from svd_attention_lab.controls import Multipliers
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 WAN = sorted(REAL.glob("wan21_*.json"))

@@ -11,9 +11,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-import preview
-from controls import Multipliers
-from preview import Previewer, RenderSettings, compile_ahead_of_time, load_model
+from svd_attention_lab import hosting
+from svd_attention_lab.controls import Multipliers
+from svd_attention_lab.engine import Previewer, RenderSettings, load_model
+from svd_attention_lab.hosting import compile_ahead_of_time
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shapes-1.png"
 
@@ -38,10 +39,10 @@ def test_the_app_compiles_ahead_of_time_at_start_up_on_zerogpu_only(monkeypatch)
 
     compiled, opened = [], []
     for on_zerogpu in (False, True):
-        demo = app.build_demo(preview.Studio())
+        demo = app.build_demo(hosting.Studio())
         monkeypatch.setattr(demo.lab.studio, "compile_ahead_of_time", compiled.append)
         monkeypatch.setattr(demo.lab, "open_with_showcase", opened.append)
-        monkeypatch.setattr(preview, "on_zerogpu", lambda: on_zerogpu)
+        monkeypatch.setattr(hosting, "on_zerogpu", lambda: on_zerogpu)
         app.preload(demo)
     assert compiled == [str(Path(app.EXAMPLES_DIR) / "shapes-1.png")] and len(opened) == 2
 

@@ -4,8 +4,8 @@ import inspect
 
 import pytest
 
-import controls
-from controls import SETTINGS, check_number, with_named_parameters
+from svd_attention_lab import controls
+from svd_attention_lab.controls import SETTINGS, check_number, with_named_parameters
 
 
 def test_expanded_handlers_receive_settings_by_name_or_position():

@@ -1,7 +1,7 @@
 """What the shipped demo model does, measured on held-out generated images.
 
 The renders are seeded and the thread count fixed, so every figure repeats: the test compares them
-with the figures recorded by ``python -m demo_model.evaluate --images 2 --json
+with the figures recorded by ``python -m svd_attention_lab.demo_model.evaluate --images 2 --json
 tests/fixtures/demo_model_quality_2.json`` (regenerate it when the model is retrained), with a
 tolerance for other CPUs' float kernels only, then checks what they mean. The recording uses two
 threads; the suite's one thread per process moves the figures by under 1e-4 relative. The
@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from demo_model.architecture import build_demo_pipeline
-from demo_model.evaluate import evaluate, psnr
-from demo_model.synthetic import held_out_images
+from svd_attention_lab.demo_model.architecture import build_demo_pipeline
+from svd_attention_lab.demo_model.evaluate import evaluate, psnr
+from svd_attention_lab.demo_model.synthetic import held_out_images
 from patcher import AttentionPatch
-from preview import LoadedModel, ModelSource, Previewer, prepare_image, preview_settings
+from svd_attention_lab.engine import LoadedModel, ModelSource, Previewer, prepare_image, preview_settings
 
 REFERENCE = Path(__file__).resolve().parent / "fixtures" / "demo_model_quality_2.json"
 RTOL = 0.02  # the same renders on another CPU: float kernels differ in the last bits, not by percents

@@ -5,7 +5,8 @@ import torch
 from safetensors.torch import save_file
 
 import patcher
-from patcher import detect_family, family_warnings
+from patcher import family_warnings
+from patcher._families import detect_family
 from test_bake import run_cli
 from tiny_models import sgm_state_dict, tiny_unet
 

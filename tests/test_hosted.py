@@ -9,9 +9,9 @@ import torch
 from gradio_client import handle_file
 
 import app
-import preview
+from svd_attention_lab import engine, hosting, outputs
 from app_server import connect
-from controls import Multipliers
+from svd_attention_lab.controls import Multipliers
 from tiny_models import UnetCalls
 
 EXAMPLE = "examples/shapes-2.png"
@@ -19,7 +19,7 @@ SLOW_STEP = {"width": 1024, "height": 576, "frames": 14, "steps": 2, "decode_chu
 
 
 def test_a_public_host_gets_a_budget_and_a_local_run_none():
-    assert app.hosting_budget(False, None, env={"SPACE_ID": "someone/svd-lab"}) == preview.DEFAULT_PUBLIC_BUDGET_S
+    assert app.hosting_budget(False, None, env={"SPACE_ID": "someone/svd-lab"}) == hosting.DEFAULT_PUBLIC_BUDGET_S
     assert app.hosting_budget(True, None, env={}) == 60
     assert app.hosting_budget(True, 300.0, env={}) == 300
     assert app.hosting_budget(False, None, env={}) is None
@@ -52,12 +52,12 @@ def test_an_over_budget_request_is_refused_before_it_starts(public):
     assert "1024×576 × 14 frames × 20 steps ≈" in message and "this Space allows 60 s per request" in message
     assert "lower the size, frames or steps" in message
     assert seconds < 2.0 and calls.count == 0  # refused before any UNet call
-    assert lab.estimate(*preview.RenderSettings(width=1024, height=576, frames=14, steps=20).as_dict().values()) \
+    assert lab.estimate(*engine.RenderSettings(width=1024, height=576, frames=14, steps=20).as_dict().values()) \
         .endswith("over this Space's limit")
 
 
 def test_stop_inside_a_long_step_ends_the_render_within_two_seconds(tmp_path):
-    studio = preview.Studio(preview.ModelHolder(), preview.OutputDir(str(tmp_path)))
+    studio = hosting.Studio(engine.ModelHolder(), outputs.OutputDir(str(tmp_path)))
     unet = studio.previewer().model.pipe.unet
     original = {k: v.clone() for k, v in unet.state_dict().items()}
     entered, stopped, errors = threading.Event(), [], []
@@ -66,7 +66,7 @@ def test_stop_inside_a_long_step_ends_the_render_within_two_seconds(tmp_path):
     def render():
         try:
             studio.preview(EXAMPLE, SLOW_STEP, Multipliers(self_temporal=0.3), key="slow")
-        except preview.RenderCancelled as exc:
+        except engine.RenderCancelled as exc:
             stopped.append((time.perf_counter(), str(exc)))
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -104,4 +104,4 @@ def test_stop_through_the_api_is_news_not_an_error(public):
         client.predict(api_name="/cancel")  # same client, same session
         job.result(timeout=60)  # no exception: the outputs are left as they were
     finally:
-        lab.studio.budget_s = preview.DEFAULT_PUBLIC_BUDGET_S
+        lab.studio.budget_s = hosting.DEFAULT_PUBLIC_BUDGET_S

@@ -1,5 +1,5 @@
 """Hostile ``.safetensors`` files through every command that reads one: ``inspect``, ``bake``,
-``convert`` and ``python -m preview --model``. Each is refused in one line that names the file,
+``convert`` and ``python -m svd_attention_lab --model``. Each is refused in one line that names the file,
 exit status 2, nothing written, and peak memory stays small whatever the header claims."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from checkpoints._cli import main as checkpoints_main
-from preview.__main__ import main as preview_main
+from svd_attention_lab.checkpoints._cli import main as checkpoints_main
+from svd_attention_lab.__main__ import main as preview_main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "shapes-1.png"
@@ -163,7 +163,7 @@ def demo_copy(tmp_path_factory):
     """A copy of the demo model's folder and its single file, side by side with a neighbour."""
     import shutil
 
-    from preview import DEMO_MODEL_DIR
+    from svd_attention_lab.engine import DEMO_MODEL_DIR
 
     root = tmp_path_factory.mktemp("models")
     shutil.copytree(DEMO_MODEL_DIR, root / "demo")

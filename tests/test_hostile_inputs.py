@@ -21,7 +21,7 @@ from PIL import Image, PngImagePlugin
 
 import presets
 from app_server import connect
-from controls import Multipliers
+from svd_attention_lab.controls import Multipliers
 from test_preview import read_mp4
 
 ROOT = Path(__file__).resolve().parents[1]

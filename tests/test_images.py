@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from preview import PreviewError, load_image, prepare_image
+from svd_attention_lab.engine import PreviewError, load_image, prepare_image
 
 RED = (220, 30, 40)
 

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from controls import Multipliers
-from preview import DEMO_MODEL_DIR, Previewer, bucket_for, preview_settings, read_motion, sweep
+from svd_attention_lab.controls import Multipliers
+from svd_attention_lab.engine import DEMO_MODEL_DIR, Previewer, preview_settings
+from svd_attention_lab.studies import read_motion, sweep
+from svd_attention_lab.studies._motion import bucket_for
 
 IMAGE = DEMO_MODEL_DIR.parent.parent / "examples" / "shapes-2.png"
 

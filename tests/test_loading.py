@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from preview import DEMO_MODEL_DIR, ModelLoadError, load_model
+from svd_attention_lab.engine import DEMO_MODEL_DIR, ModelLoadError, load_model
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_a_config_without_sample_size_takes_the_familys_native_size(tmp_path):
 def test_reference_numerics_are_the_default_and_diffusers_numerics_are_kept_on_request(demo_model):
     import torch
 
-    from preview import load_model, weights_key
+    from svd_attention_lab.engine import load_model, weights_key
 
     def eps(model):
         return sorted({m.eps for n, m in model.pipe.unet.named_modules()

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from patcher import classify_key
-from checkpoints import SVD_LAYOUT, NamingError, UnetLayout, diffusers_to_sgm, sgm_to_diffusers
-from preview import load_model
-from preview._architecture import svd_xt_components
+from svd_attention_lab.checkpoints import UnetLayout, diffusers_to_sgm, sgm_to_diffusers
+from svd_attention_lab.checkpoints._naming import SVD_LAYOUT, NamingError
+from svd_attention_lab.engine import load_model
+from bench.svd_xt import svd_xt_components
 from tiny_models import tiny_unet
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-from checkpoints import plan_read
+from svd_attention_lab.checkpoints._svd_file import plan_read
 from tiny_models import sgm_state_dict, tiny_unet
 
 PREFIX = "conditioner.embedders.0.open_clip.model.visual."

@@ -1,9 +1,10 @@
+from svd_attention_lab.controls import FIELDS
 import threading
 
 import pytest
 import torch
 
-import controls
+from svd_attention_lab import controls
 import patcher
 from patcher import AttentionPatch, Multipliers, PatchError, classify_key, match_key, patch_state_dict
 from comfyui_harness import node_setting
@@ -44,10 +45,10 @@ def test_counts_per_group_in_both_namings(unet):
     diffusers_sd = unet.state_dict()
     for sd in (diffusers_sd, sgm_state_dict(unet), sgm_state_dict(unet, prefix="diffusion_model.")):
         fields = [classify_key(k) for k in sd]
-        for field in patcher.FIELDS:
+        for field in FIELDS:
             assert fields.count(field) == TINY_TARGETS_PER_FIELD
     summary = AttentionPatch(unet).summary()
-    assert {g: s["tensors"] for g, s in summary["groups"].items()} == dict.fromkeys(patcher.FIELDS, 12)
+    assert {g: s["tensors"] for g, s in summary["groups"].items()} == dict.fromkeys(FIELDS, 12)
     assert {r: s["tensors"] for r, s in summary["regions"].items()} == {"down": 16, "mid": 8, "up": 24}
     assert summary["total"]["tensors"] == 48
     # 32x32 weight + 32 bias in the 5 transformers at 32 channels, 64x64 + 64 in the mid block

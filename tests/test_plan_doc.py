@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from batch import PlanError, read_plan_doc
-from controls import Multipliers
+from svd_attention_lab.batch import PlanError, read_plan_doc
+from svd_attention_lab.controls import Multipliers
 
 TOML = b"""
 images = ["photos/"]

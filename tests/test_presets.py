@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 import presets
-from controls import FIELDS, MULTIPLIER_MAX, MULTIPLIER_MIN, Multipliers
+from svd_attention_lab.controls import FIELDS, MULTIPLIER_MAX, MULTIPLIER_MIN, Multipliers
 from presets import Preset, PresetError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,7 +174,7 @@ def test_builtins_load_with_unique_names():
 
 
 def test_presets_carry_every_shared_render_setting_and_nothing_else():
-    import controls
+    from svd_attention_lab import controls
 
     assert presets.PRESET_SETTINGS == tuple(s for s in controls.SETTINGS if s.shared)
     # a memory knob, not part of the look

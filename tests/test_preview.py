@@ -10,24 +10,20 @@ import pytest
 import torch
 from PIL import Image
 
-import preview
+from svd_attention_lab import engine, outputs, studies
 from tiny_models import UnetCalls
 from patcher import Multipliers
-from preview import (
-    Metrics,
+from svd_attention_lab.engine import (
     ModelLoadError,
-    OutputDir,
     PreviewError,
     Previewer,
     RenderCancelled,
     RenderSettings,
-    export_comparison,
-    flicker,
-    jitter,
     prepare_image,
     resolve_source,
 )
-from preview.__main__ import main as preview_main
+from svd_attention_lab.outputs import Metrics, OutputDir, export_comparison, flicker, jitter
+from svd_attention_lab.__main__ import main as preview_main
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = RenderSettings(seed=7, frames=4, steps=3, decode_chunk_size=4)
@@ -62,8 +58,8 @@ def test_identity_patched_equals_baseline_exactly(demo_model, sample_image):
     assert np.array_equal(comparison.patched, comparison.baseline)
     # and rendering through the patch with all-1.0 really gives the same frames
     prepared = np.asarray(prepare_image(sample_image, 64, 64))
-    job = preview.RenderJob(previewer.model_id, prepared, FAST, (Multipliers(), Multipliers(self_temporal=1.0)))
-    explicit = preview.render_frames(job)
+    job = engine.RenderJob(previewer.model_id, prepared, FAST, (Multipliers(), Multipliers(self_temporal=1.0)))
+    explicit = engine.render_frames(job)
     assert np.array_equal(explicit[0].frames, comparison.baseline) and np.array_equal(explicit[1].frames,
                                                                                       comparison.baseline)
 
@@ -171,7 +167,7 @@ def test_exported_files_decode_with_the_right_shape(demo_model, sample_image, tm
 
 def test_mp4_is_h264_yuv420p_with_faststart(tmp_path):
     frames = np.random.default_rng(0).integers(0, 255, (3, 33, 45, 3), dtype=np.uint8)  # odd size
-    path = preview.write_mp4(frames, tmp_path / "odd.mp4", fps=7)
+    path = outputs.write_mp4(frames, tmp_path / "odd.mp4", fps=7)
     data = path.read_bytes()
     assert data.index(b"moov") < data.index(b"mdat")  # +faststart: index before media
     assert b"avc1" in data
@@ -256,7 +252,7 @@ def test_sizes_snap_to_multiples_of_64(demo_model):
 
 def test_sweep_renders_the_baseline_once(demo_model, sample_image, unet_calls):
     previewer = Previewer(demo_model)
-    result = preview.sweep(previewer, sample_image, FAST, "self_temporal", [0.0, 1.0, 2.0])
+    result = studies.sweep(previewer, sample_image, FAST, "self_temporal", [0.0, 1.0, 2.0])
     assert unet_calls.count == FAST.steps * 3  # baseline + two non-identity values
     grid = result.grid()
     assert grid.shape[0] == FAST.frames and grid.shape[2] == 3 * 256
@@ -264,10 +260,10 @@ def test_sweep_renders_the_baseline_once(demo_model, sample_image, unet_calls):
     assert [row["self_temporal"] for row in table] == [0.0, 1.0, 2.0]
     assert table[1]["mean_change_vs_baseline"] == 0 and table[0]["mean_change_vs_baseline"] > 0
     with pytest.raises(PreviewError, match="cannot sweep"):
-        preview.parse_sweep("self_temporl=0,1")
+        studies.parse_sweep("self_temporl=0,1")
     with pytest.raises(ValueError, match="between 0.0 and 10.0"):
-        preview.parse_sweep("cross_temporal=0,11")
-    assert preview.parse_sweep("cross-temporal=0, 0.5") == ("cross_temporal", [0.0, 0.5])
+        studies.parse_sweep("cross_temporal=0,11")
+    assert studies.parse_sweep("cross-temporal=0, 0.5") == ("cross_temporal", [0.0, 0.5])
 
 
 def test_output_dir_cleans_up_old_batches(tmp_path):
@@ -282,37 +278,37 @@ def test_output_dir_cleans_up_old_batches(tmp_path):
 
 def test_model_sources_fail_with_clear_messages(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv(preview.MODEL_ENV, raising=False)
+    monkeypatch.delenv(engine.MODEL_ENV, raising=False)
     assert resolve_source(None).is_demo and resolve_source("").is_demo and resolve_source("demo").is_demo
-    assert resolve_source(None).location == str(preview.DEMO_MODEL_DIR)
+    assert resolve_source(None).location == str(engine.DEMO_MODEL_DIR)
     with pytest.raises(ModelLoadError, match="neither an existing folder nor a Hub id"):
         resolve_source(str(tmp_path / "missing"))
     weights = tmp_path / "svd.safetensors"
     weights.write_bytes(b"")
     assert resolve_source(str(weights)).kind == "file"
     with pytest.raises(ModelLoadError, match="svd.safetensors is not a valid .safetensors file: header too small"):
-        preview.load_model(str(weights), device="cpu")
+        engine.load_model(str(weights), device="cpu")
     other = tmp_path / "other"
     other.mkdir()
     (other / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
     with pytest.raises(ModelLoadError, match="not a StableVideoDiffusionPipeline"):
-        preview.load_model(str(other), device="cpu")
+        engine.load_model(str(other), device="cpu")
     with pytest.raises(ModelLoadError, match="not a diffusers pipeline folder"):
-        preview.load_model(str(tmp_path), device="cpu")
+        engine.load_model(str(tmp_path), device="cpu")
     with pytest.raises(ModelLoadError, match="not in the local cache|Hub is unreachable"):
-        preview.load_model("someone/not-cached-svd", device="cpu")
+        engine.load_model("someone/not-cached-svd", device="cpu")
 
 
 def test_model_source_comes_from_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv(preview.MODEL_ENV, "stabilityai/stable-video-diffusion-img2vid-xt")
-    assert resolve_source() == preview.ModelSource("hub", "stabilityai/stable-video-diffusion-img2vid-xt")
-    monkeypatch.setenv(preview.MODEL_ENV, "")
+    monkeypatch.setenv(engine.MODEL_ENV, "stabilityai/stable-video-diffusion-img2vid-xt")
+    assert resolve_source() == engine.ModelSource("hub", "stabilityai/stable-video-diffusion-img2vid-xt")
+    monkeypatch.setenv(engine.MODEL_ENV, "")
     assert resolve_source().is_demo
 
 
 def test_a_diffusers_folder_loads(tmp_path, demo_model):
     demo_model.pipe.save_pretrained(tmp_path / "copy", safe_serialization=True)
-    model = preview.load_model(str(tmp_path / "copy"), device="cpu")
+    model = engine.load_model(str(tmp_path / "copy"), device="cpu")
     assert model.source.kind == "folder" and model.patch.summary()["total"]["tensors"] > 0
     assert model.native_size == (64, 64)
 
@@ -323,7 +319,7 @@ def test_cli_renders_offline(tmp_path, sample_image, capsys):
     out, metrics = tmp_path / "compare.mp4", tmp_path / "m.json"
     args = ["--image", str(image), "--out", str(out), "--self-temporal", "0.5", "--frames", "4", "--steps", "2",
             "--metrics", str(metrics)]
-    done = subprocess.run([sys.executable, "-m", "preview", *args], cwd=ROOT, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "svd_attention_lab", *args], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr
     assert read_mp4(out).shape[0] == 4

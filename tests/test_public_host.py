@@ -1,6 +1,7 @@
 """A public host's guarantees under hostile sequences: the budget cannot be talked down, one visitor cannot
 fill the line, the showcase cache is bounded, and an output folder anywhere is served."""
 
+from svd_attention_lab.hosting._zerogpu import estimate_gpu_seconds
 import shutil
 import tempfile
 import threading
@@ -10,12 +11,15 @@ from pathlib import Path
 import pytest
 from gradio_client import handle_file
 
-import preview
+from svd_attention_lab import engine
 from app_server import connect, launch_app
-from controls import Multipliers
-from preview import ModelHolder, OutputDir, PreviewError, RenderCancelled, RenderSettings, Studio
-from preview._gate import Gate, QueueFull
-from preview._studio import SHOWCASES_KEPT
+from svd_attention_lab.controls import Multipliers
+from svd_attention_lab.engine import ModelHolder, PreviewError, RenderCancelled, RenderSettings
+from svd_attention_lab.hosting import Studio
+from svd_attention_lab.outputs import OutputDir
+from svd_attention_lab.hosting import QueueFull
+from svd_attention_lab.hosting._gate import Gate
+from svd_attention_lab.hosting._studio import SHOWCASES_KEPT
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "shapes-1.png")
 M = Multipliers(self_temporal=0.5)
@@ -39,12 +43,12 @@ def test_cheap_resumed_renders_cannot_talk_the_budget_down(tmp_path):
 
 
 def test_the_gpu_time_zerogpu_is_asked_for_is_the_pages_cost_model():
-    from preview._budget import CostModel
+    from svd_attention_lab.hosting import CostModel
 
-    job = preview.RenderJob(0, __import__("numpy").zeros((576, 1024, 3), "uint8"), RenderSettings(frames=14, steps=10),
+    job = engine.RenderJob(0, __import__("numpy").zeros((576, 1024, 3), "uint8"), RenderSettings(frames=14, steps=10),
                             (Multipliers(), M))
     cost = CostModel("cuda", 0, "NVIDIA H200").work_seconds((1024, 576), 14, 10, 2)
-    assert preview.estimate_gpu_seconds(job, device_name="NVIDIA H200") == round(10 + 1.5 * cost)
+    assert estimate_gpu_seconds(job, device_name="NVIDIA H200") == round(10 + 1.5 * cost)
     double = CostModel("cuda", 0, "NVIDIA H200").work_seconds((2048, 1152), 14, 10, 2)
     assert double >= 16 * cost  # four times the pixels: the quadratic bound above SVD's native size
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from checkpoints import COMPONENTS, plan_read, plan_write, svd_xt_config
-from patcher import FIELDS, AttentionPatch
-from preview._architecture import svd_xt_components
+from svd_attention_lab.checkpoints import COMPONENTS, svd_xt_config
+from svd_attention_lab.checkpoints._svd_file import plan_read, plan_write
+from patcher import AttentionPatch
+from svd_attention_lab.controls import FIELDS
+from bench.svd_xt import svd_xt_components
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 

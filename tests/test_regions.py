@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import presets
-from controls import FIELDS, Multipliers, Regions, add_multiplier_options, multipliers_from_args
-from checkpoints import bake
+from svd_attention_lab.controls import FIELDS, Multipliers, Regions, add_multiplier_options, multipliers_from_args
+from svd_attention_lab.checkpoints import bake
 from patcher import AttentionPatch, match_key, patch_state_dict, scale_tensor
-from preview import DEMO_MODEL_DIR, Previewer, RenderSettings
+from svd_attention_lab.engine import DEMO_MODEL_DIR, Previewer, RenderSettings
 from tiny_models import tiny_unet
 
 IMAGE = DEMO_MODEL_DIR.parent.parent / "examples" / "shapes-2.png"

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from controls import Multipliers, patched_steps
-from preview import DEMO_MODEL_DIR, Previewer, RenderSettings, prepare_image
+from svd_attention_lab.controls import Multipliers, patched_steps
+from svd_attention_lab.engine import DEMO_MODEL_DIR, Previewer, RenderSettings, prepare_image
 
 IMAGE = DEMO_MODEL_DIR.parent.parent / "examples" / "shapes-2.png"
 M = Multipliers(self_temporal=0.3, cross_structural=1.7)

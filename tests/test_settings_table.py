@@ -8,10 +8,10 @@ import gradio as gr
 import pytest
 
 import app
-import controls
+from svd_attention_lab import controls
 import presets
-import preview
-from controls import SETTINGS, Setting, settings_dataclass, with_named_parameters
+from svd_attention_lab import engine
+from svd_attention_lab.controls import SETTINGS, Setting, settings_dataclass, with_named_parameters
 
 EXTRA = Setting("shift", float, 0.0, 4.0, 1.0, "Shift", "a setting that does not exist yet", step=0.1)
 EXTENDED = (*SETTINGS, EXTRA)
@@ -21,7 +21,7 @@ def test_adding_one_table_entry_grows_every_consumer_by_exactly_that_entry():
     # RenderSettings (the dataclass)
     before = [f.name for f in dataclasses.fields(settings_dataclass(SETTINGS))]
     after = [f.name for f in dataclasses.fields(settings_dataclass(EXTENDED))]
-    assert before == [f.name for f in dataclasses.fields(preview.RenderSettings)]
+    assert before == [f.name for f in dataclasses.fields(engine.RenderSettings)]
     assert after == before + ["shift"]
     assert settings_dataclass(EXTENDED)().shift == 1.0
     with pytest.raises(ValueError, match="shift must be between 0.0 and 4.0"):
@@ -37,7 +37,7 @@ def test_adding_one_table_entry_grows_every_consumer_by_exactly_that_entry():
     assert len(flags(SETTINGS)) == len(SETTINGS)
 
     # the UI inputs
-    defaults = preview.RenderSettings()
+    defaults = engine.RenderSettings()
     with gr.Blocks():
         plain = app.setting_inputs(defaults)
         extended = app.setting_inputs(defaults, EXTENDED)
@@ -63,5 +63,5 @@ def test_the_app_and_cli_list_the_table_in_order():
     start = 2 + len(controls.FIELDS) + len(controls.REGION_PARAMS)  # self, image, the multipliers, the regions
     assert list(inspect.signature(app.Lab.preview).parameters)[start:start + len(names)] == names
     assert presets.PRESET_SETTINGS == tuple(s for s in SETTINGS if s.shared)
-    assert [f.name for f in dataclasses.fields(preview.RenderSettings)] == names
-    assert {s.name: s.default for s in SETTINGS} == preview.RenderSettings().as_dict()
+    assert [f.name for f in dataclasses.fields(engine.RenderSettings)] == names
+    assert {s.name: s.default for s in SETTINGS} == engine.RenderSettings().as_dict()

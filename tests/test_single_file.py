@@ -9,11 +9,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from controls import Multipliers
-from checkpoints import UnetLayout, bake, convert, diffusers_to_sgm, release_name
-from checkpoints._cli import main as checkpoints_main
+from svd_attention_lab.controls import Multipliers
+from svd_attention_lab.checkpoints import UnetLayout, bake, convert, diffusers_to_sgm, release_name
+from svd_attention_lab.checkpoints._cli import main as checkpoints_main
 from patcher import PatchError
-from preview import DEMO_MODEL_DIR, ModelLoadError, Previewer, RenderSettings, load_model
+from svd_attention_lab.engine import DEMO_MODEL_DIR, ModelLoadError, Previewer, RenderSettings, load_model
 
 FAST = RenderSettings(seed=6, frames=4, steps=3, decode_chunk_size=4)
 M = Multipliers(self_temporal=0.4, cross_structural=1.6)
@@ -142,7 +142,7 @@ def test_the_converter_never_overwrites_without_force(single_file, tmp_path, cap
 
 
 def test_a_failed_conversion_leaves_nothing_behind(single_file, tmp_path, monkeypatch):
-    from checkpoints._rules import Move
+    from svd_attention_lab.checkpoints._rules import Move
 
     def broken(*args):
         raise PatchError("disk full")
@@ -196,6 +196,6 @@ def test_open_clips_text_tower_leftovers_are_known_not_unexpected(single_file, t
     path = _with(single_file, tmp_path / "with_text.safetensors",
                  {"conditioner.embedders.0.open_clip.model.logit_scale": torch.ones(()),
                   "conditioner.embedders.0.open_clip.model.ln_final.weight": torch.ones(32)})
-    with caplog.at_level("INFO", logger="preview._single_file"):
+    with caplog.at_level("INFO", logger="svd_attention_lab.checkpoints._build"):
         load_model(str(path), device="cpu")
     assert "66 tensors not read" in caplog.text  # 64 of the encoder's second copy, 2 of the text tower

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from preview._families import PIPELINE_FAMILIES
+from patcher import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -61,7 +61,7 @@ def test_the_card_names_what_the_space_runs():
     assert card["title"] and len(card["short_description"]) <= 60
     assert card["emoji"] and not re.search(r"[\w\s]", card["emoji"])
     assert card["license"] == "mit"
-    hub_ids = {hub_id for family in PIPELINE_FAMILIES.values() for hub_id in family.hub_ids}
+    hub_ids = {hub_id for family in FAMILIES if family.pipeline for hub_id in family.pipeline.hub_ids}
     assert set(card["models"]) == hub_ids
 
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import preview
-from demo_model import train as train_demo
-from demo_model.synthetic import held_out_clips, held_out_images, make_batch, make_video, motion_speed
+from svd_attention_lab import engine
+from svd_attention_lab.demo_model import train as train_demo
+from svd_attention_lab.demo_model.synthetic import held_out_clips, held_out_images, make_batch, make_video, motion_speed
 
 
 def test_generated_videos_move_faster_with_higher_buckets():
@@ -71,7 +71,7 @@ def test_training_runs_and_writes_a_pipeline(trained, tmp_path):
     assert len(report["vae"]["curve"]) == 3 and len(report["unet"]["curve"]) == 2
     assert report["decoder"]["run"] == report["decoder_2"]["run"] == "with the stages above"
     assert report["decoder_2"]["latent_noise"] == 0.1 and len(report["decoder_2"]["curve"]) == 2
-    model = preview.load_model(str(trained), device="cpu")
+    model = engine.load_model(str(trained), device="cpu")
     assert model.patch.summary()["total"]["tensors"] == 56
 
     out = shutil.copytree(trained, tmp_path / "model")

@@ -4,8 +4,8 @@ position (and every frame) - a position-independent offset, not "prompt adherenc
 
 import torch
 
-from controls import Multipliers
-from preview import Previewer, RenderSettings
+from svd_attention_lab.controls import Multipliers
+from svd_attention_lab.engine import Previewer, RenderSettings
 
 
 def test_attn2_output_is_the_same_vector_at_every_position(demo_model, sample_image):

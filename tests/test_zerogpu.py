@@ -11,10 +11,17 @@ import pytest
 import torch
 from gradio_client import handle_file
 
-import preview
+from svd_attention_lab import engine, hosting
 from app_server import connect, launch_app
-from controls import Multipliers
-from preview import RenderJob, RenderSettings, estimate_gpu_seconds
+from svd_attention_lab.controls import Multipliers
+from svd_attention_lab.engine import RenderJob, RenderSettings
+from svd_attention_lab.hosting._budget import step_seconds
+from svd_attention_lab.hosting._zerogpu import (
+    STARTUP_SECONDS,
+    ZEROGPU_MAX_SECONDS,
+    estimate_gpu_seconds,
+    gpu_render_frames,
+)
 from zerogpu_double import ForkPerCall
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +39,7 @@ def unet_digest(unet: torch.nn.Module) -> str:
 def probe(args):
     """In the child: the UNet as the call finds it, its forward calls, and any model load."""
     job = args[0]
-    model = preview._gpu._MODELS.get(job.model_id)
+    model = engine.registered_model(job.model_id)
     if model is None:  # a job for a model that was never loaded: nothing to watch
         return lambda: {}
     before = unet_digest(model.pipe.unet)
@@ -41,26 +48,26 @@ def probe(args):
         calls["unet"] += "forward" not in module.__dict__
 
     model.pipe.unet.register_forward_pre_hook(count)
-    real_load = preview._loading.load_model
+    real_load = engine._loading.load_model
 
     def counting_load(*a, **k):
         calls["loads"] += 1
         return real_load(*a, **k)
 
-    preview._loading.load_model = counting_load
+    engine._loading.load_model = counting_load
     return lambda: {"unet_at_start": before, "unet_calls": calls["unet"], "loads": calls["loads"]}
 
 
 @pytest.fixture(scope="module")
 def zerogpu_app(tmp_path_factory):
     loads = []
-    real_load = preview._loading.load_model
-    preview._loading.load_model = lambda *a, **k: loads.append(1) or real_load(*a, **k)
-    double = ForkPerCall(preview.render_frames, probe)
+    real_load = engine._loading.load_model
+    engine._loading.load_model = lambda *a, **k: loads.append(1) or real_load(*a, **k)
+    double = ForkPerCall(engine.render_frames, probe)
     lab, demo, url = launch_app(str(tmp_path_factory.mktemp("outputs")), gpu=double)
     yield lab, url, double, loads
     demo.close()
-    preview._loading.load_model = real_load
+    engine._loading.load_model = real_load
 
 
 def test_under_a_fork_per_call_the_app_keeps_its_promises(zerogpu_app):
@@ -110,7 +117,7 @@ def test_errors_in_the_worker_come_back_as_messages(zerogpu_app):
     with pytest.raises(Exception, match="not an image Pillow can read"):  # refused in the app process, before the GPU
         client.predict(image=handle_file(str(ROOT / "README.md")), api_name="/preview")
     job = RenderJob(12345, np.zeros((64, 64, 3), np.uint8), RenderSettings(**FAST), (Multipliers(),))
-    with pytest.raises(preview.PreviewError, match="not loaded before the GPU call"):
+    with pytest.raises(engine.PreviewError, match="not loaded before the GPU call"):
         double(job)
 
 
@@ -128,8 +135,8 @@ def test_duration_grows_with_the_work_and_never_passes_zerogpus_maximum(device):
     small = estimate_gpu_seconds(job(frames=8, steps=10, width=512, height=320, videos=1), device_name=device)
     one = estimate_gpu_seconds(job(frames=8, steps=10, videos=1), device_name=device)
     two = estimate_gpu_seconds(job(frames=8, steps=10, videos=2), device_name=device)
-    assert preview._gpu.STARTUP_SECONDS < small < one < two < preview._gpu.ZEROGPU_MAX_SECONDS
-    assert estimate_gpu_seconds(job(videos=2), device_name=device) <= preview._gpu.ZEROGPU_MAX_SECONDS
+    assert STARTUP_SECONDS < small < one < two < ZEROGPU_MAX_SECONDS
+    assert estimate_gpu_seconds(job(videos=2), device_name=device) <= ZEROGPU_MAX_SECONDS
     assert estimate_gpu_seconds(job(frames=50, steps=100, width=2048, height=2048), device_name=device) == 300
 
 
@@ -137,15 +144,15 @@ def test_duration_is_the_table_times_the_work_with_a_safety_factor():
     seconds = estimate_gpu_seconds(job(videos=1), device_name="NVIDIA A100-SXM4-80GB")
     # native size and frames: 25 steps x 0.85 s + 14 frames x 0.15 s decode, x1.5, + 10 s start-up
     assert seconds == round(10 + 1.5 * (25 * 0.85 + 14 * 0.15))
-    assert preview._budget.step_seconds("NVIDIA H200 MIG 3g.71gb") > preview._budget.step_seconds("NVIDIA H200")
+    assert step_seconds("NVIDIA H200 MIG 3g.71gb") > step_seconds("NVIDIA H200")
 
 
 def test_off_spaces_the_real_spaces_decorator_is_a_pass_through():
     import spaces
 
-    assert not preview.on_zerogpu()
-    assert preview.gpu_render_frames is preview.render_frames
-    assert spaces.GPU(duration=estimate_gpu_seconds)(preview.render_frames) is preview.render_frames
+    assert not hosting.on_zerogpu()
+    assert gpu_render_frames is engine.render_frames
+    assert spaces.GPU(duration=estimate_gpu_seconds)(engine.render_frames) is engine.render_frames
 
 
 def test_the_duration_takes_every_call_the_gpu_function_takes():
@@ -156,5 +163,5 @@ def test_the_duration_takes_every_call_the_gpu_function_takes():
     example = job(videos=1)
     for args, kwargs in [((example,), {}), ((example, None, None), {}),
                          ((example,), {"progress": None, "cancel": None})]:
-        inspect.signature(preview.render_frames).bind(*args, **kwargs)
+        inspect.signature(engine.render_frames).bind(*args, **kwargs)
         assert estimate_gpu_seconds(*args, **kwargs) == estimate_gpu_seconds(example)

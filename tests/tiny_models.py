@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from diffusers import UNetSpatioTemporalConditionModel
 
-from checkpoints import UnetLayout, diffusers_to_sgm
+from svd_attention_lab.checkpoints import UnetLayout, diffusers_to_sgm
 
 # 6 spatio-temporal transformers (down 2, mid 1, up 3): 12 target tensors per multiplier.
 TINY_TARGETS_PER_FIELD = 12
@@ -66,14 +66,14 @@ class UnetCalls:
 def count_renders(monkeypatch) -> list[int]:
     """From now on (until ``monkeypatch`` undoes it), the videos each call of the GPU function renders:
     a baseline or a patched video each."""
-    import preview._render
+    from svd_attention_lab.engine import _render
 
     counts = []
-    real = preview._render.gpu_render_frames
+    real = _render.render_frames
 
     def counting(job, *args):
         counts.append(len(job.videos))
         return real(job, *args)
 
-    monkeypatch.setattr(preview._render, "gpu_render_frames", counting)
+    monkeypatch.setattr(_render, "render_frames", counting)
     return counts
