@@ -1,46 +1,41 @@
 """The node: SVD's attention output projections scaled as ComfyUI's ``UNetTemporalAttentionMultiply``
-scales them, with the app's step schedule and per-region factors.
+scales them, from ``start_percent`` to ``end_percent`` of the sampling schedule, with per-region factors.
 
-Every step (the default schedule) the node adds the same weight patches as that node, with each
+With the whole schedule (0 to 1) the node adds the same weight patches as that node, with each
 tensor's own value (global times region factor), so ComfyUI applies them as it applies any patch.
-With a schedule the patches are held by a ComfyUI weight hook instead, and a model wrapper (run
-at every UNet call of a sampler) finds the call's step from the run's sigmas and puts the hook's
-weights in (inside the window) or the original ones (outside) before the UNet runs.
+Otherwise the patches are held by a ComfyUI weight hook, and a model wrapper (run at every UNet call)
+puts the hook's weights in where the call's sigma lies in the schedule, and the original ones
+elsewhere. The schedule is in sigma space, through the model's own ``model_sampling.percent_to_sigma``,
+with the rule ComfyUI applies to its own start/end percents: a call at sigma is patched when
+``percent_to_sigma(end_percent) <= sigma <= percent_to_sigma(start_percent)``.
 """
 
 from __future__ import annotations
 
-import logging
-
 import comfy.hooks
 import comfy.patcher_extension
+from comfy_api.latest import ComfyExtension, io
 
-from .setting import FIELDS, HIGH, LOW, REGION_INPUTS, Setting, key_target, step_of
+from .setting import FIELDS, MULTIPLIER_MAX, MULTIPLIER_MIN, REGION_INPUTS, Setting, key_target
 
-logger = logging.getLogger(__name__)
-
+NODE_ID = "SVDAttentionLab"
+DISPLAY_NAME = "SVD Attention Lab (multipliers, schedule, regions)"
 WRAPPER_KEY = "svd_attention_lab"
-_MULTIPLIER = {"default": 1.0, "min": LOW, "max": HIGH, "step": 0.01}
-_PERCENT = {"min": 0.0, "max": 1.0, "step": 0.01}
 
 
-class StepSchedule:
-    """An ``APPLY_MODEL`` wrapper: the hook's weights in the schedule's steps, the originals in the others."""
+class SigmaSchedule:
+    """An ``APPLY_MODEL`` wrapper: the hook's weights for calls whose sigma lies in the schedule, the
+    original weights for the others."""
 
-    def __init__(self, setting: Setting, hooks: comfy.hooks.HookGroup) -> None:
-        self.setting = setting
+    def __init__(self, high: float, low: float, hooks: comfy.hooks.HookGroup) -> None:
+        self.high, self.low = high, low  # percent_to_sigma(start), percent_to_sigma(end)
         self.hooks = hooks
 
     def __call__(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
                  **kwargs):
         patcher = executor.class_obj.current_patcher
-        sigmas = transformer_options.get("sample_sigmas")
-        if sigmas is None:  # called outside a sampler: no step to go by; the setting's multipliers hold
-            active = True
-        else:
-            sigmas = [float(s) for s in sigmas]
-            active = step_of(sigmas, float(t.flatten()[0])) in self.setting.steps(len(sigmas) - 1)
-        wanted = self.hooks if active else None
+        sigma = float(t.flatten()[0])  # BaseModel.apply_model's t is the call's sigma
+        wanted = self.hooks if self.low <= sigma <= self.high else None
         if patcher.current_hooks != wanted:
             patcher.patch_hooks(wanted)
         return executor(x, t, c_concat, c_crossattn, control, transformer_options, **kwargs)
@@ -49,57 +44,73 @@ class StepSchedule:
         return self
 
 
-class SVDAttentionLab:
+def _multiplier(name: str, tooltip: str | None = None, optional: bool = False) -> io.Float.Input:
+    return io.Float.Input(name, default=1.0, min=MULTIPLIER_MIN, max=MULTIPLIER_MAX, step=0.01, tooltip=tooltip,
+                          optional=optional)
+
+
+def _percent(name: str, default: float, tooltip: str) -> io.Float.Input:
+    return io.Float.Input(name, default=default, min=0.0, max=1.0, step=0.001, round=0.0001, tooltip=tooltip)
+
+
+class SVDAttentionLab(io.ComfyNode):
     """The SVD Temporal Attention Lab's whole setting, applied to a MODEL."""
 
-    CATEGORY = "advanced/model_patches"
-    FUNCTION = "patch"
-    RETURN_TYPES = ("MODEL",)
-    DESCRIPTION = ("Scales SVD's self- and cross-attention output projections, spatial and temporal, as "
-                   "UNetTemporalAttentionMultiply does, in the steps from start_percent to end_percent, with "
-                   "per-region factors for the UNet's down, mid and up blocks. A preset JSON or share link from "
-                   "the SVD Temporal Attention Lab, pasted into setting, gives all of it.")
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id=NODE_ID,
+            display_name=DISPLAY_NAME,
+            category="advanced/model_patches",
+            description=("Scales SVD's self- and cross-attention output projections, spatial and temporal, as "
+                         "UNetTemporalAttentionMultiply does, from start_percent to end_percent of the sampling "
+                         "schedule (sigma space, as ComfyUI's own start/end percents), with per-region factors "
+                         "for the UNet's down, mid and up blocks. A preset JSON or share link from the SVD "
+                         "Temporal Attention Lab, pasted into setting, gives all of it."),
+            inputs=[
+                io.Model.Input("model"),
+                *(_multiplier(field) for field in FIELDS),
+                _percent("start_percent", 0.0, "the multipliers act from this point of the sampling schedule "
+                                               "(sigma space: model_sampling.percent_to_sigma)"),
+                _percent("end_percent", 1.0, "and stop acting at this point; 0 to 1 is every step"),
+                *(_multiplier(name, "factor on the global value in this region", optional=True)
+                  for name in REGION_INPUTS),
+                io.String.Input("setting", default="", multiline=True, optional=True,
+                                tooltip="a preset JSON or share link from the app; when set, it is the whole "
+                                        "setting and the values above are not used"),
+            ],
+            outputs=[io.Model.Output()],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "model": ("MODEL",),
-                **{field: ("FLOAT", dict(_MULTIPLIER)) for field in FIELDS},
-                "start_percent": ("FLOAT", {"default": 0.0, **_PERCENT,
-                                            "tooltip": "the multipliers act in step i of n when start <= i/n < end"}),
-                "end_percent": ("FLOAT", {"default": 1.0, **_PERCENT}),
-            },
-            "optional": {
-                **{name: ("FLOAT", dict(_MULTIPLIER, tooltip="factor on the global value in this region"))
-                   for name in REGION_INPUTS},
-                "setting": ("STRING", {"default": "", "multiline": True,
-                                       "tooltip": "a preset JSON or share link from the app; when set, it is the "
-                                                  "whole setting and the values above are not used"}),
-            },
-        }
-
-    def patch(self, model, setting: str = "", **inputs):
-        chosen = Setting.from_text(setting) if setting.strip() else Setting.from_inputs(inputs)
-        patched = model.clone()
-        values = {}
-        for key in model.model_state_dict():
-            target = key_target(key)
-            if target is not None:
-                values[key] = chosen.value(*target)
-        if chosen.every_step:
-            for key, value in values.items():  # exactly UNetTemporalAttentionMultiply's patches
-                patched.add_patches({key: (None,)}, 0.0, value)
-            return (patched,)
-        hook = comfy.hooks.WeightHook()
-        hooks = comfy.hooks.HookGroup()
-        hooks.add(hook)
-        for key, value in values.items():
-            patched.add_hook_patches(hook, {key: (None,)}, 0.0, value)
-        patched.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, WRAPPER_KEY,
-                                     StepSchedule(chosen, hooks))
-        return (patched,)
+    def execute(cls, model, **inputs) -> io.NodeOutput:
+        return io.NodeOutput(patched(model, Setting.from_node(inputs)))
 
 
-NODE_CLASS_MAPPINGS = {"SVDAttentionLab": SVDAttentionLab}
-NODE_DISPLAY_NAME_MAPPINGS = {"SVDAttentionLab": "SVD Attention Lab (multipliers, schedule, regions)"}
+def patched(model, setting: Setting):
+    """A clone of ``model`` (a ModelPatcher) with ``setting`` applied."""
+    result = model.clone()
+    values = {}
+    for key in model.model_state_dict():
+        target = key_target(key)
+        if target is not None:
+            values[key] = setting.value(*target)
+    if setting.every_step:
+        for key, value in values.items():  # exactly UNetTemporalAttentionMultiply's patches
+            result.add_patches({key: (None,)}, 0.0, value)
+        return result
+    sampling = model.get_model_object("model_sampling")
+    high, low = (float(sampling.percent_to_sigma(p)) for p in (setting.start, setting.end))
+    hook = comfy.hooks.WeightHook()
+    hooks = comfy.hooks.HookGroup()
+    hooks.add(hook)
+    for key, value in values.items():
+        result.add_hook_patches(hook, {key: (None,)}, 0.0, value)
+    result.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, WRAPPER_KEY,
+                                SigmaSchedule(high, low, hooks))
+    return result
+
+
+class SVDAttentionLabExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return [SVDAttentionLab]

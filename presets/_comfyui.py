@@ -1,8 +1,12 @@
-"""ComfyUI interop: read the node's values from workflows and images, write pasteable snippets.
+"""ComfyUI interop: read the node's values from workflows, images and videos; write whole workflows.
 
 ComfyUI has two JSON shapes: the UI workflow (``{"nodes": [{"type": ..., "widgets_values": [...]}]}``)
 and the API prompt (``{"12": {"class_type": ..., "inputs": {...}}}``). Saved PNGs carry them as
-``workflow`` and ``prompt`` text chunks; saved WebPs as EXIF strings ``"workflow:{...}"`` / ``"prompt:{...}"``.
+``workflow`` and ``prompt`` text chunks; saved WebPs as EXIF strings ``"workflow:{...}"`` / ``"prompt:{...}"``;
+videos saved by ``SaveVideo`` (MP4) as metadata tags ``workflow`` and ``prompt``.
+
+The project's node's setting is read by the node's own reader (``comfyui_svd_attention_lab.setting``),
+so the app and ComfyUI take the same setting from the same workflow.
 
 Reading is a schema: each field the import uses has its type checked before it is used, every other field
 is left alone, and every refusal is a ``PresetError`` that names the node and the field.
@@ -16,13 +20,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from svd_attention_lab.controls import FIELDS, REGIONS, Multipliers, Regions, check_settings
+from comfyui_svd_attention_lab import setting as reader
+from svd_attention_lab.controls import FIELDS, REGIONS, Multipliers
 
 from ._errors import PresetError
-from ._images import image_format, image_texts
+from ._images import image_format, image_texts, video_texts
 from ._json import MAX_NUMBER_CHARS, read_json, shown, type_name
-from ._schema import MAX_DOCUMENT_BYTES, SETTINGS, Preset, check_setting
-from ._share import from_query
+from ._schema import SETTINGS, Preset, check_setting, multipliers_of
 
 NODE_TYPE = "UNetTemporalAttentionMultiply"
 NODE_TYPES = (NODE_TYPE, NODE_TYPE + "_V3")  # some ComfyUI versions save the node under its V3 name
@@ -30,23 +34,33 @@ NODE_TITLE = "UNet Temporal Attention Multiply"
 # The project's own node (comfyui_svd_attention_lab/): the whole setting, schedule and regions included.
 LAB_NODE_TYPE = "SVDAttentionLab"
 LAB_NODE_TITLE = "SVD Attention Lab (multipliers, schedule, regions)"
-INSTALL_HINT = ("This setting has a step schedule or per-region factors, which the stock UNetTemporalAttentionMultiply "
+INSTALL_HINT = ("This setting has a schedule or per-region factors, which the stock UNetTemporalAttentionMultiply "
                 "cannot hold, so it uses the SVD Attention Lab node: copy the folder comfyui_svd_attention_lab from "
                 "the SVD Temporal Attention Lab's repository into ComfyUI/custom_nodes/ and restart ComfyUI.")
-
-
-def lab_input(region: str, field: str) -> str:
-    """The project's node's input for one region factor: ``up_self_temporal``."""
-    return f"{region}_{field}"
-
-
-LAB_INPUTS = (*FIELDS, "start_percent", "end_percent", *(lab_input(r, f) for r in REGIONS for f in FIELDS), "setting")
+CHECKPOINT_PLACEHOLDER = "PICK-YOUR-SVD-CHECKPOINT.safetensors"
+IMAGE_PLACEHOLDER = "PICK-YOUR-START-IMAGE.png"
+PICK_CHECKPOINT_TITLE = "Load SVD checkpoint: PICK YOUR FILE"
+PICK_IMAGE_TITLE = "Load image: PICK YOUR START IMAGE"
+PICK_CHECKPOINT = (f"The app was not rendering from a single-file checkpoint, so the loader names "
+                   f"{CHECKPOINT_PLACEHOLDER}: pick your SVD or SVD-XT .safetensors file there (from "
+                   "ComfyUI/models/checkpoints/; a diffusers folder becomes one with "
+                   "python -m svd_attention_lab.checkpoints convert FOLDER OUT.safetensors).")
+PICK_IMAGE = f"Load image names {IMAGE_PLACEHOLDER}: pick the start image there (upload it to ComfyUI/input/)."
+SAMPLER, SCHEDULER = "euler", "karras"  # the sampler the app's renderer matches (see docs/comfyui.md)
+VIDEO_PREFIX = "video/svd-attention-lab"
+SVD_SIZE = (1024, 576)  # what width / height 0 mean
+WHOLE_RUN = {"start": 0.0, "end": 1.0}
+COMFY_SEED_MAX = 2**64 - 1  # KSampler's seed input; ComfyUI refuses larger ones
+NOISE_SEED_BITS = 32  # torch's CPU generator (ComfyUI's noise) keeps the seed's low 32 bits
+lab_input = reader.region_input  # the project's node's input for one region factor: up_self_temporal
+LAB_INPUTS = reader.NODE_INPUTS
 OUR_TYPES = (*NODE_TYPES, LAB_NODE_TYPE)
 MAX_WORKFLOW_BYTES = 16 * 1024 * 1024  # whole workflows are far larger than presets
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MAX_NODES = 10_000  # real workflows have tens to a few hundred
 SHOWN_IDS = 5  # node ids a message lists
 
+DEFAULTS = {s.name: s.default for s in SETTINGS}
 # SVD's generation settings in a workflow: node type -> (widget index or input name, our setting).
 SETTING_WIDGETS = {
     "SVD_img2vid_Conditioning": [(0, "width", "width"), (1, "height", "height"), (2, "video_frames", "frames"),
@@ -104,6 +118,7 @@ def _workflow_facts(nodes: list[tuple[str, list | dict]]) -> tuple[dict, list[st
     settings: dict[str, int | float] = {}
     models: list[str] = []
     refused: dict[str, str] = {}  # one warning per setting, however many nodes set it
+    notes: list[str] = []
     for kind, values in nodes:
         for index, name, ours in SETTING_WIDGETS.get(kind, []):
             value = values.get(name) if isinstance(values, dict) else values[index] if index < len(values) else None
@@ -112,6 +127,10 @@ def _workflow_facts(nodes: list[tuple[str, list | dict]]) -> tuple[dict, list[st
             if not _is_number(value):
                 refused[ours] = f"{kind} {name} not imported: settings.{ours} must be a number, got {type_name(value)}"
                 continue
+            if ours == "seed":
+                value, note = _comfyui_seed(kind, value)
+                if note:
+                    notes.append(note)
             try:
                 settings[ours] = check_setting(ours, value)
             except PresetError as exc:
@@ -120,7 +139,7 @@ def _workflow_facts(nodes: list[tuple[str, list | dict]]) -> tuple[dict, list[st
             file = (values.get("ckpt_name") or values.get("unet_name")) if isinstance(values, dict) else values[0]
             if isinstance(file, str):
                 models.append(shown(file.replace("\\", "/").rsplit("/", 1)[-1], 100))
-    warnings = list(refused.values())
+    warnings = [*notes, *refused.values()]
     if settings.get("min_guidance", 0) > settings.get("max_guidance", 1e9):
         warnings.append("min_cfg above cfg; guidance not imported")
         settings.pop("min_guidance")
@@ -137,6 +156,18 @@ def _workflow_facts(nodes: list[tuple[str, list | dict]]) -> tuple[dict, list[st
         else:
             warnings.append(f"{name} does not look like SVD; the node acts only on SVD's temporal blocks (time_stack)")
     return {}, models, warnings
+
+
+def _comfyui_seed(kind: str, value: int | float) -> tuple[int | float, str]:
+    """A workflow's seed as ComfyUI uses it: any whole number from 0 to 2**64 - 1 (what KSampler takes)
+    seeds torch's CPU generator, which keeps its low 32 bits, so the seed mod 2**32 draws the same noise."""
+    if isinstance(value, float) and (not value.is_integer() or not 0 <= value <= COMFY_SEED_MAX):
+        return value, ""
+    reduced = int(value) % 2**NOISE_SEED_BITS
+    if value < 0 or value > COMFY_SEED_MAX or reduced == value:
+        return value, ""
+    return reduced, (f"{kind} seed {int(value)} is read as {reduced}: ComfyUI's noise generator (torch's, on the "
+                     f"CPU) keeps a seed's low 32 bits, so {reduced} draws the same noise")
 
 
 def _kind(node: dict, path: str, key: str) -> str | None:
@@ -226,42 +257,28 @@ def _imported(values: dict[str, Any], kind: str, ids: list[str], source: str, fa
         if name != "setting" and not _is_number(value):
             raise PresetError(f"node {ids[0]}: {name} must be a number, got {type_name(value)}")
     settings, models, warnings = facts
-    if kind != LAB_NODE_TYPE:
-        return ComfyImport(_multipliers(values, ids[0]), ids[0], ids, source, settings, models, warnings)
-    multipliers, schedule = _lab_setting(values, ids[0])
-    return ComfyImport(multipliers, ids[0], ids, source, {**settings, **schedule}, models, warnings, LAB_NODE_TYPE)
+    if kind != LAB_NODE_TYPE:  # the stock node acts in every step: so does the imported setting
+        note = "the stock node acts in every step: schedule 0 to 1"
+        return ComfyImport(_multipliers(values, ids[0]), ids[0], ids, source, {**settings, **WHOLE_RUN}, models,
+                           [note, *warnings])
+    multipliers, schedule, notes = _lab_setting(values, ids[0])
+    return ComfyImport(multipliers, ids[0], ids, source, {**settings, **schedule}, models, [*notes, *warnings],
+                       LAB_NODE_TYPE)
 
 
-def _lab_setting(values: dict[str, Any], node_id: str) -> tuple[Multipliers, dict[str, float]]:
-    """The project's node's whole setting: its ``setting`` text (a preset or share link) where set,
-    else its widgets."""
+def _lab_setting(values: dict[str, Any], node_id: str) -> tuple[Multipliers, dict[str, float], list[str]]:
+    """The project's node's whole setting, read as the node reads it (the same function): its ``setting``
+    text (a preset or share link) where set, else its widgets. Returns the multipliers, the schedule
+    and what reading changed."""
     text = values.get("setting") or ""
     if not isinstance(text, str):
         raise PresetError(f"setting of node {node_id} must be text, got {type_name(text)}")
-    if len(text) > MAX_DOCUMENT_BYTES:
-        raise PresetError(f"setting of node {node_id} is {len(text):,} characters; at most {MAX_DOCUMENT_BYTES:,} "
-                          "are read")
-    text = text.strip()
     try:
-        if text.startswith("{"):
-            preset = Preset.from_json(text)
-        elif text:
-            preset = from_query(text.split("?", 1)[-1])[0]
-        else:
-            preset = None
-    except (PresetError, ValueError) as exc:
-        raise PresetError(f"the setting text of node {node_id}: {_sentence(exc)}") from None
-    if preset is not None:
-        schedule = {k: preset.settings.get(k, default) for k, default in (("start", 0.0), ("end", 1.0))}
-        return preset.multipliers, schedule
-    flat = {f"{r}.{f}": values[lab_input(r, f)] for r in REGIONS for f in FIELDS if lab_input(r, f) in values}
-    try:
-        multipliers = Multipliers(**{f: values[f] for f in FIELDS if f in values}, regions=Regions.from_flat(flat))
-        schedule = check_settings({"start": values.get("start_percent", 0.0), "end": values.get("end_percent", 1.0)},
-                                  SETTINGS, PresetError)
-    except ValueError as exc:
-        raise PresetError(f"node {node_id}: {exc}") from None
-    return multipliers, schedule
+        setting = reader.Setting.from_node(values)
+    except PresetError as exc:
+        where = "the setting text of node" if text.strip() else "node"
+        raise PresetError(f"{where} {node_id}: {_sentence(exc)}") from None
+    return multipliers_of(setting), {"start": setting.start, "end": setting.end}, list(setting.notes)
 
 
 def _sentence(exc: Exception, limit: int = 200) -> str:
@@ -276,7 +293,7 @@ def _settings_only(facts: tuple[dict, list[str], list[str]], source: str) -> Com
     if not settings:
         return None
     note = f"the workflow has no {NODE_TYPE} node; the multipliers stay at 1.0"
-    return ComfyImport(Multipliers(), "", [], source, settings, models, [note, *warnings])
+    return ComfyImport(Multipliers(), "", [], source, {**settings, **WHOLE_RUN}, models, [note, *warnings])
 
 
 def _multipliers(values: dict[str, Any], node_id: str) -> Multipliers:
@@ -304,28 +321,31 @@ def from_json(text: str | bytes, what: str = "the workflow", encoding: str = "ut
 
 
 def from_image(data: bytes) -> ComfyImport:
-    """The node's values from a PNG (text chunks) or WebP (EXIF) saved by ComfyUI; its pixels are never decoded."""
+    """The node's values from a PNG (text chunks) or WebP (EXIF) image, or an MP4 video (metadata items),
+    saved by ComfyUI; pixels are never decoded."""
+    what = "video" if image_format(data) == "an MP4" else "image"
     if len(data) > MAX_IMAGE_BYTES:
-        raise PresetError(f"image is larger than {MAX_IMAGE_BYTES // 2**20} MB")
+        raise PresetError(f"{what} is larger than {MAX_IMAGE_BYTES // 2**20} MB")
     texts = image_texts(data)
     problems = []
     for key in ("workflow", "prompt"):  # the UI workflow first: it keeps the node ids people see
         if key in texts:
             text, encoding = texts.pop(key)
             try:
-                return from_json(text, f"the image's {key}", encoding)
+                return from_json(text, f"the {what}'s {key}", encoding)
             except PresetError as exc:
                 problems.append(exc)
     if problems:
         raise problems[0]
-    raise PresetError("this image carries no ComfyUI workflow or prompt (was it saved by ComfyUI with metadata?)")
+    raise PresetError(f"this {what} carries no ComfyUI workflow or prompt (was it saved by ComfyUI with metadata?)")
 
 
 _TEXT_START = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*")  # a UTF-8 byte order mark, then white space
 
 
 def from_file_bytes(data: bytes) -> ComfyImport:
-    """A workflow JSON, or an image that carries one: what the app's import and ``python -m presets`` read."""
+    """A workflow JSON, or an image or video that carries one: what the app's import and ``python -m presets``
+    read."""
     if not data:
         raise PresetError("the file is empty")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -348,7 +368,7 @@ def from_file(path: str | os.PathLike) -> ComfyImport:
     return from_file_bytes(file.read_bytes())
 
 def uses_lab_node(multipliers: Multipliers, start: float = 0.0, end: float = 1.0) -> bool:
-    """Whether a setting needs the project's node: a step schedule or region factors (the stock node has neither)."""
+    """Whether a setting needs the project's node: a schedule or region factors (the stock node has neither)."""
     return (start, end) != (0.0, 1.0) or not multipliers.regions.is_identity
 
 
@@ -367,70 +387,142 @@ def to_api_node(multipliers: Multipliers, node_id: str = "100", model_from: tupl
     connect ``model`` to your model loader's output."""
     kind, values = _node_inputs(multipliers, start, end)
     inputs: dict[str, Any] = {"model": [model_from[0], model_from[1]]} if model_from is not None else {}
-    title = NODE_TITLE if kind == NODE_TYPE else LAB_NODE_TITLE
-    return {node_id: {"class_type": kind, "inputs": inputs | values, "_meta": {"title": title}}}
+    return {node_id: {"class_type": kind, "inputs": inputs | values, "_meta": _meta(kind)}}
 
 
-def to_api_prompt(multipliers: Multipliers, settings: dict, checkpoint: str = "svd_xt.safetensors",
-                  image: str = "example.png") -> dict:
-    """A whole SVD image-to-video prompt in API format with the node between the loader and the
-    sampler, and the app's render settings (``width`` / ``height`` 0 mean SVD's 1024 x 576)."""
-    s = settings
-    return {
-        "1": {"class_type": "ImageOnlyCheckpointLoader", "inputs": {"ckpt_name": checkpoint}},
-        **to_api_node(multipliers, "2", ("1", 0), s.get("start", 0.0), s.get("end", 1.0)),
-        "3": {"class_type": "VideoLinearCFGGuidance", "inputs": {"model": ["2", 0], "min_cfg": s["min_guidance"]}},
-        "4": {"class_type": "LoadImage", "inputs": {"image": image}},
-        "5": {"class_type": "SVD_img2vid_Conditioning", "inputs": {
-            "clip_vision": ["1", 1], "init_image": ["4", 0], "vae": ["1", 2], "width": s["width"] or 1024,
-            "height": s["height"] or 576, "video_frames": s["frames"], "motion_bucket_id": s["motion_bucket_id"],
-            "fps": s["fps"], "augmentation_level": s["noise_aug_strength"]}},
-        "6": {"class_type": "KSampler", "inputs": {
-            "model": ["3", 0], "seed": s["seed"], "steps": s["steps"], "cfg": s["max_guidance"],
-            "sampler_name": "euler", "scheduler": "karras", "positive": ["5", 0], "negative": ["5", 1],
-            "latent_image": ["5", 2], "denoise": 1.0}},
-        "7": {"class_type": "VAEDecode", "inputs": {"samples": ["6", 0], "vae": ["1", 2]}},
-        "8": {"class_type": "CreateVideo", "inputs": {"images": ["7", 0], "fps": float(s["fps"])}},
-        "9": {"class_type": "SaveVideo", "inputs": {"video": ["8", 0], "filename_prefix": "video/svd-attention-lab",
-                                                    "format": "auto", "codec": "auto"}},
-    }
+def _meta(kind: str) -> dict[str, str]:
+    if kind == LAB_NODE_TYPE:
+        return {"title": LAB_NODE_TITLE, "install": INSTALL_HINT}
+    return {"title": NODE_TITLE}
 
 
-def export_notes(multipliers: Multipliers, start: float = 0.0, end: float = 1.0) -> list[str]:
-    """What a ComfyUI user must know about an export: the project's node, where the setting needs it."""
-    return [INSTALL_HINT] if uses_lab_node(multipliers, start, end) else []
+# --- writing: the whole SVD image-to-video graph ------------------------------------------------------
 
 
-def to_ui_workflow(multipliers: Multipliers, node_id: int = 1, start: float = 0.0, end: float = 1.0) -> dict:
-    """A minimal UI workflow with the node, ready to load or paste into ComfyUI: the stock
-    ``UNetTemporalAttentionMultiply`` where it holds the whole setting, else the project's node with a
-    Note saying how to install it."""
-    kind, values = _node_inputs(multipliers, start, end)
-    node = {
-        "id": node_id,
-        "type": kind,
-        "pos": [200, 200],
-        "size": [320, 130 if kind == NODE_TYPE else 560],
-        "flags": {},
-        "order": 0,
-        "mode": 0,
-        "inputs": [{"name": "model", "type": "MODEL", "link": None}],
-        "outputs": [{"name": "MODEL", "type": "MODEL", "links": None, "slot_index": 0}],
-        "properties": {"Node name for S&R": kind},
-        "widgets_values": list(values.values()),
-    }
-    nodes = [node]
-    notes = export_notes(multipliers, start, end)
+@dataclasses.dataclass(frozen=True)
+class _GraphNode:
+    """One node of the exported graph, from which both formats are written."""
+
+    id: int
+    type: str
+    title: str
+    widgets: dict[str, Any] = dataclasses.field(default_factory=dict)  # name -> value, in widget order
+    links: dict[str, tuple[int, int, str]] = dataclasses.field(default_factory=dict)  # input -> (node, slot, type)
+    outputs: tuple[tuple[str, str], ...] = ()  # (name, type)
+    shown_after: dict[str, Any] = dataclasses.field(default_factory=dict)  # UI-only widget values after a widget
+    meta: dict[str, str] = dataclasses.field(default_factory=dict)  # more of the API prompt's _meta
+
+
+def _graph(multipliers: Multipliers, settings: dict, checkpoint: str | None, image: str | None) -> list[_GraphNode]:
+    s = {**{k: v for k, v in DEFAULTS.items()}, **settings}
+    kind, values = _node_inputs(multipliers, s["start"], s["end"])
+    ckpt = _file_name(checkpoint) or CHECKPOINT_PLACEHOLDER
+    picture = _file_name(image) or IMAGE_PLACEHOLDER
+    return [
+        _GraphNode(1, "ImageOnlyCheckpointLoader", "Load SVD checkpoint" if checkpoint else PICK_CHECKPOINT_TITLE,
+                   {"ckpt_name": ckpt}, outputs=(("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE"))),
+        _GraphNode(2, kind, NODE_TITLE if kind == NODE_TYPE else LAB_NODE_TITLE, values,
+                   {"model": (1, 0, "MODEL")}, (("MODEL", "MODEL"),), meta=_meta(kind)),
+        _GraphNode(3, "VideoLinearCFGGuidance", "Video linear CFG guidance", {"min_cfg": s["min_guidance"]},
+                   {"model": (2, 0, "MODEL")}, (("MODEL", "MODEL"),)),
+        _GraphNode(4, "LoadImage", "Load image" if image else PICK_IMAGE_TITLE, {"image": picture},
+                   outputs=(("IMAGE", "IMAGE"), ("MASK", "MASK")), shown_after={"image": "image"}),
+        _GraphNode(5, "SVD_img2vid_Conditioning", "SVD image-to-video conditioning", {
+            "width": s["width"] or SVD_SIZE[0], "height": s["height"] or SVD_SIZE[1], "video_frames": s["frames"],
+            "motion_bucket_id": s["motion_bucket_id"], "fps": s["fps"], "augmentation_level": s["noise_aug_strength"]},
+            {"clip_vision": (1, 1, "CLIP_VISION"), "init_image": (4, 0, "IMAGE"), "vae": (1, 2, "VAE")},
+            (("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT"))),
+        _GraphNode(6, "KSampler", "KSampler", {
+            "seed": s["seed"], "steps": s["steps"], "cfg": s["max_guidance"], "sampler_name": SAMPLER,
+            "scheduler": SCHEDULER, "denoise": 1.0},
+            {"model": (3, 0, "MODEL"), "positive": (5, 0, "CONDITIONING"), "negative": (5, 1, "CONDITIONING"),
+             "latent_image": (5, 2, "LATENT")}, (("LATENT", "LATENT"),), shown_after={"seed": "fixed"}),
+        _GraphNode(7, "VAEDecode", "VAE decode", links={"samples": (6, 0, "LATENT"), "vae": (1, 2, "VAE")},
+                   outputs=(("IMAGE", "IMAGE"),)),
+        _GraphNode(8, "CreateVideo", "Create video", {"fps": float(s["fps"])}, {"images": (7, 0, "IMAGE")},
+                   (("VIDEO", "VIDEO"),)),
+        _GraphNode(9, "SaveVideo", "Save video", {"filename_prefix": VIDEO_PREFIX, "format": "auto", "codec": "auto"},
+                   {"video": (8, 0, "VIDEO")}),
+    ]
+
+
+def _file_name(name: str | None) -> str | None:
+    """A file's name as a ComfyUI loader lists it: the last part of a path, or None for none."""
+    if not name:
+        return None
+    return name.replace("\\", "/").rsplit("/", 1)[-1] or None
+
+
+def export_notes(multipliers: Multipliers, start: float = 0.0, end: float = 1.0, checkpoint: str | None = None,
+                 image: str | None = None) -> list[str]:
+    """What a ComfyUI user must know about an export: the project's node where the setting needs it, and
+    which files to pick where the app could not name them."""
+    notes = [INSTALL_HINT] if uses_lab_node(multipliers, start, end) else []
+    if not _file_name(checkpoint):
+        notes.append(PICK_CHECKPOINT)
+    if not _file_name(image):
+        notes.append(PICK_IMAGE)
+    return notes
+
+
+def to_api_prompt(multipliers: Multipliers, settings: dict, checkpoint: str | None = None,
+                  image: str | None = None) -> dict:
+    """A whole SVD image-to-video prompt in API format (loader, node, guidance, conditioning, sampler,
+    decode, video) with the app's render settings (``width`` / ``height`` 0 mean SVD's 1024 x 576).
+    ``checkpoint`` and ``image`` are the files the app has loaded; where one is not known, a clearly
+    marked placeholder stands in its place and the loader's title says what to pick. The install hint
+    of the project's node is in its ``_meta``."""
+    prompt = {}
+    for node in _graph(multipliers, settings, checkpoint, image):
+        inputs = {name: [str(source), slot] for name, (source, slot, _) in node.links.items()}
+        prompt[str(node.id)] = {"class_type": node.type, "inputs": inputs | node.widgets,
+                                "_meta": {"title": node.title, **node.meta}}
+    return prompt
+
+
+def to_ui_workflow(multipliers: Multipliers, settings: dict | None = None, checkpoint: str | None = None,
+                   image: str | None = None, *, start: float = 0.0, end: float = 1.0) -> dict:
+    """The same graph as a UI workflow, to load into ComfyUI's page (drop the file or paste it): the
+    nodes wired together, each widget set, and a Note with what to know (the node to install, the files
+    to pick). The notes travel in ``extra`` too. ``start`` / ``end``: the schedule, where ``settings``
+    does not hold one."""
+    settings = {"start": start, "end": end, **(settings or {})}
+    graph = _graph(multipliers, settings, checkpoint, image)
+    links: list[list] = []
+    targets: dict[tuple[int, int], list[int]] = {}
+    for node in graph:
+        for slot, (name, (source, out, kind)) in enumerate(node.links.items()):
+            links.append([len(links) + 1, source, out, node.id, slot, kind])
+            targets.setdefault((source, out), []).append(len(links))
+    nodes = []
+    link_ids = iter(range(1, len(links) + 1))
+    for order, node in enumerate(graph):
+        widgets = []
+        for name, value in node.widgets.items():
+            widgets.append(value)
+            if name in node.shown_after:
+                widgets.append(node.shown_after[name])
+        nodes.append({
+            "id": node.id, "type": node.type, "pos": [60 + 340 * (order % 5), 80 + 420 * (order // 5)],
+            "size": [320, 160 if node.type != LAB_NODE_TYPE else 560], "flags": {}, "order": order, "mode": 0,
+            "inputs": [{"name": name, "type": kind, "link": next(link_ids)} for name, (_, _, kind) in node.links.items()],
+            "outputs": [{"name": name, "type": kind, "links": targets.get((node.id, slot), []), "slot_index": slot}
+                        for slot, (name, kind) in enumerate(node.outputs)],
+            "title": node.title, "properties": {"Node name for S&R": node.type}, "widgets_values": widgets,
+        })
+    start, end = settings.get("start", 0.0), settings.get("end", 1.0)
+    notes = export_notes(multipliers, start, end, checkpoint, image)
     if notes:
-        nodes.append({"id": node_id + 1, "type": "Note", "pos": [560, 200], "size": [420, 160], "flags": {},
-                      "order": 1, "mode": 0, "properties": {"text": ""}, "widgets_values": ["\n\n".join(notes)]})
+        nodes.append({"id": len(graph) + 1, "type": "Note", "pos": [60, 940], "size": [640, 200], "flags": {},
+                      "order": len(graph), "mode": 0, "inputs": [], "outputs": [], "title": "Read me",
+                      "properties": {"text": ""}, "widgets_values": ["\n\n".join(notes)]})
     return {
         "last_node_id": nodes[-1]["id"],
-        "last_link_id": 0,
+        "last_link_id": len(links),
         "nodes": nodes,
-        "links": [],
+        "links": links,
         "groups": [],
         "config": {},
-        "extra": {},
+        "extra": {"svd_attention_lab": {"notes": notes}},
         "version": 0.4,
     }

@@ -1,10 +1,13 @@
-"""ComfyUI's text in PNG and WebP files, read from the file's own chunks: pixels are never decoded.
+"""ComfyUI's text in PNG, WebP and MP4 files, read from the file's own chunks: pixels are never decoded.
 
 ComfyUI's SaveImage writes ``workflow`` and ``prompt`` as PNG text chunks (tEXt, or iTXt where the text is
 not Latin-1; other tools may compress them as zTXt or iTXt). SaveAnimatedWEBP writes them into the EXIF
 chunk's first directory as strings ``"workflow:{...}"`` and ``"prompt:{...}"`` (tags 0x010F and 0x0110).
 Formats: https://www.w3.org/TR/png/#11textinfo, https://developers.google.com/speed/webp/docs/riff_container
-and TIFF 6.0 section 2 (the EXIF payload).
+and TIFF 6.0 section 2 (the EXIF payload). SaveVideo writes an MP4 through PyAV (FFmpeg) with
+``movflags=use_metadata_tags``: each of ``workflow`` and ``prompt`` is a QuickTime metadata item
+(``moov/udta/meta``: an ``mdta`` handler, a ``keys`` table, an ``ilst`` item whose ``data`` holds UTF-8 JSON);
+see ISO/IEC 14496-12 (boxes) and Apple's QuickTime File Format, "Metadata" (keys and item lists).
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ OTHER_FORMATS = ((b"\xff\xd8\xff", "a JPEG"), (b"GIF8", "a GIF"), (b"BM", "a BMP
 
 
 def image_format(data: bytes) -> str | None:
-    """What the first bytes say the file is: "a PNG", "a WebP", another image format, or None."""
+    """What the first bytes say the file is: "a PNG", "a WebP", "an MP4", another format, or None."""
     if data.startswith(PNG_SIGNATURE):
         return "a PNG"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "a WebP"
+    if data[4:8] == b"ftyp":
+        return "an MP4"
     return next((name for magic, name in OTHER_FORMATS if data.startswith(magic)), None)
 
 
@@ -41,13 +46,15 @@ def image_texts(data: bytes) -> dict[str, tuple[bytes, str]]:
         return _png_texts(data)
     if kind == "a WebP":
         return _webp_texts(data)
+    if kind == "an MP4":
+        return video_texts(data)
     if not data:
         raise PresetError("cannot read the image: the file is empty")
     if kind is None and data[:1024].lstrip().removeprefix(b"\xef\xbb\xbf")[:1] == b"<":
         kind = "XML or HTML text (an SVG?)"
     if kind is None:
         raise PresetError("cannot read the image: it is not a PNG or WebP file")
-    raise PresetError(f"cannot read the image: it is {kind}; ComfyUI saves its workflow in PNG and WebP images")
+    raise PresetError(f"cannot read the image: it is {kind}; ComfyUI saves its workflow in PNG and WebP images and MP4 videos")
 
 
 def _png_texts(data: bytes) -> dict[str, tuple[bytes, str]]:
@@ -146,6 +153,75 @@ def _exif_texts(data: bytes, start: int, end: int) -> dict[str, tuple[bytes, str
         key = next((k for k in KEYS if head.startswith(k.encode() + b":")), None)
         if key is not None and key not in texts:
             texts[key] = data[at + len(key) + 1:at + length].rstrip(b"\0"), "utf-8"
+    return texts
+
+
+def video_texts(data: bytes) -> dict[str, tuple[bytes, str]]:
+    """``{"workflow": (text, "utf-8"), "prompt": ...}`` from an MP4's metadata items (``moov/udta/meta`` or
+    ``moov/meta``), whichever it carries."""
+    moov = _box(data, 0, len(data), b"moov", "the video")
+    if moov is None:
+        raise PresetError("cannot read the video: it has no moov box (is the file cut short?)")
+    for parent in (moov, _box(data, *moov, b"udta", "the video's moov box")):
+        meta = parent and _box(data, *parent, b"meta", "the video's metadata")
+        if meta:
+            start, end = meta
+            if data[start + 4:start + 8] != b"hdlr":  # ISO's meta is a full box: version and flags first
+                start += 4
+            texts = _mdta_items(data, start, end)
+            if texts:
+                return texts
+    return {}
+
+
+def _boxes(data: bytes, start: int, end: int, where: str):
+    """(type, payload start, payload end) of each box in ``data[start:end]``."""
+    at = start
+    for _ in range(MAX_CHUNKS):
+        if at + 8 > end:
+            return
+        size, kind = struct.unpack_from(">I4s", data, at)
+        header = 8
+        if size == 1:
+            if at + 16 > end:
+                raise PresetError(f"cannot read {where}: a box header is cut short")
+            size, header = struct.unpack_from(">Q", data, at + 8)[0], 16
+        elif size == 0:
+            size = end - at
+        if size < header or at + size > end:
+            raise PresetError(f"cannot read {where}: its {shown(kind.decode('latin-1'))!r} box is damaged or cut short")
+        yield kind, at + header, at + size
+        at += size
+    raise PresetError(f"cannot read {where}: it has more than {MAX_CHUNKS:,} boxes")
+
+
+def _box(data: bytes, start: int, end: int, kind: bytes, where: str) -> tuple[int, int] | None:
+    return next(((a, b) for k, a, b in _boxes(data, start, end, where) if k == kind), None)
+
+
+def _mdta_items(data: bytes, start: int, end: int) -> dict[str, tuple[bytes, str]]:
+    names: list[bytes] = []
+    texts: dict[str, tuple[bytes, str]] = {}
+    where = "the video's metadata"
+    for kind, a, b in _boxes(data, start, end, where):
+        if kind == b"keys" and b - a >= 8:
+            count, at = struct.unpack_from(">I", data, a + 4)[0], a + 8
+            for _ in range(min(count, MAX_CHUNKS)):
+                if at + 8 > b:
+                    break
+                size = struct.unpack_from(">I", data, at)[0]
+                if size < 8 or at + size > b:
+                    raise PresetError(f"cannot read {where}: its keys table is damaged")
+                names.append(data[at + 8:at + size])
+                at += size
+        elif kind == b"ilst":
+            for index, c, d in _boxes(data, a, b, where):
+                number = struct.unpack(">I", index)[0]
+                name = names[number - 1].decode("latin-1") if 1 <= number <= len(names) else ""
+                if name in KEYS and name not in texts:
+                    value = _box(data, c, d, b"data", where)
+                    if value is not None and value[1] - value[0] >= 8:
+                        texts[name] = data[value[0] + 8:value[1]], "utf-8"  # type and locale, then the text
     return texts
 
 

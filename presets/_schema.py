@@ -1,10 +1,10 @@
 """The preset document: a small, versioned, strictly validated JSON format.
 
-Version 3 (current)::
+Version 4 (current)::
 
     {
       "format": "svd-attention-preset",
-      "version": 3,
+      "version": 4,
       "name": "Damped temporal attention",
       "description": "...",
       "multipliers": {"self_structural": 1.0, "self_temporal": 0.8, "cross_structural": 1.0, "cross_temporal": 0.9},
@@ -13,8 +13,12 @@ Version 3 (current)::
       "model": "stabilityai/stable-video-diffusion-img2vid-xt"   # optional hint
     }
 
-Version 2 had no step schedule and no regions; version 1 kept the four multipliers at the top
-level, as the ComfyUI node lists its inputs. Both are upgraded on reading."""
+``settings.start`` / ``settings.end`` are ComfyUI's ``start_percent`` / ``end_percent``: fractions of the
+sampling schedule in sigma space. Version 3 held fractions of the step count there; reading one converts
+them to the sigma-space percents that patch the same steps (and says so in ``Preset.notes``). Version 2
+had no regions; version 1 kept the four multipliers at the top level, as the ComfyUI node lists its
+inputs. Every version is read by the one reader the ComfyUI node reads with,
+``comfyui_svd_attention_lab.setting``."""
 
 from __future__ import annotations
 
@@ -24,19 +28,20 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from svd_attention_lab.controls import FIELDS, Multipliers, Regions, Setting, check_settings
+from comfyui_svd_attention_lab import setting as reader
+from svd_attention_lab.controls import Multipliers, Regions, Setting, check_settings
 from svd_attention_lab.controls import SETTINGS as ALL_SETTINGS
 from svd_attention_lab.controls import check_setting as _check_setting
 
 from ._errors import PresetError
-from ._json import MAX_NUMBER_CHARS, read_json, type_name
+from ._json import type_name
 
-FORMAT_NAME = "svd-attention-preset"
-FORMAT_VERSION = 3  # 3: the step schedule (settings start, end) and per-region factors (regions)
-MAX_DOCUMENT_BYTES = 64 * 1024
-MAX_NAME_CHARS = 80
-MAX_DESCRIPTION_CHARS = 1000
-MAX_MODEL_CHARS = 200
+FORMAT_NAME = reader.FORMAT_NAME
+FORMAT_VERSION = reader.FORMAT_VERSION  # 4: start/end in sigma space (ComfyUI's meaning)
+MAX_DOCUMENT_BYTES = reader.MAX_TEXT_BYTES
+MAX_NAME_CHARS = reader.MAX_NAME_CHARS
+MAX_DESCRIPTION_CHARS = reader.MAX_DESCRIPTION_CHARS
+MAX_MODEL_CHARS = reader.MAX_MODEL_CHARS
 
 # The render settings a preset (and a share link) may carry: the shared part of the one table.
 SETTINGS: tuple[Setting, ...] = tuple(s for s in ALL_SETTINGS if s.shared)
@@ -54,12 +59,13 @@ class Preset:
     description: str = ""
     settings: Mapping[str, int | float] = dataclasses.field(default_factory=dict)
     model: str | None = None
+    notes: tuple[str, ...] = dataclasses.field(default=(), compare=False)  # what reading it changed (not saved)
 
     def __post_init__(self) -> None:
-        _check_text("name", self.name, MAX_NAME_CHARS, required=True)
-        _check_text("description", self.description, MAX_DESCRIPTION_CHARS)
+        reader.check_text("name", self.name, MAX_NAME_CHARS, required=True)
+        reader.check_text("description", self.description, MAX_DESCRIPTION_CHARS)
         if self.model is not None:
-            _check_text("model", self.model, MAX_MODEL_CHARS, required=True)
+            reader.check_text("model", self.model, MAX_MODEL_CHARS, required=True)
         if not isinstance(self.multipliers, Multipliers):
             raise PresetError(f"multipliers must be Multipliers, got {type(self.multipliers).__name__}")
         if not isinstance(self.settings, Mapping):
@@ -87,11 +93,18 @@ class Preset:
 
     @classmethod
     def from_dict(cls, doc: Any) -> Preset:
-        return _from_current(_upgrade(doc))
+        """A parsed preset document of any version, read by the one reader (the node's)."""
+        return cls.from_reading(reader.Setting.from_preset(doc))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Preset:
-        return cls.from_dict(read_json(text, "preset", MAX_DOCUMENT_BYTES, max_number_chars=MAX_NUMBER_CHARS))
+        return cls.from_reading(reader.Setting.from_preset_text(text))
+
+    @classmethod
+    def from_reading(cls, setting: reader.Setting, name: str = "") -> Preset:
+        """What the reader read (a preset, a share link, a node's inputs) as a preset."""
+        return cls(name=setting.name or name, multipliers=multipliers_of(setting), description=setting.description,
+                   settings=dict(setting.settings), model=setting.model, notes=setting.notes)
 
     @classmethod
     def from_controls(cls, name: str, description: str, multipliers: Multipliers, settings: Mapping[str, Any],
@@ -112,65 +125,7 @@ class Preset:
         return cls.from_json(file.read_bytes())
 
 
-def _check_text(field: str, value: Any, limit: int, required: bool = False) -> None:
-    if not isinstance(value, str):
-        raise PresetError(f"{field} must be a string, got {type_name(value)}")
-    if required and not value.strip():
-        raise PresetError(f"{field} must not be empty")
-    if len(value) > limit:
-        raise PresetError(f"{field} is {len(value)} characters; at most {limit} are allowed")
-
-
-_TOP_LEVEL = {"format", "version", "name", "description", "multipliers", "regions", "settings", "model"}
-
-
-def _upgrade(doc: Any) -> dict[str, Any]:
-    """Check the envelope and bring an older version's document to the current layout."""
-    if not isinstance(doc, dict):
-        raise PresetError(f"preset must be a JSON object, got {type_name(doc)}")
-    if doc.get("format") != FORMAT_NAME:
-        raise PresetError(f"format must be {FORMAT_NAME!r}, got {doc.get('format')!r}")
-    version = doc.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise PresetError(f"version must be a positive whole number, got {version!r}")
-    if version > FORMAT_VERSION:
-        raise PresetError(
-            f"this preset was made by a newer version of the app (format version {version}; this one reads up to "
-            f"{FORMAT_VERSION}); update the app to open it"
-        )
-    if version == 1:
-        doc = dict(doc)
-        flat = {f: doc.pop(f) for f in FIELDS if f in doc}
-        doc["multipliers"] = flat
-        doc["version"] = 2
-    if doc["version"] == 2:  # no schedule (every step: start 0, end 1) and no regions (all factors 1)
-        doc = dict(doc, version=3)
-    return doc
-
-
-def _from_current(doc: dict[str, Any]) -> Preset:
-    unknown = sorted(set(doc) - _TOP_LEVEL)
-    if unknown:
-        raise PresetError(f"unknown field(s) {', '.join(unknown)}")
-    if "name" not in doc:
-        raise PresetError("name is missing")
-    multipliers = doc.get("multipliers", {})
-    if not isinstance(multipliers, dict):
-        raise PresetError(f"multipliers must be an object, got {type_name(multipliers)}")
-    if "regions" in multipliers:
-        raise PresetError("multipliers.regions: region factors go in the top-level regions object")
-    try:
-        parsed = Multipliers.from_dict(multipliers)
-    except ValueError as exc:
-        raise PresetError(f"multipliers: {exc}") from None
-    try:
-        parsed = parsed.replace(regions=Regions.from_dict(doc.get("regions", {})))
-    except ValueError as exc:
-        raise PresetError(f"regions: {exc}") from None
-    return Preset(
-        name=doc["name"],
-        multipliers=parsed,
-        description=doc.get("description", ""),
-        settings=doc.get("settings", {}),
-        model=doc.get("model"),
-    )
+def multipliers_of(setting: reader.Setting) -> Multipliers:
+    """The reader's multipliers and region factors as the app's ``Multipliers``."""
+    regions = Regions(tuple((region, field, value) for (region, field), value in setting.factors.items()))
+    return Multipliers(**setting.multipliers, regions=regions)

@@ -6,19 +6,10 @@ import logging
 import urllib.parse
 from typing import Mapping
 
-from svd_attention_lab.controls import (
-    FIELDS,
-    MULTIPLIER_DEFAULT,
-    REGIONS,
-    Multipliers,
-    Regions,
-    check_multiplier,
-    region_param,
-    setting_names,
-)
+from comfyui_svd_attention_lab import setting as reader
+from svd_attention_lab.controls import FIELDS, MULTIPLIER_DEFAULT, REGIONS, region_param
 
-from ._errors import PresetError
-from ._schema import SETTINGS, Preset, check_setting
+from ._schema import SETTINGS, Preset
 
 logger = logging.getLogger(__name__)
 
@@ -56,47 +47,12 @@ def to_url(preset: Preset, base_url: str) -> str:
 
 
 def from_query(params: Mapping[str, str] | str) -> tuple[Preset, list[str]]:
-    """Read a query string (or its parsed mapping); returns the preset and warnings for ignored keys."""
-    if isinstance(params, str):
-        params = dict(urllib.parse.parse_qsl(params.lstrip("?"), keep_blank_values=True))
-    multipliers: dict[str, float] = {}
-    regions: dict[str, float] = {}
-    settings: dict[str, int | float] = {}
-    unknown: list[str] = []
-    name = SHARED_NAME
-    for key, raw in params.items():
-        if key in FIELDS:
-            multipliers[key] = check_multiplier(key, _parse_float(key, raw))
-        elif key in REGION_NAMES:
-            regions[key] = check_multiplier(key, _parse_float(key, raw))
-        elif key in setting_names(SETTINGS):
-            settings[key] = check_setting(key, _parse_float(key, raw))
-        elif key == "name":
-            name = raw
-        else:
-            unknown.append(key)
-    warnings = [_unknown_warning(unknown)] if unknown else []  # one line, however many keys
-    for warning in warnings:
-        logger.warning(warning)
-    return Preset(name=name, multipliers=Multipliers(**multipliers, regions=Regions.from_flat(regions)),
-                  settings=settings), warnings
-
-
-def _unknown_warning(keys: list[str], shown: int = 3) -> str:
-    if len(keys) == 1:
-        return f"ignored unknown link parameter {keys[0][:40]!r}"
-    names = ", ".join(repr(k[:40]) for k in keys[:shown])
-    more = f" and {len(keys) - shown:,} more" if len(keys) > shown else ""
-    return f"ignored {len(keys):,} unknown link parameters: {names}{more}"
-
-
-def _parse_float(key: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        shown = raw if len(raw) <= 80 else raw[:79] + "…"  # the message quotes it (a line), not all of it
-        raise PresetError(f"link parameter {key} must be a number, got {shown!r}") from None
-    return value
+    """Read a share link's query string (or its parsed mapping) with the one reader (the node's); returns
+    the preset and notes on ignored parameters."""
+    setting = reader.Setting.from_link(params)
+    for note in setting.notes:
+        logger.warning(note)
+    return Preset.from_reading(setting, SHARED_NAME), list(setting.notes)
 
 
 def link_params(params: Mapping[str, str]) -> dict[str, str]:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import presets
-from fixtures.hostile_comfyui import BIG, CASES, CATEGORIES, MB
+from comfyui_harness import NODE_DIR, node_setting
+from fixtures.hostile_comfyui import BIG, CASES, CATEGORIES, MB, SETTING_TEXTS
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a message must never show: Python's objects, exception class names, tracebacks, byte strings.
@@ -107,3 +108,109 @@ def test_a_file_is_measured_before_it_is_read(tmp_path):
     assert peak < MB
     with pytest.raises(presets.PresetError, match="^missing.json: no such file$"):
         presets.from_file(tmp_path / "missing.json")
+
+
+# --- one reader: the node and the app read every setting text alike (issue 33) -------------------------
+
+# the texts issue 33 names: each read alike now (the same setting, or the same refusal)
+ISSUE_33 = ("version 1 with regions", "version 1 with a schedule", "version 2 with regions", "version 2 with a schedule",
+            "a multiplier as text", "a multiplier 1_0 as text", "link multiplier 1_0", "version true", "preset seed -5",
+            "link seed -5", "link frames 1000", "link seed abc", "3,000 unknown preset fields", "901-level nesting",
+            "400-digit multiplier", "400-digit link value", "a list", "BOM before a valid preset", "hello world",
+            "an unknown region")
+
+
+def _node_reads(text: str):
+    """What the node does with the text in its ``setting`` input: its own file, loaded on its own."""
+    try:
+        setting = node_setting().Setting.from_node({"setting": text})
+    except ValueError as exc:
+        return "refused", str(exc)
+    factors = {f"{r}.{f}": v for (r, f), v in setting.factors.items()}
+    return "read", setting.multipliers, factors, (setting.start, setting.end), list(setting.notes)
+
+
+def _app_reads(text: str):
+    """What the app's ComfyUI import takes from a workflow whose node holds the text."""
+    try:
+        found = presets.from_workflow({"3": {"class_type": "SVDAttentionLab", "inputs": {"setting": text}}})
+    except presets.PresetError as exc:
+        message = str(exc)
+        assert plain_sentence(message), message
+        return "refused", message.removeprefix("the setting text of node 3: ")
+    m = found.multipliers
+    return "read", m.node_values(), m.regions.flat(), (found.settings["start"], found.settings["end"]), found.warnings
+
+
+@pytest.mark.parametrize("name", list(SETTING_TEXTS))
+def test_the_node_and_the_app_read_every_setting_text_alike(name):
+    text = SETTING_TEXTS[name]
+    node, app = _node_reads(text), _app_reads(text)
+    if node[0] == "refused" and app[0] == "refused":  # the app quotes at most 200 characters of it, on one line
+        assert app[1] == " ".join(node[1].split())[:200] or app[1][:-1] == " ".join(node[1].split())[:199], (node, app)
+        assert "Overflow" not in node[1] and "Traceback" not in node[1]
+    else:
+        assert node == app
+    if text.lstrip("\ufeff \n").startswith(("{", "[")):  # a preset file with this text: the same, word for word
+        try:
+            preset = presets.Preset.from_json(text)
+        except presets.PresetError as exc:
+            assert node == ("refused", str(exc))
+        else:
+            assert node[:4] == ("read", preset.multipliers.node_values(), preset.multipliers.regions.flat(),
+                                (preset.settings.get("start", 0.0), preset.settings.get("end", 1.0)))
+
+
+def test_the_text_table_holds_80_texts_and_every_one_issue_33_names():
+    assert len(SETTING_TEXTS) >= 80 and set(ISSUE_33) <= set(SETTING_TEXTS)
+    read = {name for name in SETTING_TEXTS if _node_reads(SETTING_TEXTS[name])[0] == "read"}
+    refused = set(SETTING_TEXTS) - read
+    assert {"version 1 with regions", "version 1 with a schedule", "version 2 with regions",
+            "version 2 with a schedule", "BOM before a valid preset", "3,000 unknown link keys"} <= read
+    assert set(ISSUE_33) - read <= refused and len(refused) > 60
+
+
+@pytest.mark.parametrize("name, setting", [
+    ("version 1 with regions", ({"self_temporal": 0.6}, {"up.self_temporal": 0.5}, (0.0, 1.0))),
+    ("version 2 with a schedule", ({"self_temporal": 0.6}, {}, (0.1668, 1.0))),  # steps 8 to 25 of 25 (0-based)
+    ("BOM before a valid preset", ({"self_temporal": 0.6}, {}, (0.0, 1.0))),
+    ("whole address", ({"self_temporal": 0.8}, {"up.self_temporal": 0.5}, (0.3, 0.7))),
+])
+def test_what_both_read_is_the_setting_the_text_holds(name, setting):
+    multipliers, factors, schedule = setting
+    kind, read_multipliers, read_factors, read_schedule, _ = _node_reads(SETTING_TEXTS[name])
+    assert read_multipliers == dict.fromkeys(read_multipliers, 1.0) | multipliers
+    assert (read_factors, read_schedule) == (factors, schedule)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("a multiplier as text", "multipliers.self_temporal must be a number, got '0.5'"),
+    ("link multiplier 1_0", "link parameter self_temporal must be a number, got '1_0'"),
+    ("version true", "version must be a positive whole number, got true"),
+    ("link seed -5", "settings.seed must be between 0 and 4294967295, got -5"),
+    ("link frames 1000", "settings.frames must be between 2 and 50, got 1000"),
+    ("link seed abc", "link parameter seed must be a number, got 'abc'"),
+    ("3,000 unknown preset fields", "unknown field(s) k0, k1, k2 and 2,997 more"),
+    ("901-level nesting", "preset is nested 901 levels deep; at most 64 levels are allowed"),
+    ("400-digit multiplier", "multipliers.self_temporal is a number 400 characters long; numbers of at most 40"),
+    ("400-digit link value", "self_temporal is a number 400 characters long"),
+    ("a list", "the preset must be a JSON object, got a list"),
+    ("hello world", "the setting is neither a preset JSON nor a share link: it names no setting"),
+    ("an unknown region", "link parameter sideways.self_temporal: unknown region 'sideways'"),
+])
+def test_every_refusal_names_the_field(name, message):
+    outcome = _node_reads(SETTING_TEXTS[name])
+    assert outcome[0] == "refused" and message in outcome[1], outcome
+
+
+def test_the_app_reads_with_the_nodes_own_file():
+    """One reader, structurally: the module the app reads with is the node folder's file, and importing the
+    node's package loads nothing of ComfyUI (so the app can import it, and ComfyUI loads it standalone)."""
+    import comfyui_svd_attention_lab.setting as reader
+
+    assert Path(reader.__file__).resolve() == NODE_DIR / "setting.py"
+    assert presets.PresetError is reader.SettingError
+    code = ("import sys\nfor m in ['comfy', 'comfy_api', 'torch', 'numpy']: sys.modules[m] = None\n"
+            "import comfyui_svd_attention_lab.setting\nprint('ok')")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr

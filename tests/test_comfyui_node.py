@@ -1,8 +1,8 @@
 """The ComfyUI node's own reading of the app's setting, without ComfyUI: the same values the app reads,
-the same steps, and nothing imported beyond torch and ComfyUI. Torch-free (run on Python 3.10 by .ci/py310)."""
+the schedule in sigma space, and nothing imported beyond torch and ComfyUI. Torch-free (run on Python 3.10
+by .ci/py310)."""
 
 import ast
-import math
 
 import pytest
 from hypothesis import given, settings
@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 import presets
 from comfyui_harness import NODE_DIR, node_setting
-from svd_attention_lab.controls import FIELDS, REGIONS, Multipliers, Regions, patched_steps
+from svd_attention_lab.controls import (FIELDS, MULTIPLIER_MAX, MULTIPLIER_MIN, REGIONS, SETTINGS, Multipliers,
+                                       Regions)
 
 _setting = node_setting()
-REGION_INPUTS, Setting, key_target, step_of = _setting.REGION_INPUTS, _setting.Setting, _setting.key_target, \
-    _setting.step_of
+Setting, SettingError, key_target = _setting.Setting, _setting.SettingError, _setting.key_target
 
 values = st.sampled_from([0.0, 0.25, 0.5, 0.8, 1.0, 1.2, 1.37, 2.0, 10.0])
 schedules = st.tuples(st.sampled_from([0.0, 0.1, 0.3, 0.5]), st.sampled_from([0.6, 0.7, 0.95, 1.0]))
@@ -27,7 +27,7 @@ def whole_settings(draw):
     return multipliers, draw(schedules)
 
 
-def _same(setting: Setting, multipliers: Multipliers, start: float, end: float) -> None:
+def _same(setting, multipliers: Multipliers, start: float, end: float) -> None:
     assert (setting.start, setting.end) == (start, end)
     for region in (*REGIONS, None):
         for field in FIELDS:
@@ -36,46 +36,73 @@ def _same(setting: Setting, multipliers: Multipliers, start: float, end: float) 
 
 @settings(max_examples=60, deadline=None)
 @given(whole_settings())
-def test_the_node_reads_presets_and_links_as_the_app_writes_them(chosen):
+def test_the_node_reads_presets_links_and_exports_as_the_app_writes_them(chosen):
     multipliers, (start, end) = chosen
     preset = presets.Preset(name="p", multipliers=multipliers, settings={"start": start, "end": end, "seed": 4})
     _same(Setting.from_text(preset.to_json()), multipliers, start, end)
     _same(Setting.from_text(presets.to_url(preset, "https://example.org/lab")), multipliers, start, end)
     _same(Setting.from_text(presets.to_query(preset)), multipliers, start, end)
-    widgets = dict(zip(presets.LAB_INPUTS, presets.to_ui_workflow(multipliers, start=start, end=end)["nodes"][0][
-        "widgets_values"])) if presets.uses_lab_node(multipliers, start, end) else {**multipliers.node_values()}
-    _same(Setting.from_inputs(widgets), multipliers, start if "start_percent" in widgets else 0.0,
+    workflow = presets.to_ui_workflow(multipliers, {"start": start, "end": end})
+    (node,) = [n for n in workflow["nodes"] if n["type"] in (presets.LAB_NODE_TYPE, "UNetTemporalAttentionMultiply")]
+    names = presets.LAB_INPUTS if node["type"] == presets.LAB_NODE_TYPE else FIELDS
+    widgets = dict(zip(names, node["widgets_values"]))
+    _same(Setting.from_node(widgets), multipliers, start if "start_percent" in widgets else 0.0,
           end if "end_percent" in widgets else 1.0)
 
 
 def test_the_nodes_inputs_are_the_ones_the_app_exports():
-    assert presets.LAB_INPUTS == (*FIELDS, "start_percent", "end_percent", *REGION_INPUTS, "setting")
+    assert presets.LAB_INPUTS == _setting.NODE_INPUTS == (*FIELDS, "start_percent", "end_percent",
+                                                          *_setting.REGION_INPUTS, "setting")
 
 
-@pytest.mark.parametrize("steps", [1, 3, 7, 10, 25, 50])
-def test_the_node_acts_in_the_apps_steps(steps):
-    for start, end in [(0.0, 1.0), (0.3, 0.7), (0.1, 0.15), (0.5, 1.0), (0.0, 0.05)]:
-        assert Setting({}, start, end).steps(steps) == patched_steps(start, end, steps)
-    sigmas = [700.0 * 0.6 ** i for i in range(steps)] + [0.0]
-    assert [step_of(sigmas, s) for s in sigmas[:-1]] == list(range(steps))
-    midway = [math.sqrt(a * b) for a, b in zip(sigmas[:-2], sigmas[1:-1])]  # a 2nd-order sampler's extra calls
-    assert [step_of(sigmas, s) for s in midway] == list(range(steps - 1))
+def test_the_format_s_bounds_are_the_apps_table():
+    """The reader's bounds for what a preset or link carries are the app's render-settings table (and the
+    multipliers' bounds): the node refuses exactly what the app's controls refuse."""
+    shared = {s.name: (s.kind, s.low, s.high) for s in SETTINGS if s.shared}
+    assert {b.name: (b.kind, b.low, b.high) for b in _setting.SETTINGS} == shared
+    assert (_setting.MULTIPLIER_MIN, _setting.MULTIPLIER_MAX) == (MULTIPLIER_MIN, MULTIPLIER_MAX)
+
+
+@pytest.mark.parametrize("percent, sigma", [(0.0, 999999999.9), (1.0, 0.0), (0.5, (700 * 0.002) ** 0.5)])
+def test_percent_to_sigma_is_log_linear_between_svds_sigmas(percent, sigma):
+    assert _setting.percent_to_sigma(percent) == pytest.approx(sigma, rel=1e-12)
+
+
+def test_a_schedule_patches_the_calls_whose_sigma_lies_in_it():
+    sigmas = _setting.karras_sigmas(25)
+    assert len(sigmas) == 26 and sigmas[0] == pytest.approx(700.0) and sigmas[-2] == pytest.approx(0.002)
+    assert _setting.percent_to_sigma(0.3) == pytest.approx(15.2, abs=0.01)  # ComfyUI's 0.3 at 25 steps: the first
+    assert _setting.scheduled_steps(0.3, 1.0, sigmas)[0] == 13  # step below sigma 15.2 (0-based; steps 8 on)
+    setting = Setting(settings={"start": 0.3, "end": 0.7})
+    assert [i for i, s in enumerate(sigmas[:-1]) if setting.active(s)] == _setting.scheduled_steps(0.3, 0.7, sigmas)
+    assert all(Setting().active(s) for s in sigmas)
 
 
 def test_bad_text_is_refused_with_what_is_wrong():
-    with pytest.raises(ValueError, match="self_temporal must be between 0 and 10"):
+    with pytest.raises(SettingError, match="self_temporal must be between 0.0 and 10.0"):
         Setting.from_text("?self_temporal=11")
-    with pytest.raises(ValueError, match="start_percent .* must be below end_percent"):
-        Setting.from_text('{"format": "svd-attention-preset", "version": 3, "name": "x", "settings": {"start": 0.8,'
+    with pytest.raises(SettingError, match=r"settings.start \(0.8\) must be below settings.end \(0.2\)"):
+        Setting.from_text('{"format": "svd-attention-preset", "version": 4, "name": "x", "settings": {"start": 0.8,'
                           ' "end": 0.2}}')
-    with pytest.raises(ValueError, match="not a preset"):
+    with pytest.raises(SettingError, match="format must be 'svd-attention-preset', got null"):
         Setting.from_text('{"multipliers": {}}')
-    with pytest.raises(ValueError, match="neither a preset JSON nor a share link"):
+    with pytest.raises(SettingError, match="neither a preset JSON nor a share link"):
         Setting.from_text("hello")
+    with pytest.raises(SettingError, match=r"start_percent \(0.7\) must be below end_percent \(0.2\)"):
+        Setting.from_inputs({"start_percent": 0.7, "end_percent": 0.2})
+
+
+def test_key_targets_follow_the_seed_nodes_rule_and_the_regions():
+    assert key_target("diffusion_model.input_blocks.1.1.time_stack.0.attn1.to_out.0.weight") == ("self_temporal",
+                                                                                                 "down")
+    assert key_target("diffusion_model.middle_block.1.transformer_blocks.0.attn2.to_out.0.bias") == (
+        "cross_structural", "mid")
+    assert key_target("diffusion_model.output_blocks.3.1.time_stack.0.attn1.to_q.weight") is None
 
 
 def test_the_node_package_imports_only_torch_comfyui_and_itself():
-    allowed = {"comfy", "torch", "__future__", "dataclasses", "json", "math", "urllib", "typing", "logging"}
+    allowed = {"comfy", "comfy_api", "torch", "__future__", "dataclasses", "json", "math", "re", "urllib", "typing",
+               "logging"}
     for path in NODE_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
@@ -88,4 +115,5 @@ def test_the_node_package_imports_only_torch_comfyui_and_itself():
 
 
 def test_the_node_knows_every_key_of_the_apps_share_links():
-    assert set(_setting._LINK_SETTINGS) == {s.name for s in presets.PRESET_SETTINGS} | {"name"}
+    assert set(_setting.LINK_KEYS) == {*FIELDS, *(f"{r}.{f}" for r in REGIONS for f in FIELDS),
+                                       *(s.name for s in presets.PRESET_SETTINGS), "name"}

@@ -110,7 +110,7 @@ def doc(**changes):
 INVALID = [
     ([], "preset must be a JSON object"),
     (doc(format="something-else"), "format must be 'svd-attention-preset'"),
-    (doc(version=4), "made by a newer version"),
+    (doc(version=5), "made by a newer version"),
     (doc(version=0), "version must be a positive whole number"),
     (doc(version="2"), "version must be a positive whole number"),
     (doc(extra=1), r"unknown field\(s\) extra"),
@@ -120,9 +120,9 @@ INVALID = [
     (doc(name=5), "name must be a string"),
     (doc(description="d" * 1001), "description is 1001 characters"),
     (doc(multipliers=[1, 1, 1, 1]), "multipliers must be an object"),
-    (doc(multipliers={"self_temporal": "1"}), "multipliers: self_temporal must be a number"),
-    (doc(multipliers={"self_temporal": 10.5}), "multipliers: self_temporal must be between 0.0 and 10.0"),
-    (doc(multipliers={"self_temporal": True}), "multipliers: self_temporal must be a number"),
+    (doc(multipliers={"self_temporal": "1"}), "multipliers.self_temporal must be a number"),
+    (doc(multipliers={"self_temporal": 10.5}), "multipliers.self_temporal must be between 0.0 and 10.0"),
+    (doc(multipliers={"self_temporal": True}), "multipliers.self_temporal must be a number"),
     (doc(multipliers={"temporal": 1.0}), "unknown multiplier"),
     (doc(settings={"seed": -1}), "settings.seed must be between"),
     (doc(settings={"steps": 2.5}), "settings.steps must be a whole number"),
@@ -323,10 +323,48 @@ def test_preset_files_are_checked_before_reading(tmp_path):
 def test_version_2_is_upgraded_without_a_schedule_and_schedules_round_trip():
     old = presets.Preset.from_dict({"format": "svd-attention-preset", "version": 2, "name": "old",
                                     "multipliers": {"self_temporal": 0.7}, "settings": {"steps": 20}})
-    assert old.settings == {"steps": 20} and old.to_dict()["version"] == 3  # start 0, end 1: every step
+    assert old.settings == {"steps": 20} and old.to_dict()["version"] == presets.FORMAT_VERSION == 4
+    assert old.notes == ()  # start 0, end 1: every step, in either meaning
     scheduled = presets.Preset("early", Multipliers(self_temporal=0.6), settings={"start": 0.0, "end": 0.3})
     assert presets.Preset.from_json(scheduled.to_json()) == scheduled
     linked, _ = presets.from_query(presets.to_query(scheduled))
     assert linked.settings == {"start": 0.0, "end": 0.3} and linked.multipliers == scheduled.multipliers
     with pytest.raises(presets.PresetError, match="settings.start \\(0.5\\) must be below settings.end \\(0.2\\)"):
         presets.Preset("bad", settings={"start": 0.5, "end": 0.2})
+
+
+def _old(version, settings, **more):
+    doc = {"format": "svd-attention-preset", "version": version, "name": "old", "settings": settings, **more}
+    return doc | ({"self_temporal": 0.7} if version == 1 else {"multipliers": {"self_temporal": 0.7}})
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("steps, start, end, patched", [(10, 0.3, 0.7, [3, 4, 5, 6]), (25, 0.3, 0.7, list(range(8, 18))),
+                                                        (25, 0.0, 0.5, list(range(13))), (None, 0.5, 1.0, [5, 6, 7, 8, 9]),
+                                                        (50, 0.1, 0.15, [5, 6, 7])])
+def test_older_step_fractions_become_sigma_space_percents_that_patch_the_same_steps(version, steps, start, end,
+                                                                                    patched):
+    """Versions 1 to 3 meant fractions of the steps; version 4 ComfyUI's sigma-space percents. The upgrade
+    picks the percents that patch the same steps of SVD's Karras schedule (the preset's steps, else the
+    app's default 10), the node reads it the same way, and the notice says what it did."""
+    from comfyui_svd_attention_lab import setting as reader
+
+    old = _old(version, {"start": start, "end": end} | ({"steps": steps} if steps else {}),
+               regions={"up": {"self_temporal": 0.5}})
+    preset = Preset.from_dict(old)
+    new_start, new_end = preset.settings["start"], preset.settings["end"]
+    assert reader.scheduled_steps(new_start, new_end, reader.karras_sigmas(steps or 10)) == patched
+    assert preset.multipliers.regions.factor("up", "self_temporal") == 0.5  # regions of every version apply
+    (note,) = preset.notes
+    assert note.startswith(f"version-{version} preset: its schedule {start:g}–{end:g} was a fraction of the steps; "
+                           f"as ComfyUI's sigma-space start/end percents it is {new_start:g}–{new_end:g}")
+    assert f"({patched[0] + 1} to {patched[-1] + 1} of {steps or 10}" in note
+    node = reader.Setting.from_text(json.dumps(old))
+    assert (node.start, node.end, node.notes) == (new_start, new_end, preset.notes)
+    assert presets.Preset.from_json(preset.to_json()).settings == preset.settings  # version 4: read as written
+
+
+def test_an_old_schedule_that_patches_no_step_is_refused_naming_it():
+    with pytest.raises(PresetError, match=r"settings.start \(0.31\) and settings.end \(0.32\) of this version-3 "
+                                          r"preset select no step of 10"):
+        Preset.from_dict(_old(3, {"start": 0.31, "end": 0.32}))

@@ -84,9 +84,9 @@ def test_presets_links_and_the_comfyui_export_carry_or_name_the_regions():
     assert "up.self_temporal=0.5" in query and presets.from_query(query)[0].multipliers == UP_DAMPED
     with pytest.raises(presets.PresetError, match="regions: unknown region 'side'"):
         presets.Preset.from_dict(doc | {"regions": {"side": {"self_temporal": 0.5}}})
-    notes = presets.export_notes(UP_DAMPED)  # the stock node cannot hold regions: the project's node does
-    assert len(notes) == 1 and "custom_nodes" in notes[0]
-    node = presets.to_ui_workflow(UP_DAMPED)["nodes"][0]
+    notes = presets.export_notes(UP_DAMPED, checkpoint="svd_xt.safetensors", image="in.png")  # the stock node
+    assert len(notes) == 1 and "custom_nodes" in notes[0]  # cannot hold regions: the project's node does
+    node = next(n for n in presets.to_ui_workflow(UP_DAMPED)["nodes"] if n["type"] == presets.LAB_NODE_TYPE)
     values = dict(zip(presets.LAB_INPUTS, node["widgets_values"]))
     assert node["type"] == presets.LAB_NODE_TYPE and values["up_self_temporal"] == 0.5
     assert values["mid_cross_structural"] == 0.0 and values["self_temporal"] == 0.5
