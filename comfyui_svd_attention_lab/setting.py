@@ -484,11 +484,17 @@ def karras_sigmas(steps: int, sigma_min: float = SVD_SIGMA_MIN, sigma_max: float
     return [(high + r * (low - high)) ** rho for r in ramp] + [0.0]
 
 
-def scheduled_steps(start: float, end: float, sigmas: list[float], sigma_min: float = SVD_SIGMA_MIN,
-                    sigma_max: float = SVD_SIGMA_MAX) -> list[int]:
-    """The steps (0-based) a schedule patches, for a run whose step i is evaluated at ``sigmas[i]``."""
+def scheduled_steps(start: float, end: float, sigmas, sigma_min: float = SVD_SIGMA_MIN,
+                    sigma_max: float = SVD_SIGMA_MAX) -> range:
+    """The steps (0-based) a schedule patches in a run whose step i is evaluated at ``sigmas[i]`` (falling;
+    a trailing 0, the end of the run, is not a step): those with
+    ``percent_to_sigma(end) <= sigmas[i] <= percent_to_sigma(start)``, ComfyUI's rule for start/end percents."""
+    sigmas = [float(s) for s in sigmas]
+    if sigmas and sigmas[-1] == 0.0:
+        sigmas = sigmas[:-1]
     high, low = percent_to_sigma(start, sigma_min, sigma_max), percent_to_sigma(end, sigma_min, sigma_max)
-    return [i for i, sigma in enumerate(sigmas[:-1]) if low <= sigma <= high]
+    chosen = [i for i, sigma in enumerate(sigmas) if low <= sigma <= high]
+    return range(chosen[0], chosen[-1] + 1) if chosen else range(0)
 
 
 def step_fraction_to_percent(fraction: float, steps: int) -> float:

@@ -72,9 +72,9 @@ def test_a_schedule_patches_the_calls_whose_sigma_lies_in_it():
     sigmas = _setting.karras_sigmas(25)
     assert len(sigmas) == 26 and sigmas[0] == pytest.approx(700.0) and sigmas[-2] == pytest.approx(0.002)
     assert _setting.percent_to_sigma(0.3) == pytest.approx(15.2, abs=0.01)  # ComfyUI's 0.3 at 25 steps: the first
-    assert _setting.scheduled_steps(0.3, 1.0, sigmas)[0] == 13  # step below sigma 15.2 (0-based; steps 8 on)
+    assert _setting.scheduled_steps(0.3, 1.0, sigmas)[0] == 13  # step below sigma 15.2 (0-based)
     setting = Setting(settings={"start": 0.3, "end": 0.7})
-    assert [i for i, s in enumerate(sigmas[:-1]) if setting.active(s)] == _setting.scheduled_steps(0.3, 0.7, sigmas)
+    assert [i for i, s in enumerate(sigmas[:-1]) if setting.active(s)] == list(_setting.scheduled_steps(0.3, 0.7, sigmas))
     assert all(Setting().active(s) for s in sigmas)
 
 

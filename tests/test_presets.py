@@ -353,7 +353,7 @@ def test_older_step_fractions_become_sigma_space_percents_that_patch_the_same_st
                regions={"up": {"self_temporal": 0.5}})
     preset = Preset.from_dict(old)
     new_start, new_end = preset.settings["start"], preset.settings["end"]
-    assert reader.scheduled_steps(new_start, new_end, reader.karras_sigmas(steps or 10)) == patched
+    assert list(reader.scheduled_steps(new_start, new_end, reader.karras_sigmas(steps or 10))) == patched
     assert preset.multipliers.regions.factor("up", "self_temporal") == 0.5  # regions of every version apply
     (note,) = preset.notes
     assert note.startswith(f"version-{version} preset: its schedule {start:g}–{end:g} was a fraction of the steps; "
