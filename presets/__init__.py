@@ -1,7 +1,11 @@
-"""Presets: a strict, versioned JSON format, built-ins, share links and ComfyUI interop."""
+"""Presets: a strict, versioned JSON format, built-ins, share links and ComfyUI interop.
+
+Texts are read by the ComfyUI node's own reader, ``comfyui_svd_attention_lab.setting``."""
 
 from ._builtin import BUILTIN_DIR, builtin_presets, get_builtin, pick
 from ._comfyui import (
+    CHECKPOINT_PLACEHOLDER,
+    IMAGE_PLACEHOLDER,
     LAB_INPUTS,
     LAB_NODE_TYPE,
     from_file,
@@ -23,7 +27,9 @@ from ._share import from_link, from_query, link_params, to_query, to_url
 
 __all__ = [
     "BUILTIN_DIR",
+    "CHECKPOINT_PLACEHOLDER",
     "FORMAT_VERSION",
+    "IMAGE_PLACEHOLDER",
     "LAB_INPUTS",
     "LAB_NODE_TYPE",
     "MAX_DOCUMENT_BYTES",
