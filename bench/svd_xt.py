@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import torch
 
-from svd_attention_lab.checkpoints import svd_xt_config
+from svd_attention_lab.checkpoints import constructor_kwargs as public, svd_xt_config
 
 
 def svd_xt_components(device: str | torch.device = "meta", dtype: torch.dtype = torch.float32) -> dict:
     """The five pipeline components with SVD-XT's architecture, weights random (or absent on ``meta``)."""
     from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
     from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    def public(config: dict) -> dict:
-        return {k: v for k, v in config.items() if not k.startswith("_") and k != "architectures"}
 
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)  # built in ``dtype`` directly: no float32 copy of 1.5 B parameters

@@ -121,14 +121,22 @@ class AttentionPatch:
         self._current = Multipliers()
 
     @contextlib.contextmanager
-    def applied(self, multipliers: Multipliers) -> Iterator[AttentionPatch]:
-        """Hold the patch for the block, then restore, even on error; one thread at a time."""
+    def held(self) -> Iterator[AttentionPatch]:
+        """Hold the UNet for the block (one thread at a time): the block applies what it needs, when it
+        needs it (a schedule changes the multipliers between steps), and the original values are back
+        afterwards, even on error."""
         with self._lock:
             try:
-                self.apply(multipliers)
                 yield self
             finally:
                 self.restore()
+
+    @contextlib.contextmanager
+    def applied(self, multipliers: Multipliers) -> Iterator[AttentionPatch]:
+        """Hold the patch for the block, then restore, even on error; one thread at a time."""
+        with self.held():
+            self.apply(multipliers)
+            yield self
 
     def summary(self) -> dict:
         """Tensors and parameters scaled, per multiplier field and per UNet region."""

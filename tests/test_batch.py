@@ -13,7 +13,7 @@ from svd_attention_lab.batch._cli import batch_main, report_main
 from svd_attention_lab.engine import DEMO_MODEL_DIR
 from tiny_models import count_renders
 
-EXAMPLES = DEMO_MODEL_DIR.parent.parent / "examples"
+EXAMPLES = DEMO_MODEL_DIR.parents[2] / "examples"
 PLAN = f"""
 model = "demo"
 output = "results"

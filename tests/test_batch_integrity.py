@@ -18,7 +18,7 @@ from svd_attention_lab.batch import PlanError, estimate, load_plan, load_results
 from svd_attention_lab.batch._cli import batch_main
 from svd_attention_lab.engine import DEMO_MODEL_DIR
 
-EXAMPLES = DEMO_MODEL_DIR.parent.parent / "examples"
+EXAMPLES = DEMO_MODEL_DIR.parents[2] / "examples"
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = "[settings]\nframes = 2\nsteps = 1\nwidth = 64\nheight = 64\ndecode_chunk_size = 2\n"
 GRID = "[multipliers]\nself_temporal = [0.5]\n"

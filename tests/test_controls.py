@@ -51,8 +51,9 @@ def test_multipliers_are_spelled_out_as_the_four_field_names_and_the_region_fact
         return multipliers, settings
 
     params = list(inspect.signature(handler).parameters)
-    assert params[:5] == ["image", *controls.FIELDS] and params[5:17] == list(controls.REGION_PARAMS)
-    assert params[17:] == [s.name for s in SETTINGS] and controls.REGION_PARAMS[-1] == "up_cross_temporal"
+    assert params[:5] == ["image", "self_structural", "self_temporal", "cross_structural", "cross_temporal"]
+    assert params[5:17] == [f"{region}_{field}" for region in ("down", "mid", "up") for field in params[1:5]]
+    assert params[17:] == [s.name for s in SETTINGS]
     multipliers, _ = handler("x", self_temporal=0.5, up_self_temporal=0.2)
     assert multipliers == controls.Multipliers(self_temporal=0.5,
                                                regions=controls.Regions.from_flat({"up.self_temporal": 0.2}))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from svd_attention_lab.checkpoints import COMPONENTS, svd_xt_config
+from svd_attention_lab.checkpoints import COMPONENTS, constructor_kwargs, svd_xt_config
 from svd_attention_lab.checkpoints._svd_file import plan_read, plan_write
 from patcher import AttentionPatch
 from svd_attention_lab.controls import FIELDS
@@ -38,10 +38,6 @@ def svd_xt():
     return svd_xt_components("meta")
 
 
-def _public(config):
-    return {k: v for k, v in config.items() if not k.startswith("_")}
-
-
 def test_the_converter_maps_every_svd_xt_parameter_both_ways_and_the_shapes_give_the_configuration(svd_xt):
     """Folder -> Stability's single file -> folder on the meta device: every tensor of the UNet, VAE
     and image encoder, shapes included, and the configurations derived from a file without metadata."""
@@ -58,7 +54,7 @@ def test_the_converter_maps_every_svd_xt_parameter_both_ways_and_the_shapes_give
     assert plan.shapes == shapes  # every parameter, nothing left over, the same shapes
     assert set(plan.ignored) == {k for k in file_shapes if k.startswith("first_stage_model.encoder.")}
     for component in COMPONENTS:
-        derived, published = _public(plan.configs[component]), _public(configs[component])
+        derived, published = constructor_kwargs(plan.configs[component]), constructor_kwargs(configs[component])
         assert {k: derived[k] for k in published} == published
     assert plan_read(file_shapes, {}, filename="svd.safetensors").configs["unet"]["num_frames"] == 14
     assert plan_read(file_shapes, {}, filename="x.safetensors", frames=25).configs["unet"]["num_frames"] == 25

@@ -15,7 +15,7 @@ from patcher import AttentionPatch, match_key, patch_state_dict, scale_tensor
 from svd_attention_lab.engine import DEMO_MODEL_DIR, Previewer, RenderSettings
 from tiny_models import tiny_unet
 
-IMAGE = DEMO_MODEL_DIR.parent.parent / "examples" / "shapes-2.png"
+IMAGE = DEMO_MODEL_DIR.parents[2] / "examples" / "shapes-2.png"
 UP_DAMPED = Multipliers(self_temporal=0.5, cross_structural=1.4,
                         regions=Regions.from_dict({"up": {"self_temporal": 0.5}, "mid": {"cross_structural": 0.0}}))
 

@@ -13,11 +13,19 @@ from svd_attention_lab.controls import Multipliers
 from svd_attention_lab.checkpoints import UnetLayout, bake, convert, diffusers_to_sgm, release_name
 from svd_attention_lab.checkpoints._cli import main as checkpoints_main
 from patcher import PatchError
-from svd_attention_lab.engine import DEMO_MODEL_DIR, ModelLoadError, Previewer, RenderSettings, load_model
+from svd_attention_lab.engine import (
+    DEMO_MODEL_DIR,
+    ModelLoadError,
+    ModelSource,
+    Previewer,
+    RenderSettings,
+    load_model,
+    resolve_source,
+)
 
 FAST = RenderSettings(seed=6, frames=4, steps=3, decode_chunk_size=4)
 M = Multipliers(self_temporal=0.4, cross_structural=1.6)
-IMAGE = DEMO_MODEL_DIR.parent.parent / "examples" / "shapes-2.png"
+IMAGE = DEMO_MODEL_DIR.parents[2] / "examples" / "shapes-2.png"
 WEIGHTED = ("unet", "vae", "image_encoder")
 
 
@@ -104,7 +112,10 @@ def test_a_file_without_the_conditioners_encoder_encodes_the_same(single_file, d
 
 def test_a_unet_only_file_takes_the_rest_from_base(unet_file, demo_model):
     loaded = load_model(str(unet_file), device="cpu", dtype="float32", base="demo")
-    assert loaded.source.kind == "file" and "its VAE and image encoder from" in loaded.source.location
+    assert loaded.source == ModelSource("file", str(unet_file.resolve()), base=resolve_source("demo"))
+    assert loaded.from_base == ("vae", "image_encoder")
+    assert loaded.describe().startswith(f"{unet_file.resolve()} (single file, SVD-architecture (8 frames); its VAE "
+                                        f"and image encoder from {resolve_source('demo').location})")
     original = demo_model.pipe.unet.state_dict()
     assert all(torch.equal(v, original[k]) for k, v in loaded.pipe.unet.state_dict().items())
     for got, want in zip(frames(loaded, M), frames(demo_model, M)):

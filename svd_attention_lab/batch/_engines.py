@@ -33,7 +33,7 @@ from PIL import Image
 
 from svd_attention_lab.files import atomic_write_bytes
 from svd_attention_lab.engine import Previewer, load_image, load_model, resolve_placement, resolve_source, weights_key
-from svd_attention_lab.outputs import Metrics, side_by_side, write_mp4
+from svd_attention_lab.outputs import Metrics, write_side_by_side
 
 from ._plan import Job, Plan, PlanError
 
@@ -81,9 +81,8 @@ def render_group(previewer: Previewer, jobs: list[Job], save_videos: bool, worke
         }
         video = None
         if save_videos:
-            pair = side_by_side(comparison.baseline, comparison.patched, "baseline", job.multipliers.label())
             with tempfile.TemporaryDirectory() as tmp:
-                video = write_mp4(pair, Path(tmp) / "pair.mp4", job.settings.fps).read_bytes()
+                video = write_side_by_side(comparison, Path(tmp) / "pair.mp4").read_bytes()
         results.append(JobResult(row, _thumbnail(comparison.baseline, comparison.patched), video))
     return results
 

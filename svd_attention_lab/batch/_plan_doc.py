@@ -24,7 +24,8 @@ from svd_attention_lab.controls import (
     check_multiplier,
     check_number,
     setting_names,
-    settings_dataclass,
+    check_settings,
+    default_settings,
 )
 from presets import Preset, PresetError, nesting_depth, pick, read_json
 
@@ -37,7 +38,6 @@ MAX_PLAN_BYTES = 1_000_000
 MAX_PLAN_DEPTH = 16  # a plan nests 3 levels; deeper is refused before parsing (no recursion in the parser)
 MAX_JOBS = 100_000  # images x seeds x settings, counted before anything is expanded
 KEYS = ("model", "output", "images", "seeds", "threads", "presets", "multipliers", "settings")
-_CHECKED_SETTINGS = settings_dataclass(SETTINGS)  # the render settings' own checks
 SHOWN_DIGITS = 30  # a whole number with more digits is shown by its length: no entry takes one
 
 # Python turns at most 4,300 digits of text into a whole number (sys.get_int_max_str_digits), and both
@@ -266,7 +266,7 @@ def _settings(table, name: str) -> dict:
     for setting in SETTINGS:
         _refuse_long(table.get(setting.name), f"settings: {setting.name}", setting.low, setting.high, name)
     try:
-        _CHECKED_SETTINGS(**table)
+        check_settings(default_settings() | table)  # the render settings' own checks, with the defaults
     except ValueError as exc:
         raise PlanError(f"{name}: settings: {exc}") from None
     return dict(table)

@@ -7,7 +7,7 @@ and bake.
 
 from ._bake import bake
 from ._build import build_single_file
-from ._configs import release_name, svd_xt_config
+from ._configs import constructor_kwargs, release_name, svd_xt_config
 from ._convert import FP16_WEIGHTS, check_folder_fits, convert
 from ._errors import CheckpointError
 from ._fit import COMPONENTS, LABELS, read_json_object
@@ -23,6 +23,7 @@ __all__ = [
     "bake",
     "build_single_file",
     "check_folder_fits",
+    "constructor_kwargs",
     "convert",
     "diffusers_to_sgm",
     "read_json_object",

@@ -179,3 +179,12 @@ def image_encoder_config(shapes: dict[str, tuple[int, ...]]) -> dict:
         "patch_size": patch[-1],
         "projection_dim": _need(shapes, "visual_projection.weight", "image encoder")[0],
     }
+
+
+BOOKKEEPING = ("architectures", "image_processor_type")  # keys that name a class, not an argument of it
+
+
+def constructor_kwargs(config: dict) -> dict:
+    """A configuration as its class's keyword arguments: without the keys that name the class or the
+    library version that wrote it (``_class_name``, ``_diffusers_version``, ``architectures``, ...)."""
+    return {k: v for k, v in config.items() if not k.startswith("_") and k not in BOOKKEEPING}

@@ -38,6 +38,11 @@ def region_param(region: str, field: str) -> str:
     return f"{region}.{field}"
 
 
+def region_input(region: str, field: str) -> str:
+    """One region factor as a parameter or a ComfyUI node input, where dots are not allowed: ``up_self_temporal``."""
+    return f"{region}_{field}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Regions:
     """Per-region factors that multiply the four global multipliers: for each of the UNet's down,

@@ -6,10 +6,10 @@ import functools
 import inspect
 from typing import Callable, Sequence
 
-from ._multipliers import FIELDS, MULTIPLIER_DEFAULT, REGIONS, Multipliers, Regions, region_param
+from ._multipliers import FIELDS, MULTIPLIER_DEFAULT, REGIONS, Multipliers, Regions, region_input, region_param
 from ._settings import SETTINGS, Setting
 
-REGION_PARAMS = tuple(f"{region}_{field}" for region in REGIONS for field in FIELDS)  # e.g. up_self_temporal
+REGION_PARAMS = tuple(region_input(region, field) for region in REGIONS for field in FIELDS)  # up_self_temporal
 
 
 def with_named_parameters(fn: Callable | None = None, *, table: Sequence[Setting] = SETTINGS):
@@ -42,7 +42,7 @@ def with_named_parameters(fn: Callable | None = None, *, table: Sequence[Setting
         bound.apply_defaults()
         arguments = dict(bound.arguments)
         if has["multipliers"]:
-            regions = Regions.from_flat({region_param(r, f): arguments.pop(f"{r}_{f}")
+            regions = Regions.from_flat({region_param(r, f): arguments.pop(region_input(r, f))
                                          for r in REGIONS for f in FIELDS})
             arguments["multipliers"] = Multipliers(**{f: arguments.pop(f) for f in FIELDS}, regions=regions)
         if has["settings"]:

@@ -22,6 +22,7 @@ from svd_attention_lab.checkpoints import (
     LABELS,
     build_single_file,
     check_folder_fits,
+    constructor_kwargs,
     read_json_object,
     release_name,
     svd_xt_config,
@@ -154,7 +155,7 @@ def use_reference_numerics(unet: torch.nn.Module) -> int:
 
 def weights_key(source: ModelSource, device: str, dtype: torch.dtype, numerics: str | None = None) -> str:
     """Identifies the weights and the numerics a render depends on (for caches and batch job ids)."""
-    return f"{source.key} {device} {dtype} {check_numerics(numerics)}"
+    return f"{source.key}:{device}:{dtype}:{check_numerics(numerics)}"
 
 
 @dataclasses.dataclass
@@ -320,9 +321,10 @@ def _load_pretrained(source: ModelSource, dtype: torch.dtype, **components):
         with _quiet_libraries():
             try:
                 pipe = StableVideoDiffusionPipeline.from_pretrained(source.location, variant=variant, **kwargs)
-            except (OSError, ValueError) as exc:
-                if variant is None or "variant" not in str(exc):
+            except (OSError, ValueError):
+                if variant is None or source.kind != "hub":  # a folder's variant is read from its files
                     raise
+                # a Hub repository without fp16 files: the full-precision ones (a second failure is the real one)
                 pipe = StableVideoDiffusionPipeline.from_pretrained(source.location, **kwargs)
     except Exception as exc:  # diffusers and huggingface_hub raise many kinds; say one clear thing
         raise ModelLoadError(_explain_load_failure(source, exc)) from exc
@@ -362,17 +364,13 @@ def _load_single_file(source: ModelSource, dtype: torch.dtype):
             logger.warning("%s holds the whole pipeline; --base %s is not used", name, base_source.location)
         scheduler = EulerDiscreteScheduler.from_config(configs["scheduler"])
         extractor_config = configs.get("feature_extractor") or svd_xt_config("feature_extractor")
-        extractor = CLIPImageProcessorPil(**_public(extractor_config))
+        extractor = CLIPImageProcessorPil(**constructor_kwargs(extractor_config))
         pipe = StableVideoDiffusionPipeline(**components, scheduler=scheduler, feature_extractor=extractor)
         return pipe, (), hints
     parts = " and ".join(LABELS[c] for c in missing)
     logger.info("%s: the %s from %s", name, parts, base_source.location)
     pipe = _load_pretrained(base_source, dtype, **components)
     return pipe, tuple(missing), hints
-
-
-def _public(config: dict) -> dict:
-    return {k: v for k, v in config.items() if not k.startswith("_") and k != "image_processor_type"}
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from svd_attention_lab.controls import SETTINGS, Multipliers, settings_dataclass
+from svd_attention_lab.controls import SETTINGS, Multipliers, check_settings, default_settings
 
 from ._errors import PreviewError
 from patcher import SVD
@@ -26,9 +26,38 @@ logger = logging.getLogger(__name__)
 SIZE_MULTIPLE = 64
 
 
-class RenderSettings(settings_dataclass(SETTINGS, "RenderSettings", PreviewError)):
-    """Everything besides the image and the multipliers that determines a render: one field per
-    entry of ``controls.SETTINGS``, validated on construction."""
+_DEFAULT = default_settings()
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderSettings:
+    """Everything besides the image and the multipliers that determines a render: one field per entry of
+    ``controls.SETTINGS``, which gives its bounds, default and help (tests/test_settings_table.py keeps the
+    two equal), validated on construction."""
+
+    seed: int = _DEFAULT["seed"]
+    frames: int = _DEFAULT["frames"]
+    steps: int = _DEFAULT["steps"]
+    width: int = _DEFAULT["width"]  # 0: the model's native width
+    height: int = _DEFAULT["height"]
+    fps: int = _DEFAULT["fps"]
+    motion_bucket_id: int = _DEFAULT["motion_bucket_id"]
+    noise_aug_strength: float = _DEFAULT["noise_aug_strength"]
+    min_guidance: float = _DEFAULT["min_guidance"]
+    max_guidance: float = _DEFAULT["max_guidance"]
+    start: float = _DEFAULT["start"]  # the multipliers act from this fraction of the schedule
+    end: float = _DEFAULT["end"]
+    decode_chunk_size: int = _DEFAULT["decode_chunk_size"]
+
+    def __post_init__(self) -> None:
+        for key, value in check_settings(dataclasses.asdict(self), SETTINGS, PreviewError).items():
+            object.__setattr__(self, key, value)
+
+    def replace(self, **changes) -> RenderSettings:
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, int | float]:
+        return dataclasses.asdict(self)
 
     def resolved_size(self, model: LoadedModel) -> tuple[int, int]:
         """(width, height): the model's native size for 0, otherwise snapped to multiples of 64."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
 from svd_attention_lab.files import atomic_write_bytes
 
 from . import _compose as compose
@@ -26,13 +28,23 @@ class Artifacts:
     metrics: Metrics
 
 
+def labelled_pair(comparison: Comparison) -> np.ndarray:
+    """baseline | patched side by side, each labelled."""
+    return compose.side_by_side(comparison.baseline, comparison.patched, "baseline", comparison.multipliers.label())
+
+
+def write_side_by_side(comparison: Comparison, path: Path) -> Path:
+    """The labelled pair as a browser-playable mp4."""
+    return write_mp4(labelled_pair(comparison), path, comparison.settings.fps)
+
+
 def export_comparison(comparison: Comparison, folder: Path, difference_gain: float = 4.0) -> Artifacts:
     folder = Path(folder)
     fps = comparison.settings.fps
     baseline, patched = comparison.baseline, comparison.patched
-    metrics = Metrics.compare(baseline, patched)
+    metrics = Metrics.compare(baseline, patched, fps)
     factor = compose.display_scale(*baseline.shape[1:3])
-    pair = compose.side_by_side(baseline, patched, "baseline", comparison.multipliers.label())
+    pair = labelled_pair(comparison)
     diff = compose.difference(baseline, patched, difference_gain)
     sheet = compose.contact_sheet([("baseline", baseline), ("patched", patched), (f"diff x{difference_gain:g}", diff)])
     context = {"model": comparison.model, "numerics": comparison.numerics} if comparison.model else {}
