@@ -48,6 +48,30 @@ def files(tmp_path_factory):
     return {"folder": folder, "ours": ours, "saved": saved, "model": model, "tmp": tmp}
 
 
+def test_convert_says_which_of_comfyuis_detection_keys_differ(files, tmp_path):
+    """The tiny SVD's single file is one ComfyUI's loaders cannot detect: convert says so, naming exactly the
+    values where ComfyUI's own detection differs from its SVD_img2vid configuration."""
+    import comfy.model_detection
+    import comfy.supported_models
+    import comfy.utils
+
+    from svd_attention_lab.checkpoints._detection import SVD_DETECTION, comfyui_detection
+
+    sd = comfy.utils.load_torch_file(str(files["ours"]))
+    detected = comfy.model_detection.detect_unet_config(sd, "model.diffusion_model.")
+    svd = comfy.supported_models.SVD_img2vid.unet_config
+    assert SVD_DETECTION == svd
+    assert comfy.model_detection.model_config_from_unet(sd, "model.diffusion_model.") is None
+    shapes = {k: tuple(v.shape) for k, v in sd.items()}
+    assert comfyui_detection(shapes) == {k: detected[k] for k in svd}  # read as ComfyUI reads them
+    differ = {k for k in svd if detected[k] != svd[k]}
+    report = convert(files["folder"], tmp_path / "tiny.safetensors")
+    (note,) = report.notes
+    assert differ and {k for k in svd if f"{k} " in note} == differ
+    assert note.startswith("ComfyUI will not detect tiny.safetensors as SVD (its loaders say 'Could not detect "
+                           "model type')")
+
+
 def test_comfyuis_save_has_its_own_naming(files):
     with safe_open(files["saved"], "pt") as f:
         keys = set(f.keys())

@@ -19,6 +19,7 @@ from typing import BinaryIO
 import torch
 
 from ._configs import check_configs, svd_xt_config
+from ._detection import comfyui_detection_note
 from ._errors import CheckpointError
 from svd_attention_lab.files import atomic_folder, atomic_output, atomic_write_bytes, check_output, regular_file
 from ._safetensors import Header, TensorInfo, read_header, read_tensor, torch_dtype, write_tensors
@@ -122,7 +123,8 @@ def _folder_to_file(src: Path, dst: Path, force: bool) -> ConvertReport:
         moves = plan_write(shapes, configs)
         metadata = {CONFIGS_METADATA_KEY: json.dumps(configs, sort_keys=True)}
         written = _write_file(dst, force, moves, tensors, metadata)
-    return ConvertReport("folder -> file", len(moves), written, [])
+    note = comfyui_detection_note({t.name: t.shape for t in read_header(dst).tensors}, dst.name)
+    return ConvertReport("folder -> file", len(moves), written, [note] if note else [])
 
 
 def _file_to_folder(src: Path, dst: Path, force: bool, frames: int | None) -> ConvertReport:
