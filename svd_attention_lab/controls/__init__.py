@@ -15,6 +15,7 @@ from ._multipliers import (
     Multipliers,
     Regions,
     check_multiplier,
+    region_input,
     region_param,
 )
 from ._numbers import check_number
@@ -23,9 +24,18 @@ from ._settings import (
     Setting,
     check_setting,
     check_settings,
-    patched_steps,
     setting_names,
-    settings_dataclass,
+    default_settings,
+)
+from ._schedule import (
+    SVD_SIGMA_MAX,
+    SVD_SIGMA_MIN,
+    karras_sigmas,
+    patched_steps,
+    percent_to_sigma,
+    scheduled_steps,
+    sigma_to_percent,
+    step_fraction_to_percent,
 )
 from ._signature import REGION_PARAMS, with_named_parameters
 
@@ -39,6 +49,8 @@ __all__ = [
     "REGIONS",
     "REGION_PARAMS",
     "SETTINGS",
+    "SVD_SIGMA_MAX",
+    "SVD_SIGMA_MIN",
     "Multipliers",
     "Regions",
     "Setting",
@@ -48,11 +60,17 @@ __all__ = [
     "check_number",
     "check_setting",
     "check_settings",
+    "default_settings",
+    "karras_sigmas",
     "multipliers_from_args",
     "patched_steps",
+    "percent_to_sigma",
+    "region_input",
     "region_param",
+    "scheduled_steps",
     "setting_names",
-    "settings_dataclass",
     "settings_from_args",
+    "sigma_to_percent",
+    "step_fraction_to_percent",
     "with_named_parameters",
 ]

@@ -1,6 +1,5 @@
-"""Render settings: one table, from which the settings class, preset checks, CLI flags and UI inputs come.
-
-Adding a setting is one ``Setting`` entry here plus its use in the render call.
+"""Render settings: one table, from which the checks, defaults, CLI flags, UI inputs and handler
+parameters come. ``engine.RenderSettings`` declares one typed field per entry (a test keeps them equal).
 """
 
 from __future__ import annotations
@@ -51,10 +50,12 @@ SETTINGS: tuple[Setting, ...] = (
             step=0.1),
     Setting("max_guidance", float, 0.0, 20.0, 3.0, "Max guidance", "classifier-free guidance at the last frame",
             step=0.1),
-    Setting("start", float, 0.0, 1.0, 0.0, "Patch from (fraction of steps)",
-            "the multipliers act from this fraction of the denoising steps (ComfyUI's start_percent)", step=0.05),
-    Setting("end", float, 0.0, 1.0, 1.0, "Patch until (fraction of steps)",
-            "and stop acting at this fraction (end_percent); 0 to 1 is the plain patch", step=0.05),
+    Setting("start", float, 0.0, 1.0, 0.0, "Patch from (start_percent)",
+            "ComfyUI's start_percent: the multipliers act in the steps whose noise level (sigma) is at or below "
+            "this point of the model's sampling range (0 = its highest sigma, 1 = 0, log-linear between)",
+            step=0.05),
+    Setting("end", float, 0.0, 1.0, 1.0, "Patch until (end_percent)",
+            "ComfyUI's end_percent: and at or above this point; 0 to 1 is the plain patch", step=0.05),
     Setting("decode_chunk_size", int, 1, 64, 8, "Decode chunk size",
             "frames decoded at once by the VAE; lower saves memory",
             shared=False),
@@ -93,30 +94,5 @@ def check_settings(
     return checked
 
 
-def patched_steps(start: float, end: float, steps: int) -> range:
-    """The denoising steps (0-based) the multipliers act in: step i when start <= i / steps < end."""
-    return range(math.ceil(round(start * steps, 9)), math.ceil(round(end * steps, 9)))
-
-
-def settings_dataclass(table: Sequence[Setting] = SETTINGS, name: str = "Settings",
-                       error: type[ValueError] = ValueError):
-    """A frozen dataclass with one field per table entry, validated on construction.
-
-    Subclass it to add behaviour (``class RenderSettings(settings_dataclass(...))``).
-    """
-    table = tuple(table)
-
-    def __post_init__(self) -> None:
-        checked = check_settings(dataclasses.asdict(self), table, error)
-        for key, value in checked.items():
-            object.__setattr__(self, key, value)
-
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-    def as_dict(self) -> dict[str, int | float]:
-        return dataclasses.asdict(self)
-
-    fields = [(s.name, s.kind, dataclasses.field(default=s.default)) for s in table]
-    namespace = {"__post_init__": __post_init__, "replace": replace, "as_dict": as_dict}
-    return dataclasses.make_dataclass(name, fields, frozen=True, namespace=namespace)
+def default_settings(table: Sequence[Setting] = SETTINGS) -> dict[str, int | float]:
+    return {s.name: s.default for s in table}

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from svd_attention_lab.controls import Multipliers, patched_steps
+from svd_attention_lab.controls import Multipliers
 
 from ._errors import PreviewError, RenderCancelled
 from ._live import LiveFn, live_strip
 from ._loading import LoadedModel
+from ._sampling import draw_noise, encoding, patched_window
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,9 @@ def register_model(model: LoadedModel) -> int:
     return id(model)
 
 
-def registered_model(model_id: int) -> LoadedModel:
-    return _MODELS[model_id]
+def registered_model(model_id: int) -> LoadedModel | None:
+    """The model registered as ``model_id`` in this process (a ZeroGPU worker: before it was forked)."""
+    return _MODELS.get(model_id)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,13 +76,13 @@ def render_frames(job: RenderJob, progress: ProgressFn | None = None, cancel: Ca
     """Render each of ``job.videos``; the UNet is restored after each. ``live`` gets a strip of each
     step's denoised estimate (``engine._live``), captioned like the progress ("patched · step 3 of 10").
 
-    The multipliers act only in the steps of the settings' ``start``..``end`` window, switched in
-    place at step boundaries. A patched video whose window opens after step 0 resumes from the
-    baseline's latents there (``job.resume``, or a baseline rendered earlier in the same job)
-    instead of denoising the unpatched steps again: the same frames, bitwise, for ``1 - start`` of
-    the UNet calls.
+    The multipliers act only in the steps of the settings' ``start``..``end`` window (ComfyUI's
+    sigma-space percents, ``engine._sampling``), switched in place at step boundaries. A patched video
+    whose window opens after step 0 resumes from the baseline's latents there (``job.resume``, or a
+    baseline rendered earlier in the same job) instead of denoising the unpatched steps again: the same
+    frames, bitwise, for the UNet calls of the steps from the window's first on.
     """
-    model = _MODELS.get(job.model_id)
+    model = registered_model(job.model_id)
     if model is None:
         raise PreviewError("the model was not loaded before the GPU call; load it at start-up (--preload)")
     prepared = Image.fromarray(job.image)
@@ -89,7 +91,7 @@ def render_frames(job: RenderJob, progress: ProgressFn | None = None, cancel: Ca
         label = "baseline" if multipliers.is_identity else "patched"
         step_progress = scaled_progress(progress, i / len(job.videos), (i + 1) / len(job.videos), label)
         step_live = labelled(live, label)
-        with model.patch.applied(Multipliers()):  # held (one render at a time) and restored, even on error
+        with model.patch.held():  # one render at a time; each step applies its multipliers; restored after
             video = _generate(model, prepared, job.settings, multipliers, resume, step_progress, cancel, step_live)
         if multipliers.is_identity:
             resume = video.latents
@@ -112,7 +114,7 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
               resume: tuple[np.ndarray, ...] | None, progress: ProgressFn | None, cancel: CancelFn | None,
               live: LiveFn | None = None) -> Rendered:
     steps = settings.steps
-    window = range(0) if multipliers.is_identity else patched_steps(settings.start, settings.end, steps)
+    window = range(0) if multipliers.is_identity else patched_window(model, settings.start, settings.end, steps)
     unet = model.pipe.unet
     compiled = getattr(unet, "_compiled_call_impl", None) is not None  # a torch.compiled UNet is never swapped
     own_forward = unet.__dict__.get("forward")  # an ahead-of-time compiled forward (engine._aot) stays
@@ -157,8 +159,7 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
         return out
 
     width, height = prepared.size
-    # A CPU generator gives the same noise on every device, so a seed means the same video everywhere.
-    generator = torch.Generator(device="cpu").manual_seed(settings.seed)
+    noise = draw_noise(model, prepared, settings.frames, settings.seed, settings.noise_aug_strength)
     patch_for(0)
     if first:
         unet.forward = _SkippedUnet(unet)
@@ -168,6 +169,7 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
         scheduler.step = step_keeping_estimate  # on the instance, removed below
     if cancel is not None and not compiled:  # a compiled UNet would recompile around hooks: steps only there
         hooks += _cancel_points(model, cancel, lambda: finished[0], steps)
+    own_encoding = encoding(model, noise)
     try:
         result = model.pipe(
             prepared,
@@ -181,9 +183,9 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
             motion_bucket_id=settings.motion_bucket_id,
             noise_aug_strength=settings.noise_aug_strength,
             decode_chunk_size=settings.decode_chunk_size,
-            generator=generator,
             output_type="np",
             callback_on_step_end=on_step_end,
+            **noise.pipeline_kwargs(model.dtype),
         )
     except torch.OutOfMemoryError:
         if torch.cuda.is_available():
@@ -197,6 +199,7 @@ def _generate(model: LoadedModel, prepared: Image.Image, settings, multipliers: 
             hook.remove()
         restore_forward()
         scheduler.__dict__.pop("step", None)
+        own_encoding()
     frames = result.frames[0]  # (F, H, W, 3) float in [0, 1]
     return Rendered((np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8), tuple(kept), calls[0] - first)
 
