@@ -425,7 +425,7 @@ def read_json(text: str, what: str) -> Any:
     text = _decoded(text, what)
     depth = nesting_depth(text)
     if depth > MAX_DEPTH:
-        raise SettingError(f"{what} is nested {depth:,} levels deep; at most {MAX_DEPTH} levels are allowed")
+        raise SettingError(f"{what} is nested {depth} levels deep; at most {MAX_DEPTH} levels are allowed")
     try:
         return json.loads(text, parse_constant=_reject_constant, parse_int=_number(int), parse_float=_number(float))
     except json.JSONDecodeError as exc:
