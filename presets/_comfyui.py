@@ -46,6 +46,8 @@ PICK_CHECKPOINT = (f"The app was not rendering from a single-file checkpoint, so
                    "ComfyUI/models/checkpoints/; a diffusers folder becomes one with "
                    "python -m svd_attention_lab.checkpoints convert FOLDER OUT.safetensors).")
 PICK_IMAGE = f"Load image names {IMAGE_PLACEHOLDER}: pick the start image there (upload it to ComfyUI/input/)."
+CHECKPOINT_ENDINGS = (".safetensors", ".ckpt")  # what ImageOnlyCheckpointLoader lists
+IMAGE_ENDINGS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 SAMPLER, SCHEDULER = "euler", "karras"  # the sampler the app's renderer matches (see docs/comfyui.md)
 VIDEO_PREFIX = "video/svd-attention-lab"
 SVD_SIZE = (1024, 576)  # what width / height 0 mean
@@ -416,16 +418,16 @@ class _GraphNode:
 def _graph(multipliers: Multipliers, settings: dict, checkpoint: str | None, image: str | None) -> list[_GraphNode]:
     s = {**{k: v for k, v in DEFAULTS.items()}, **settings}
     kind, values = _node_inputs(multipliers, s["start"], s["end"])
-    ckpt = _file_name(checkpoint) or CHECKPOINT_PLACEHOLDER
-    picture = _file_name(image) or IMAGE_PLACEHOLDER
+    ckpt = _checkpoint(checkpoint) or CHECKPOINT_PLACEHOLDER
+    picture = _image(image) or IMAGE_PLACEHOLDER
     return [
-        _GraphNode(1, "ImageOnlyCheckpointLoader", "Load SVD checkpoint" if checkpoint else PICK_CHECKPOINT_TITLE,
+        _GraphNode(1, "ImageOnlyCheckpointLoader", "Load SVD checkpoint" if _checkpoint(checkpoint) else PICK_CHECKPOINT_TITLE,
                    {"ckpt_name": ckpt}, outputs=(("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE"))),
         _GraphNode(2, kind, NODE_TITLE if kind == NODE_TYPE else LAB_NODE_TITLE, values,
                    {"model": (1, 0, "MODEL")}, (("MODEL", "MODEL"),), meta=_meta(kind)),
         _GraphNode(3, "VideoLinearCFGGuidance", "Video linear CFG guidance", {"min_cfg": s["min_guidance"]},
                    {"model": (2, 0, "MODEL")}, (("MODEL", "MODEL"),)),
-        _GraphNode(4, "LoadImage", "Load image" if image else PICK_IMAGE_TITLE, {"image": picture},
+        _GraphNode(4, "LoadImage", "Load image" if _image(image) else PICK_IMAGE_TITLE, {"image": picture},
                    outputs=(("IMAGE", "IMAGE"), ("MASK", "MASK")), shown_after={"image": "image"}),
         _GraphNode(5, "SVD_img2vid_Conditioning", "SVD image-to-video conditioning", {
             "width": s["width"] or SVD_SIZE[0], "height": s["height"] or SVD_SIZE[1], "video_frames": s["frames"],
@@ -446,11 +448,21 @@ def _graph(multipliers: Multipliers, settings: dict, checkpoint: str | None, ima
     ]
 
 
-def _file_name(name: str | None) -> str | None:
-    """A file's name as a ComfyUI loader lists it: the last part of a path, or None for none."""
+def _file_name(name: str | None, endings: tuple[str, ...]) -> str | None:
+    """A file's name as a ComfyUI loader lists it (the last part of a path), where it is a file of that
+    kind; None for anything else (no file, a Hub id, a folder)."""
     if not name:
         return None
-    return name.replace("\\", "/").rsplit("/", 1)[-1] or None
+    base = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return base if any(base.lower().endswith(e) and len(base) > len(e) for e in endings) else None
+
+
+def _checkpoint(name: str | None) -> str | None:
+    return _file_name(name, CHECKPOINT_ENDINGS)
+
+
+def _image(name: str | None) -> str | None:
+    return _file_name(name, IMAGE_ENDINGS)
 
 
 def export_notes(multipliers: Multipliers, start: float = 0.0, end: float = 1.0, checkpoint: str | None = None,
@@ -458,9 +470,9 @@ def export_notes(multipliers: Multipliers, start: float = 0.0, end: float = 1.0,
     """What a ComfyUI user must know about an export: the project's node where the setting needs it, and
     which files to pick where the app could not name them."""
     notes = [INSTALL_HINT] if uses_lab_node(multipliers, start, end) else []
-    if not _file_name(checkpoint):
+    if not _checkpoint(checkpoint):
         notes.append(PICK_CHECKPOINT)
-    if not _file_name(image):
+    if not _image(image):
         notes.append(PICK_IMAGE)
     return notes
 
@@ -469,8 +481,9 @@ def to_api_prompt(multipliers: Multipliers, settings: dict, checkpoint: str | No
                   image: str | None = None) -> dict:
     """A whole SVD image-to-video prompt in API format (loader, node, guidance, conditioning, sampler,
     decode, video) with the app's render settings (``width`` / ``height`` 0 mean SVD's 1024 x 576).
-    ``checkpoint`` and ``image`` are the files the app has loaded; where one is not known, a clearly
-    marked placeholder stands in its place and the loader's title says what to pick. The install hint
+    ``checkpoint`` and ``image`` are the files the app has loaded (a path or a name; the model's source
+    as it is, whatever it is: only a single file is named); where one is not a file ComfyUI can load, a
+    clearly marked placeholder stands in its place and the loader's title says what to pick. The install hint
     of the project's node is in its ``_meta``."""
     prompt = {}
     for node in _graph(multipliers, settings, checkpoint, image):

@@ -117,3 +117,12 @@ def test_the_node_package_imports_only_torch_comfyui_and_itself():
 def test_the_node_knows_every_key_of_the_apps_share_links():
     assert set(_setting.LINK_KEYS) == {*FIELDS, *(f"{r}.{f}" for r in REGIONS for f in FIELDS),
                                        *(s.name for s in presets.PRESET_SETTINGS), "name"}
+
+
+def test_the_package_offers_comfyui_the_v3_entry_point_only():
+    """ComfyUI v0.14.2 loads a folder through comfy_entrypoint (its V3 node API) when it has no V1 mappings:
+    the package keeps none, and importing it loads nothing of ComfyUI."""
+    import comfyui_svd_attention_lab as package
+
+    assert package.__all__ == ["comfy_entrypoint"] and not hasattr(package, "NODE_CLASS_MAPPINGS")
+    assert "V3" in (NODE_DIR / "nodes.py").read_text() or "define_schema" in (NODE_DIR / "nodes.py").read_text()

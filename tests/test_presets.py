@@ -368,3 +368,21 @@ def test_an_old_schedule_that_patches_no_step_is_refused_naming_it():
     with pytest.raises(PresetError, match=r"settings.start \(0.31\) and settings.end \(0.32\) of this version-3 "
                                           r"preset select no step of 10"):
         Preset.from_dict(_old(3, {"start": 0.31, "end": 0.32}))
+
+
+@pytest.mark.parametrize("checkpoint, named", [
+    ("/models/svd_xt.safetensors", "svd_xt.safetensors"), ("C:\\models\\svd.ckpt", "svd.ckpt"),
+    ("stabilityai/stable-video-diffusion-img2vid-xt", None), ("/models/svd-folder/", None), ("demo", None),
+    (".safetensors", None), (None, None)])
+def test_exports_name_the_apps_single_file_else_a_marked_placeholder_and_say_what_to_pick(checkpoint, named):
+    settings = {"start": 0.0, "end": 1.0}
+    prompt = presets.to_api_prompt(Multipliers(self_temporal=0.5), settings, checkpoint=checkpoint, image="/x/in.png")
+    workflow = presets.to_ui_workflow(Multipliers(self_temporal=0.5), settings, checkpoint=checkpoint, image="in.png")
+    loader = next(n for n in workflow["nodes"] if n["type"] == "ImageOnlyCheckpointLoader")
+    assert prompt["1"]["inputs"]["ckpt_name"] == loader["widgets_values"][0] == (named or
+                                                                               presets.CHECKPOINT_PLACEHOLDER)
+    assert prompt["4"]["inputs"]["image"] == "in.png"
+    notes = presets.export_notes(Multipliers(self_temporal=0.5), checkpoint=checkpoint, image="in.png")
+    assert (notes == []) == bool(named) and ("PICK" in prompt["1"]["_meta"]["title"]) != bool(named)
+    assert [n["widgets_values"][0] for n in workflow["nodes"] if n["type"] == "Note"] == (["\n\n".join(notes)]
+                                                                                          if notes else [])
