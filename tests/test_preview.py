@@ -193,8 +193,9 @@ def test_metrics_shapes_and_zeros():
     assert m.summary()["baseline_temporal_change"] == 0
     assert not m.baseline_flicker.any() and m.patched_flicker.shape == (3,)
     rows = m.records()
-    assert {r["series"] for r in rows} == {"change vs baseline", "baseline temporal change", "patched temporal change"}
-    assert len(rows) == 5 + 4 + 4
+    assert {r["series"] for r in rows} == {"change vs baseline", "baseline temporal change", "patched temporal change",
+                                           "baseline motion (flow)", "patched motion (flow)"}
+    assert len(rows) == 5 + 4 * 4
 
 
 def test_flicker_ignores_motion_but_not_a_wobbling_brightness():

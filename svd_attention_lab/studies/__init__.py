@@ -1,9 +1,35 @@
-"""Studies built from many renders: sweeps over one setting and the motion meter."""
+"""Studies built from many renders: sweeps over one setting, the motion meter, the motion target and the
+knob map."""
 
+from ._knobmap import KNOB_MAP_VALUES, SMALL_KNOB_MAP_VALUES, KnobMap, knob_map, knob_map_renders, knob_map_values
 from ._motion import METER_BUCKETS, MotionReading, read_motion
 from ._sweep import MAX_SWEEP_SEEDS, MAX_SWEEP_VALUES, SWEEPABLE, SweepResult, parse_sweep, sweep
+from ._target import (
+    DEFAULT_BUDGET,
+    DEFAULT_KNOB,
+    MAX_BUDGET,
+    MotionTarget,
+    TargetPoint,
+    TargetResult,
+    find_motion_target,
+    parse_target,
+)
 
 __all__ = [
+    "DEFAULT_BUDGET",
+    "DEFAULT_KNOB",
+    "KNOB_MAP_VALUES",
+    "MAX_BUDGET",
+    "SMALL_KNOB_MAP_VALUES",
+    "KnobMap",
+    "MotionTarget",
+    "TargetPoint",
+    "TargetResult",
+    "find_motion_target",
+    "knob_map",
+    "knob_map_renders",
+    "knob_map_values",
+    "parse_target",
     "MAX_SWEEP_SEEDS",
     "MAX_SWEEP_VALUES",
     "METER_BUCKETS",

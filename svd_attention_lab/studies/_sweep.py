@@ -14,6 +14,8 @@ from svd_attention_lab.engine import PreviewError, Previewer, ProgressFn, Render
 from svd_attention_lab.outputs import Metrics
 
 MAX_SWEEP_VALUES = 9
+METRIC_UNITS = {"flow_motion": "px/frame (at a 256-px short side)", "warp_error": "levels",
+                "temporal_change": "levels"}
 MAX_SWEEP_SEEDS = 8
 
 
@@ -77,9 +79,9 @@ class SweepResult:
             rows.append(row)
         return rows
 
-    def verdicts(self, metric: str = "temporal_change") -> list[str]:
-        """Per value, whether its change of ``metric`` (patched minus baseline, paired by seed) stands
-        out from the baseline's own seed-to-seed spread; empty with one seed."""
+    def verdicts(self, metric: str = "flow_motion") -> list[str]:
+        """Per value, whether its change of ``metric`` (patched minus baseline, paired by seed; by default
+        the optical-flow motion) stands out from the baseline's own seed-to-seed spread; empty with one seed."""
         if not self.seed_metrics or len(self.seed_metrics[0]) < 2:
             return []
         spread = float(np.std([m.summary()[f"baseline_{metric}"] for m in self.seed_metrics[0]], ddof=1))
@@ -89,7 +91,8 @@ class SweepResult:
                                     for m in per_seed]))
             verdict = ("not distinguishable from seed noise" if abs(change) < spread
                        else "beyond the seed-to-seed spread")
-            out.append(f"{self.field}={value:g}: {metric.replace('_', ' ')} {change:+.2f} levels, seed-to-seed spread "
+            unit = METRIC_UNITS.get(metric, "levels")
+            out.append(f"{self.field}={value:g}: {metric.replace('_', ' ')} {change:+.2f} {unit}, seed-to-seed spread "
                        f"{spread:.2f} over {len(per_seed)} seeds: {verdict}")
         return out
 
@@ -129,5 +132,5 @@ def sweep(
             if k == 0:
                 baseline = comparison.baseline
                 videos.append(comparison.patched)
-            seed_metrics[i].append(Metrics.compare(comparison.baseline, comparison.patched))
+            seed_metrics[i].append(Metrics.compare(comparison.baseline, comparison.patched, seeded.fps))
     return SweepResult(field, values, baseline, videos, [m[0] for m in seed_metrics], settings, seed_metrics)
