@@ -2,8 +2,8 @@
 
 Plain Python (the standard library only). ComfyUI loads this folder from ``custom_nodes/`` with torch
 and ComfyUI; the app imports this same file as ``comfyui_svd_attention_lab.setting``. So a preset JSON,
-a share link or the node's own inputs mean the same setting in both, and a text one refuses, the other
-refuses with the same sentence, naming the field.
+a share link or the node's own inputs mean the same setting in both, and what one of them refuses the
+other refuses with the same sentence, naming the field.
 
 What it reads:
 
@@ -29,6 +29,15 @@ import math
 import re
 import urllib.parse
 from typing import Any, Mapping
+
+__all__ = [
+    "DEFAULT_STEPS", "FIELDS", "FORMAT_NAME", "FORMAT_VERSION", "LINK_KEYS", "MAX_DESCRIPTION_CHARS", "MAX_MODEL_CHARS",
+    "MAX_NAME_CHARS", "MAX_TEXT_BYTES", "MULTIPLIER_MAX", "MULTIPLIER_MIN", "NODE_INPUTS", "REGIONS", "REGION_INPUTS",
+    "SETTINGS", "SVD_SIGMA_MAX", "SVD_SIGMA_MIN", "Bound", "Setting", "SettingError", "check_number",
+    "check_setting", "check_text", "karras_sigmas", "key_target", "nesting_depth", "percent_to_sigma",
+    "read_json", "region_input", "scheduled_steps", "shown", "sigma_to_percent", "step_fraction_to_percent",
+    "type_name",
+]
 
 FORMAT_NAME = "svd-attention-preset"
 FORMAT_VERSION = 4  # 4: start/end are sigma-space percents (ComfyUI's); 3 had step fractions, schedule and regions

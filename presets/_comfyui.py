@@ -24,7 +24,7 @@ from comfyui_svd_attention_lab import setting as reader
 from svd_attention_lab.controls import FIELDS, REGIONS, Multipliers
 
 from ._errors import PresetError
-from ._images import image_format, image_texts, video_texts
+from ._images import image_format, image_texts
 from ._json import MAX_NUMBER_CHARS, read_json, shown, type_name
 from ._schema import SETTINGS, Preset, check_setting, multipliers_of
 
@@ -421,7 +421,8 @@ def _graph(multipliers: Multipliers, settings: dict, checkpoint: str | None, ima
     ckpt = _checkpoint(checkpoint) or CHECKPOINT_PLACEHOLDER
     picture = _image(image) or IMAGE_PLACEHOLDER
     return [
-        _GraphNode(1, "ImageOnlyCheckpointLoader", "Load SVD checkpoint" if _checkpoint(checkpoint) else PICK_CHECKPOINT_TITLE,
+        _GraphNode(1, "ImageOnlyCheckpointLoader",
+                   "Load SVD checkpoint" if _checkpoint(checkpoint) else PICK_CHECKPOINT_TITLE,
                    {"ckpt_name": ckpt}, outputs=(("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE"))),
         _GraphNode(2, kind, NODE_TITLE if kind == NODE_TYPE else LAB_NODE_TITLE, values,
                    {"model": (1, 0, "MODEL")}, (("MODEL", "MODEL"),), meta=_meta(kind)),
@@ -518,7 +519,8 @@ def to_ui_workflow(multipliers: Multipliers, settings: dict | None = None, check
         nodes.append({
             "id": node.id, "type": node.type, "pos": [60 + 340 * (order % 5), 80 + 420 * (order // 5)],
             "size": [320, 160 if node.type != LAB_NODE_TYPE else 560], "flags": {}, "order": order, "mode": 0,
-            "inputs": [{"name": name, "type": kind, "link": next(link_ids)} for name, (_, _, kind) in node.links.items()],
+            "inputs": [{"name": name, "type": kind, "link": next(link_ids)}
+                       for name, (_, _, kind) in node.links.items()],
             "outputs": [{"name": name, "type": kind, "links": targets.get((node.id, slot), []), "slot_index": slot}
                         for slot, (name, kind) in enumerate(node.outputs)],
             "title": node.title, "properties": {"Node name for S&R": node.type}, "widgets_values": widgets,

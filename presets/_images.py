@@ -54,7 +54,8 @@ def image_texts(data: bytes) -> dict[str, tuple[bytes, str]]:
         kind = "XML or HTML text (an SVG?)"
     if kind is None:
         raise PresetError("cannot read the image: it is not a PNG or WebP file")
-    raise PresetError(f"cannot read the image: it is {kind}; ComfyUI saves its workflow in PNG and WebP images and MP4 videos")
+    raise PresetError(f"cannot read the image: it is {kind}; ComfyUI saves its workflow in PNG and WebP images "
+                      "and MP4 videos")
 
 
 def _png_texts(data: bytes) -> dict[str, tuple[bytes, str]]:

@@ -187,7 +187,6 @@ def test_comfyui_registers_the_node_and_validates_both_exports_after_picking_the
     """The exports are the whole image-to-video graph: the API prompt validates as it is when the app names
     its files, and, with placeholders, after only the checkpoint and the image are picked; the UI workflow,
     as the page queues it, is the same prompt. Importing either gives back the whole setting."""
-    import execution
     import folder_paths
 
     inputs = lab_node.INPUT_TYPES()
@@ -200,7 +199,8 @@ def test_comfyui_registers_the_node_and_validates_both_exports_after_picking_the
     plain = scheduled | {"start": 0.0, "end": 1.0}
     for multipliers, settings, node in ((SETTING, scheduled, presets.LAB_NODE_TYPE),
                                         (Multipliers(self_temporal=0.8), plain, "UNetTemporalAttentionMultiply")):
-        named = presets.to_api_prompt(multipliers, settings, checkpoint="/models/svd_xt.safetensors", image="example.png")
+        named = presets.to_api_prompt(multipliers, settings, checkpoint="/models/svd_xt.safetensors",
+                                      image="example.png")
         assert _valid(named) and named["2"]["class_type"] == node
         prompt = presets.to_api_prompt(multipliers, settings)  # the app names no file: placeholders
         assert prompt["1"]["inputs"]["ckpt_name"] == presets.CHECKPOINT_PLACEHOLDER

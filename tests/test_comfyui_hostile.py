@@ -113,7 +113,8 @@ def test_a_file_is_measured_before_it_is_read(tmp_path):
 # --- one reader: the node and the app read every setting text alike (issue 33) -------------------------
 
 # the texts issue 33 names: each read alike now (the same setting, or the same refusal)
-ISSUE_33 = ("version 1 with regions", "version 1 with a schedule", "version 2 with regions", "version 2 with a schedule",
+ISSUE_33 = ("version 1 with regions", "version 1 with a schedule", "version 2 with regions",
+            "version 2 with a schedule",
             "a multiplier as text", "a multiplier 1_0 as text", "link multiplier 1_0", "version true", "preset seed -5",
             "link seed -5", "link frames 1000", "link seed abc", "3,000 unknown preset fields", "901-level nesting",
             "400-digit multiplier", "400-digit link value", "a list", "BOM before a valid preset", "hello world",

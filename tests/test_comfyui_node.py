@@ -61,6 +61,8 @@ def test_the_format_s_bounds_are_the_apps_table():
     shared = {s.name: (s.kind, s.low, s.high) for s in SETTINGS if s.shared}
     assert {b.name: (b.kind, b.low, b.high) for b in _setting.SETTINGS} == shared
     assert (_setting.MULTIPLIER_MIN, _setting.MULTIPLIER_MAX) == (MULTIPLIER_MIN, MULTIPLIER_MAX)
+    assert _setting.DEFAULT_STEPS == next(s.default for s in SETTINGS if s.name == "steps")  # version 3's steps
+    assert all(hasattr(_setting, name) for name in _setting.__all__)
 
 
 @pytest.mark.parametrize("percent, sigma", [(0.0, 999999999.9), (1.0, 0.0), (0.5, (700 * 0.002) ** 0.5)])
@@ -74,7 +76,8 @@ def test_a_schedule_patches_the_calls_whose_sigma_lies_in_it():
     assert _setting.percent_to_sigma(0.3) == pytest.approx(15.2, abs=0.01)  # ComfyUI's 0.3 at 25 steps: the first
     assert _setting.scheduled_steps(0.3, 1.0, sigmas)[0] == 13  # step below sigma 15.2 (0-based)
     setting = Setting(settings={"start": 0.3, "end": 0.7})
-    assert [i for i, s in enumerate(sigmas[:-1]) if setting.active(s)] == list(_setting.scheduled_steps(0.3, 0.7, sigmas))
+    chosen = [i for i, s in enumerate(sigmas[:-1]) if setting.active(s)]
+    assert chosen == list(_setting.scheduled_steps(0.3, 0.7, sigmas))
     assert all(Setting().active(s) for s in sigmas)
 
 

@@ -339,9 +339,9 @@ def _old(version, settings, **more):
 
 
 @pytest.mark.parametrize("version", [1, 2, 3])
-@pytest.mark.parametrize("steps, start, end, patched", [(10, 0.3, 0.7, [3, 4, 5, 6]), (25, 0.3, 0.7, list(range(8, 18))),
-                                                        (25, 0.0, 0.5, list(range(13))), (None, 0.5, 1.0, [5, 6, 7, 8, 9]),
-                                                        (50, 0.1, 0.15, [5, 6, 7])])
+@pytest.mark.parametrize("steps, start, end, patched", [
+    (10, 0.3, 0.7, [3, 4, 5, 6]), (25, 0.3, 0.7, list(range(8, 18))), (25, 0.0, 0.5, list(range(13))),
+    (None, 0.5, 1.0, [5, 6, 7, 8, 9]), (50, 0.1, 0.15, [5, 6, 7])])
 def test_older_step_fractions_become_sigma_space_percents_that_patch_the_same_steps(version, steps, start, end,
                                                                                     patched):
     """Versions 1 to 3 meant fractions of the steps; version 4 ComfyUI's sigma-space percents. The upgrade
