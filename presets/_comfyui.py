@@ -41,6 +41,9 @@ CHECKPOINT_PLACEHOLDER = "PICK-YOUR-SVD-CHECKPOINT.safetensors"
 IMAGE_PLACEHOLDER = "PICK-YOUR-START-IMAGE.png"
 PICK_CHECKPOINT_TITLE = "Load SVD checkpoint: PICK YOUR FILE"
 PICK_IMAGE_TITLE = "Load image: PICK YOUR START IMAGE"
+# on the loader's title too: where the project's node is not installed, ComfyUI's page drops that node (and its
+# _meta) when it loads an API prompt, and the loader is what is left to say so
+NEEDS_LAB_NODE = " (this workflow needs the SVD Attention Lab custom node: comfyui_svd_attention_lab)"
 PICK_CHECKPOINT = (f"The app was not rendering from a single-file checkpoint, so the loader names "
                    f"{CHECKPOINT_PLACEHOLDER}: pick your SVD or SVD-XT .safetensors file there (from "
                    "ComfyUI/models/checkpoints/; a diffusers folder becomes one with "
@@ -416,14 +419,15 @@ class _GraphNode:
 
 
 def _graph(multipliers: Multipliers, settings: dict, checkpoint: str | None, image: str | None) -> list[_GraphNode]:
-    s = {**{k: v for k, v in DEFAULTS.items()}, **settings}
+    s = {**DEFAULTS, **settings}
     kind, values = _node_inputs(multipliers, s["start"], s["end"])
     ckpt = _checkpoint(checkpoint) or CHECKPOINT_PLACEHOLDER
     picture = _image(image) or IMAGE_PLACEHOLDER
+    loader_title = "Load SVD checkpoint" if _checkpoint(checkpoint) else PICK_CHECKPOINT_TITLE
+    loader_title += NEEDS_LAB_NODE if kind == LAB_NODE_TYPE else ""
     return [
-        _GraphNode(1, "ImageOnlyCheckpointLoader",
-                   "Load SVD checkpoint" if _checkpoint(checkpoint) else PICK_CHECKPOINT_TITLE,
-                   {"ckpt_name": ckpt}, outputs=(("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE"))),
+        _GraphNode(1, "ImageOnlyCheckpointLoader", loader_title, {"ckpt_name": ckpt},
+                   outputs=(("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE"))),
         _GraphNode(2, kind, NODE_TITLE if kind == NODE_TYPE else LAB_NODE_TITLE, values,
                    {"model": (1, 0, "MODEL")}, (("MODEL", "MODEL"),), meta=_meta(kind)),
         _GraphNode(3, "VideoLinearCFGGuidance", "Video linear CFG guidance", {"min_cfg": s["min_guidance"]},
