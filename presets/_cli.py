@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "validate":
             preset = Preset.from_file(args.file)
             print(f"ok: {preset.name!r} ({preset.multipliers.label()})")
+            for note in preset.notes:  # what reading an older version changed
+                print(f"note: {note}", file=sys.stderr)
         elif args.command == "from-comfyui":
             found = from_file(args.file)
             print(found.message, file=sys.stderr)

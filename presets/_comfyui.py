@@ -25,7 +25,7 @@ from svd_attention_lab.controls import FIELDS, REGIONS, Multipliers
 
 from ._errors import PresetError
 from ._images import image_format, image_texts
-from ._json import MAX_NUMBER_CHARS, read_json, shown, type_name
+from ._json import read_json, shown, type_name
 from ._schema import SETTINGS, Preset, check_setting, multipliers_of
 
 NODE_TYPE = "UNetTemporalAttentionMultiply"
@@ -322,7 +322,7 @@ def from_workflow(doc: Any) -> ComfyImport:
 
 def from_json(text: str | bytes, what: str = "the workflow", encoding: str = "utf-8-sig") -> ComfyImport:
     return from_workflow(read_json(text, what, MAX_WORKFLOW_BYTES, encoding=encoding,
-                                   max_number_chars=MAX_NUMBER_CHARS))
+                                   max_number_chars=reader.MAX_NUMBER_CHARS))
 
 
 def from_image(data: bytes) -> ComfyImport:

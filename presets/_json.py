@@ -9,10 +9,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from comfyui_svd_attention_lab.setting import type_name  # JSON's name for a value's type: the reader's
+
 from ._errors import PresetError
 
 MAX_DEPTH = 64  # ComfyUI workflows nest about 8 levels; presets 3
-MAX_NUMBER_CHARS = 40  # for max_number_chars: a float's shortest repr has at most 24; 10**309 no float holds
 # Python spends up to ~65 bytes on each JSON value counted here ({"a":1}, is 3 values in 8 bytes of text and
 # 192 bytes of dict), so dense text is refused before parsing: beyond a fixed allowance (6.5 MB at most), one
 # value per BYTES_PER_VALUE bytes (5.4 x the text at most). Real workflows have one per 7 to 10 bytes as PNGs
@@ -137,12 +138,6 @@ def _reject_constant(name: str) -> None:
 
 def _size(n: int) -> str:
     return f"{n // 2**20} MB" if n >= 2**20 else f"{n // 1024} KB"
-
-
-def type_name(value: Any) -> str:
-    """JSON's name for a parsed value's type, for messages."""
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number")
 
 
 def shown(value: Any, limit: int = 40) -> str:
