@@ -76,12 +76,24 @@ TINY_UNET = dict(block_out_channels=(64, 128), layers_per_block=1, sample_size=8
                  projection_class_embeddings_input_dim=768, num_frames=4)
 TINY_IMAGE_ENCODER = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=1,
                           image_size=224, patch_size=32, projection_dim=64, hidden_act="gelu", layer_norm_eps=1e-5)
+# The smallest SVD ComfyUI's checkpoint loader detects as SVD_img2vid (model channels 320, two layers per
+# block, transformer depth [1,1,1,1,1,1,0,0], context 1024, adm 768): SVD-XT's architecture with every block
+# 320 wide (~212 M parameters). Its image encoder is the tiny one, projecting to 1024: ComfyUI recognises
+# image encoders by their full depth only, so tests that run the loader name its configuration
+# (``named_image_encoder``).
+DETECTED_UNET = dict(block_out_channels=(320,) * 4, layers_per_block=2, sample_size=8, in_channels=8, out_channels=4,
+                     down_block_types=("CrossAttnDownBlockSpatioTemporal",) * 3 + ("DownBlockSpatioTemporal",),
+                     up_block_types=("UpBlockSpatioTemporal",) + ("CrossAttnUpBlockSpatioTemporal",) * 3,
+                     num_attention_heads=(5,) * 4, cross_attention_dim=1024, addition_time_embed_dim=256,
+                     projection_class_embeddings_input_dim=768, num_frames=4)
+DETECTED_IMAGE_ENCODER = TINY_IMAGE_ENCODER | {"projection_dim": 1024}
 
 
-def tiny_svd_folder(folder: Path, seed: int = 0) -> Path:
-    """That model as a diffusers folder. Every weight is a float16 value (ComfyUI keeps its image
-    encoder in float16 on the CPU, so the round trip loses nothing), and ``quant_conv`` is the
-    identity (Stability's autoencoder has none, so a file ComfyUI saves holds none)."""
+def tiny_svd_folder(folder: Path, seed: int = 0, unet: dict = TINY_UNET,
+                    image_encoder: dict = TINY_IMAGE_ENCODER) -> Path:
+    """That model (or another configuration) as a diffusers folder. Every weight is a float16 value (ComfyUI
+    keeps its image encoder in float16 on the CPU, so the round trip loses nothing), and ``quant_conv`` is
+    the identity (Stability's autoencoder has none, so a file ComfyUI saves holds none)."""
     import torch
     from diffusers import (AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, StableVideoDiffusionPipeline,
                            UNetSpatioTemporalConditionModel)
@@ -90,9 +102,9 @@ def tiny_svd_folder(folder: Path, seed: int = 0) -> Path:
     from svd_attention_lab.checkpoints import svd_xt_config
 
     torch.manual_seed(seed)
-    unet = UNetSpatioTemporalConditionModel(**TINY_UNET)
+    unet = UNetSpatioTemporalConditionModel(**unet)
     vae = AutoencoderKLTemporalDecoder(**{k: v for k, v in svd_xt_config("vae").items() if not k.startswith("_")})
-    image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**TINY_IMAGE_ENCODER))
+    image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**image_encoder))
     with torch.no_grad():
         for module in (unet, vae, image_encoder):
             for p in module.parameters():
@@ -140,8 +152,27 @@ def comfyui_models(path: Path, image_encoder_config: Path):
     return patcher, vae, clip_vision
 
 
-def write_image_encoder_config(path: Path) -> Path:
+def write_image_encoder_config(path: Path, config: dict = TINY_IMAGE_ENCODER) -> Path:
     import json
 
-    path.write_text(json.dumps({**TINY_IMAGE_ENCODER, "model_type": "clip_vision_model", "num_channels": 3}))
+    path.write_text(json.dumps({**config, "model_type": "clip_vision_model", "num_channels": 3}))
     return path
+
+
+def named_image_encoder(monkeypatch, config_path: Path) -> None:
+    """ComfyUI's checkpoint loader builds the image encoder from ``config_path`` instead of detecting its
+    configuration (which it does by full depth only); the weights are still the file's, loaded by ComfyUI
+    (and taken out of the state dict, as its own loader does)."""
+    import comfy.clip_vision
+
+    def load(sd, prefix="", convert_keys=False):
+        if convert_keys:
+            sd = comfy.clip_vision.convert_to_transformers(sd, prefix)
+        encoder = comfy.clip_vision.ClipVisionModel(str(config_path))
+        missing, unexpected = encoder.load_sd(sd)
+        assert not [k for k in missing if "position_ids" not in k], missing
+        for key in set(sd) - set(unexpected):
+            sd.pop(key)
+        return encoder
+
+    monkeypatch.setattr(comfy.clip_vision, "load_clipvision_from_sd", load)
