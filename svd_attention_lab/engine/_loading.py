@@ -37,8 +37,10 @@ MODEL_ENV = "SVD_MODEL"
 DEMO_MODEL_DIR = Path(__file__).resolve().parents[1] / "demo_model" / "weights"  # trained by demo_model.train
 DEMO_FRAMES = 8
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-# How the UNet computes: "reference" is what Stability's code (sgm) and ComfyUI compute; diffusers builds
-# the resnets' GroupNorms with eps 1e-6 where they use 1e-5 (the only difference). "diffusers" keeps that.
+# How a render computes: "reference" is what ComfyUI computes (and Stability's code, sgm, for the UNet):
+# diffusers builds the resnets' GroupNorms with eps 1e-6 where they use 1e-5, and its pipeline draws the
+# augmentation noise before the latents where ComfyUI draws the latents first (engine._sampling).
+# "diffusers" keeps both as diffusers has them.
 NUMERICS = ("reference", "diffusers")
 REFERENCE_RESNET_EPS = 1e-5
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -194,7 +196,8 @@ class LoadedModel:
 
     def notes(self) -> list[str]:
         """What is not the default about how it renders: the numerics, a checkpoint's own sampling range."""
-        numerics = None if self.numerics == "reference" else "diffusers' numerics (resnet GroupNorm eps 1e-6)"
+        numerics = (None if self.numerics == "reference"
+                    else "diffusers' numerics (resnet GroupNorm eps 1e-6, its noise order)")
         return [note for note in (numerics, self.sampling_note) if note]
 
     @property
@@ -237,8 +240,9 @@ def load_model(
     id. ``frames`` overrides the frames its UNet was trained for (otherwise from its metadata, the
     base model, or its name: ``svd_xt`` 25, else 14).
 
-    ``numerics``: ``"reference"`` (the default) computes what Stability's code and ComfyUI compute;
-    ``"diffusers"`` keeps diffusers' own build (see ``use_reference_numerics``).
+    ``numerics``: ``"reference"`` (the default) computes what ComfyUI computes, its noise order
+    included (``use_reference_numerics``, ``engine._sampling``); ``"diffusers"`` keeps diffusers' own
+    build and the pipeline's own noise.
     """
     if not isinstance(source, ModelSource):
         source = resolve_source(source, base=base, frames=frames)
@@ -459,8 +463,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", help="with a single-file checkpoint that lacks parts (a UNet-only fine-tune): "
                         "the folder or Hub id they come from")
     parser.add_argument("--numerics", choices=NUMERICS, default=NUMERICS[0],
-                        help="reference: compute what Stability's code and ComfyUI compute (default); diffusers: "
-                        "plain diffusers' UNet (resnet GroupNorm eps 1e-6 instead of 1e-5)")
+                        help="reference: compute what ComfyUI computes, its noise order included, so a seed gives "
+                        "ComfyUI's video (default); diffusers: plain diffusers (resnet GroupNorm eps 1e-6 instead "
+                        "of 1e-5, the pipeline's own noise order)")
     parser.add_argument("--model-frames", type=int, choices=(14, 25), help="with a single-file checkpoint: the frames "
                         "its UNet was trained for (default: its metadata, the base model, or 25 if named svd_xt, "
                         "else 14)")
