@@ -1,5 +1,8 @@
 """``python -m svd_attention_lab``: render a baseline | patched comparison (or a sweep) to a video file.
 
+``--motion-target 0.6`` first finds the multiplier (``--motion-knob``, default self_temporal) whose
+optical-flow motion is 0.6 × the baseline's, then writes that setting's comparison.
+
 Batch plans have their own command: ``python -m svd_attention_lab.batch run PLAN``.
 """
 
@@ -14,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from svd_attention_lab.controls import (
+    FIELDS,
     add_multiplier_options,
     add_setting_options,
     multipliers_from_args,
@@ -33,7 +37,15 @@ from svd_attention_lab.engine import (
     resolve_source,
 )
 from svd_attention_lab.outputs import Metrics, side_by_side, write_mp4, write_png, write_webp
-from svd_attention_lab.studies import parse_sweep, sweep
+from svd_attention_lab.studies import (
+    DEFAULT_BUDGET,
+    DEFAULT_KNOB,
+    MotionTarget,
+    find_motion_target,
+    parse_sweep,
+    parse_target,
+    sweep,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="full quality (native size and frames, 25 steps) instead of preview")
     p.add_argument("--metrics", type=Path, help="write metrics here (.json or .csv)")
     p.add_argument("--sweep", help="sweep one multiplier, e.g. self_temporal=0,0.5,1,1.5,2")
+    p.add_argument("--motion-target", type=parse_target, metavar="RATIO",
+                   help="find the setting whose optical-flow motion is RATIO x the baseline's (e.g. 0.6), then "
+                        "render it; the other multipliers stay as given")
+    p.add_argument("--motion-knob", choices=FIELDS, default=DEFAULT_KNOB, help="the multiplier the target moves")
+    p.add_argument("--motion-budget", type=int, default=DEFAULT_BUDGET, help="renders the search may spend")
     p.add_argument("--force", action="store_true", help="replace --out / --metrics if they exist")
     return p
 
@@ -60,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise PreviewError(f"{target} already exists; pass --force to replace it")
         multipliers = multipliers_from_args(args)
         sweep_spec = parse_sweep(args.sweep) if args.sweep else None
+        target = (MotionTarget(args.motion_target, args.motion_knob, budget=args.motion_budget)
+                  if args.motion_target is not None else None)
+        if target and sweep_spec:
+            raise PreviewError("--motion-target and --sweep do not combine; run them one at a time")
         model = load_model(resolve_source(args.model), **model_options(args))
         settings = (full_settings if args.full else preview_settings)(model, **settings_from_args(args))
         previewer = Previewer(model)
@@ -72,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             if sweep_spec:
                 result = sweep(previewer, args.image, settings, *sweep_spec, base=multipliers, progress=progress)
             else:
+                if target:
+                    found = find_motion_target(previewer, args.image, settings, target, multipliers, progress)
+                    multipliers = found.multipliers  # rendered once more for the files (only baselines are cached)
                 comparison = previewer.render(args.image, settings, multipliers, progress=progress)
         if sweep_spec:
             frames, table = result.grid(), result.table()
@@ -79,9 +103,12 @@ def main(argv: list[str] | None = None) -> int:
                                        "rows": table}, indent=2)
         else:
             frames = side_by_side(comparison.baseline, comparison.patched, "baseline", multipliers.label())
-            metrics = Metrics.compare(comparison.baseline, comparison.patched)
+            metrics = Metrics.compare(comparison.baseline, comparison.patched, settings.fps)
+            context = {"model": model.key, "numerics": model.numerics}
+            if target:
+                context["motion_target"] = found.as_dict()
             metrics_text = (metrics.to_csv() if args.metrics and args.metrics.suffix == ".csv"
-                            else metrics.to_json(model=model.key, numerics=model.numerics))
+                            else metrics.to_json(**context))
             table = [metrics.summary()]
         _write(frames, args.out, settings.fps)
         if args.metrics:
@@ -89,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     except (PreviewError, PatchError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if target:
+        print(found.sentence().replace("**", ""))
+        print("  " + ", ".join(f"{p.value:.2f} -> x{p.ratio:.3f}" for p in found.points))
     print(f"wrote {args.out} ({model.describe()}, seed {settings.seed})")
     for row in table:
         print("  " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))

@@ -124,7 +124,7 @@ def next_value(points: list[TargetPoint], target: float, low: float, high: float
         k, ka, kb = on_grid(x), round(a.value / step), round(b.value / step)
         for candidate in (k, k + 1, k - 1):
             if ka < candidate < kb and candidate not in done:
-                return candidate * step
+                return round(candidate * step, 2)
         return None  # the bracket is a grid step wide
     best = sorted(ordered, key=lambda p: abs(p.ratio - target))
     first = best[0]
@@ -139,7 +139,7 @@ def next_value(points: list[TargetPoint], target: float, low: float, high: float
     k = on_grid(x)
     if k in done:
         return None  # the range's end is rendered and the target lies beyond it
-    return k * step
+    return round(k * step, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,7 +238,7 @@ def find_motion_target(previewer: Previewer, image: Image.Image | np.ndarray | s
         motion = measure_flow(comparison.patched, settings.fps)
         return TargetPoint(value, motion.motion, motion.motion / baseline.motion, motion.mean_warp_error)
 
-    start = round(getattr(base, target.knob) / MULTIPLIER_STEP) * MULTIPLIER_STEP
+    start = round(getattr(base, target.knob), 2)  # the sliders' grid
     if base.replace(**{target.knob: start}).is_identity:  # the baseline itself: no render spent
         first = TargetPoint(start, baseline.motion, 1.0, baseline.mean_warp_error, rendered=False)
     else:
