@@ -75,7 +75,7 @@ def render_group(previewer: Previewer, jobs: list[Job], save_videos: bool, worke
             "job_id": job.id, "group_id": job.group, "image": job.image, "image_sha256": job.image_sha256,
             "seed": job.settings.seed, **job.multipliers.columns(),
             **{f"setting_{k}": v for k, v in job.settings.as_dict().items() if k != "seed"},
-            "model": job.model, **Metrics.compare(comparison.baseline, comparison.patched).summary(),
+            "model": job.model, **Metrics.compare(comparison.baseline, comparison.patched, job.settings.fps).summary(),
             "baseline_sha256": _sha(comparison.baseline), "patched_sha256": _sha(comparison.patched),
             "render_seconds": round(seconds, 4), "renders": renders, "worker": worker,
         }

@@ -20,10 +20,13 @@ from ._engines import MARKER
 
 METRICS = (
     ("mean_change_vs_baseline", "change vs baseline (8-bit levels)"),
-    ("temporal_change_ratio", "motion: patched / baseline"),
+    ("flow_motion_ratio", "motion (optical flow): patched / baseline"),
+    ("patched_warp_error", "warping error (levels)"),
+    ("temporal_change_ratio", "mean change between frames: patched / baseline"),
     ("patched_jitter", "jitter (levels)"),
     ("patched_flicker", "flicker (levels)"),
 )
+FLOW_METRICS = ("flow_motion_ratio", "patched_warp_error")  # absent from tables written before the flow measures
 BOOTSTRAP_SAMPLES = 2000
 
 
@@ -39,7 +42,8 @@ def load_results(path: str | os.PathLike):
         raise PreviewError(f"{path}: no results table (run python -m svd_attention_lab.batch run PLAN first)")
     # round_trip: the floats as written (pandas before 3.0 reads CSV floats to the nearest few ulps by default)
     table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, float_precision="round_trip")
-    missing = [c for c in ("job_id", "image", "seed", *FIELDS, *(m for m, _ in METRICS)) if c not in table.columns]
+    required = ("job_id", "image", "seed", *FIELDS, *(m for m, _ in METRICS if m not in FLOW_METRICS))
+    missing = [c for c in required if c not in table.columns]
     if missing:
         raise PreviewError(f"{path.name} is not a batch results table: no column {', '.join(missing)}")
     return table
@@ -59,6 +63,11 @@ def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, flo
     return float(values.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
 
+def shown_metrics(table) -> tuple[tuple[str, str], ...]:
+    """The report's metrics this table has (older tables lack the optical-flow ones)."""
+    return tuple((m, label) for m, label in METRICS if m in table.columns)
+
+
 def field_curves(table) -> dict[str, dict]:
     """Per varied field: its values and, per metric, (mean, low, high, n) at each value. Rows with
     the other multipliers at 1 are used when the grid has them, so each curve shows one knob."""
@@ -72,7 +81,8 @@ def field_curves(table) -> dict[str, dict]:
         values = sorted(rows[field].unique())
         curves[field] = {"values": values, "isolated": rows is alone, "rows": rows,
                          "metrics": {m: [(*interval(rows.loc[rows[field] == v, m].to_numpy()),
-                                          int((rows[field] == v).sum())) for v in values] for m, _ in METRICS}}
+                                          int((rows[field] == v).sum())) for v in values]
+                                     for m, _ in shown_metrics(table)}}
     return curves
 
 
@@ -82,9 +92,10 @@ def _figure(curves: dict) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(curves), len(METRICS), figsize=(3.2 * len(METRICS), 2.6 * len(curves)), squeeze=False)
+    shown = [(m, label) for m, label in METRICS if m in next(iter(curves.values()))["metrics"]]
+    fig, axes = plt.subplots(len(curves), len(shown), figsize=(3.2 * len(shown), 2.6 * len(curves)), squeeze=False)
     for row, (field, curve) in zip(axes, curves.items()):
-        for ax, (metric, label) in zip(row, METRICS):
+        for ax, (metric, label) in zip(row, shown):
             mean, low, high, _ = (np.array(v) for v in zip(*curve["metrics"][metric]))
             ax.fill_between(curve["values"], low, high, alpha=0.25, color="tab:blue", linewidth=0)
             ax.plot(curve["values"], mean, "o-", color="tab:blue", markersize=4)
@@ -130,9 +141,10 @@ def write_report(results: str | os.PathLike, out: str | os.PathLike | None = Non
     for field, curve in curves.items():
         scope = "other multipliers at 1" if curve["isolated"] else "averaged over the other multipliers' values"
         parts.append(f"<h2>{e(field)}</h2><p>{scope}</p><table><tr><th>{e(field)}</th><th>n</th>"
-                     + "".join(f"<th>{e(label)}</th>" for _, label in METRICS) + "</tr>")
+                     + "".join(f"<th>{e(label)}</th>" for _, label in shown_metrics(table)) + "</tr>")
         for i, value in enumerate(curve["values"]):
-            cells = "".join("<td>{:.3f} [{:.3f}, {:.3f}]</td>".format(*curve["metrics"][m][i][:3]) for m, _ in METRICS)
+            cells = "".join("<td>{:.3f} [{:.3f}, {:.3f}]</td>".format(*curve["metrics"][m][i][:3])
+                            for m, _ in shown_metrics(table))
             parts.append(f"<tr><td>{value:g}</td><td>{curve['metrics'][METRICS[0][0]][i][3]}</td>{cells}</tr>")
         parts.append("</table><p>Representative renders (first image and seed; baseline above, patched below):</p>")
         rows = curve["rows"].sort_values(["image", "seed"])
