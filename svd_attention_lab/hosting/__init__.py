@@ -3,11 +3,13 @@ budget, a fair queue for the model, and rendering on Hugging Face's ZeroGPU."""
 
 from ._budget import DEFAULT_PUBLIC_BUDGET_S, CostModel, Estimate, gpu_class
 from ._gate import QueueFull
+from ._motion_tools import Cost, knob_map_plan, run_knob_map, run_motion_target, target_cost
 from ._studio import PreviewOutcome, Studio
 from ._zerogpu import compile_ahead_of_time, on_zerogpu
 
 __all__ = [
     "DEFAULT_PUBLIC_BUDGET_S",
+    "Cost",
     "CostModel",
     "Estimate",
     "PreviewOutcome",
@@ -15,5 +17,9 @@ __all__ = [
     "Studio",
     "compile_ahead_of_time",
     "gpu_class",
+    "knob_map_plan",
     "on_zerogpu",
+    "run_knob_map",
+    "run_motion_target",
+    "target_cost",
 ]

@@ -175,8 +175,8 @@ class TargetResult:
             return (f"Motion ×{t.ratio:g} is out of reach with {t.knob} between {t.low:g} and {t.high:g}: the "
                     f"{extreme} this knob gives on this image is ×{best.ratio:.2f} at {best.value:.2f} "
                     f"({spent}). That closest setting is kept.")
-        return (f"Motion ×{t.ratio:g} not reached in {spent}: the closest is {found}. Raise the budget or "
-                f"accept this one.")
+        return (f"Motion ×{t.ratio:g} not reached in {spent}; the closest: {found}. Raise the budget, or keep "
+                f"this one.")
 
     def rows(self) -> list[dict]:
         """Points for a scatter plot (value → motion ratio) and the target line across the range."""
