@@ -27,7 +27,8 @@ def free_port() -> int:
 
 def launch_app(output_dir: str, model: str | None = None, gpu=None, budget_s: float | None = None,
                preload: bool = False):
-    """A fresh app (its own model holder and output folder); returns (lab, demo, url)."""
+    """A fresh app (its own model holder and output folder); returns (page, demo, url): ``page`` is the
+    app's ``ui.Page``, whose ``studio`` renders."""
     studio = hosting.Studio(engine.ModelHolder(model), outputs.OutputDir(output_dir), gpu=gpu, budget_s=budget_s)
     demo = app.build_demo(studio)
     if preload:  # what --preload (always on Spaces) does before the server starts
@@ -36,4 +37,14 @@ def launch_app(output_dir: str, model: str | None = None, gpu=None, budget_s: fl
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **app.launch_options(studio))
-    return demo.lab, demo, f"http://127.0.0.1:{port}/"
+    return demo.lab_page, demo, f"http://127.0.0.1:{port}/"
+
+
+def outputs_by_name(demo, api_name: str, result) -> dict:
+    """An API call's outputs by their components' ``elem_id`` (or label), not by position."""
+    config = demo.get_config_file()
+    names = {c["id"]: c["props"].get("elem_id") or c["props"].get("label") for c in config["components"]
+             if c["type"] != "state"}  # a client receives no State
+    dependency = next(d for d in config["dependencies"] if d.get("api_name") == api_name.lstrip("/"))
+    result = result if isinstance(result, (list, tuple)) else (result,)
+    return dict(zip((names[i] for i in dependency["outputs"] if i in names), result, strict=True))

@@ -13,12 +13,14 @@ from PIL import Image
 import app
 import presets
 from svd_attention_lab import engine, hosting, outputs
+from svd_attention_lab.controls import SETTINGS
 from app_server import connect
 from test_preview import read_mp4
-from svd_attention_lab.ui import restored_slots, sweep_plot
-from svd_attention_lab.ui._handlers import frame_plot
+from app_server import outputs_by_name
+from svd_attention_lab.ui import frame_plot, sweep_plot
 
 FAST = {"frames": 4, "steps": 2, "decode_chunk_size": 4}
+SETTING_NAMES = [s.name for s in SETTINGS]
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +36,11 @@ def preview_call(client, image, seed=5, **multipliers):
     return client.predict(image=handle_file(image), seed=seed, **values, **FAST, api_name="/preview")
 
 
+def call(server, client, api_name: str, *args, **kwargs) -> dict:
+    """An endpoint's outputs by their components' names (elem_id, else label)."""
+    return outputs_by_name(server[0].demo, api_name, client.predict(*args, api_name=api_name, **kwargs))
+
+
 def unet_snapshot(lab):
     return {k: v.clone() for k, v in lab.studio.model.get().pipe.unet.state_dict().items()}
 
@@ -43,41 +50,54 @@ def assert_unet_equal(lab, snapshot):
     assert all(torch.equal(v, snapshot[k]) for k, v in state.items())
 
 
-def test_preload_puts_the_showcase_into_the_page_and_the_load_event_then_sends_nothing(tmp_path):
+def test_preload_puts_the_showcase_into_the_page_and_the_load_event_then_renders_nothing(tmp_path):
     demo = app.build_demo(hosting.Studio(engine.ModelHolder(), outputs.OutputDir(str(tmp_path))))
-    lab = demo.lab
-    plain = lab.open_page()  # a plain `python app.py`: the page-load event renders the showcase
-    assert plain[0] == next(iter(lab.examples.values()))
-    assert plain[1 + len(restored_slots())].endswith("side_by_side.mp4")
+    page = demo.lab_page
+    c = page.c
+    plain = page.open_page(None, page.initial(), {})  # a plain `python app.py`: the load event renders it
+    assert plain[c["image"]] == next(iter(page.examples.values()))
+    assert plain[c["videos"][0]].endswith("side_by_side.mp4")
+    assert plain[c["state"]].shown == plain[c["state"]].controls  # what is shown is what the controls hold
     app.preload(demo)
-    assert all(value == gr.skip() for value in lab.open_page())
+    again = page.open_page(None, c["state"].value, {})
+    assert c["videos"][0] not in again and c["image"] not in again  # the page already holds it
     shown = {c["props"].get("elem_id"): c["props"].get("value") for c in demo.get_config_file()["components"]}
-    assert shown["slider-self_temporal"] == 0.0 and "Temporal self" in shown["notice"]
+    assert shown["slider-self_temporal"] == 0.0 and "Temporal self" in shown["showing"]
     assert shown["side-by-side"]["path"].endswith("side_by_side.mp4") and Path(shown["side-by-side"]["path"]).is_file()
-    assert shown["seed-used"] == lab.studio.default_settings().seed
+    assert shown["seed-used"] == page.studio.default_settings().seed
+    assert json.loads(shown["display-state"])["preset"] == "Temporal self-attention off (diagnostic)"
 
 
-def test_preview_by_named_parameters_returns_a_side_by_side_mp4(client, image_file):
-    result = preview_call(client, image_file, self_temporal=0.0)
-    side_by_side, baseline = read_mp4(result[0]), read_mp4(result[1])
+def test_preview_by_named_parameters_returns_a_side_by_side_mp4(server, client, image_file):
+    result = outputs_by_name(server[0].demo, "/preview", preview_call(client, image_file, self_temporal=0.0))
+    side_by_side, baseline = read_mp4(result["side-by-side"]), read_mp4(result["baseline-video"])
     assert side_by_side.shape[0] == baseline.shape[0] == FAST["frames"]
     assert side_by_side.shape[2] == 2 * baseline.shape[2]
-    assert result[7] == 5  # seed used
-    assert "self_temporal | 0.00 | 14 |" in result[6]
-    metrics = json.loads(open(next(p for p in result[8] if p.endswith(".json"))).read())
+    assert result["seed-used"] == 5
+    assert "self_temporal | 0.00 | 14 |" in result["patch-summary"]
+    metrics = json.loads(open(next(p for p in result["downloads"] if p.endswith(".json"))).read())
     assert metrics["summary"]["mean_change_vs_baseline"] > 0
 
 
-def test_the_pages_preview_streams_a_strip_per_step_then_the_results(server, image_file):
-    lab, _ = server
-    updates = list(lab.preview_live(image=image_file, self_temporal=0.6, seed=8, **{**FAST, "steps": 6}))
-    *strips, last = updates
-    assert 2 <= len(strips) <= 12 and all(update[-1]["visible"] for update in strips)  # 6 steps per video
-    assert strips[0][-1]["label"].startswith("baseline · step")  # the baseline is not cached yet
-    assert all(value == gr.skip() for update in strips for value in update[:-1])  # the results wait
-    assert strips[-1][-1]["label"].startswith("patched · step") and strips[-1][-1]["value"].dtype == np.uint8
-    assert last[0].endswith("side_by_side.mp4") and last[-1] == gr.update(visible=False)
-    assert list(lab.preview_live(image=image_file, auto=False)) == [gr.skip()]  # auto-preview off: nothing
+def test_the_pages_preview_streams_its_frames_then_the_results_and_the_state_follows(server, image_file):
+    page, _ = server
+    c = page.c
+    compare = page.demo.compare
+    display = page.initial()
+    numbers = [*(1.0, 0.6, 1.0, 1.0), *(1.0,) * 12,
+               *({**page.studio.default_settings().as_dict(), **FAST, "steps": 6, "seed": 8}[s] for s in SETTING_NAMES)]
+    updates = list(compare.preview_page(None, display, {}, {"path": image_file}, *numbers, False))
+    live = [u[c["live"]] for u in updates if c["live"] in u]
+    strips = [html for html in live if isinstance(html, str) and "<img" in html]
+    assert 2 <= len(strips) <= 12 and "baseline · step" in strips[0]  # the baseline is not cached yet
+    assert "patched · step" in strips[-1] and strips[-1].count("<img") == FAST["frames"]
+    assert all(c["videos"][0] not in u for u in updates[:-1])  # the results wait for the end
+    last = updates[-1]
+    assert last[c["videos"][0]].endswith("side_by_side.mp4") and last[c["live"]]["visible"] is False
+    state = last[c["state"]]
+    assert state.shown == state.controls and state.shown.multipliers.self_temporal == 0.6 and not state.stale
+    assert state.model and page.studio.model.loaded.describe() in last[c["badge"]]
+    assert list(compare.preview_auto(None, display, {}, {"path": image_file}, *numbers, False, False)) == [gr.skip()]
 
 
 def upload(url: str, path: str) -> dict:
@@ -101,9 +121,9 @@ def test_bad_requests_fail_clearly_and_the_next_one_works(server, client, image_
     reference = preview_call(client, image_file, seed=9, cross_temporal=1.5)
     snapshot = unet_snapshot(lab)
 
-    with pytest.raises(Exception, match="self temporal must be between 0 and 10, got 10.5"):
+    with pytest.raises(Exception, match="self_temporal must be between 0.0 and 10.0, got 10.5"):
         preview_call(client, image_file, self_temporal=10.5)
-    with pytest.raises(Exception, match="cross structural must be between 0 and 10, got -1"):
+    with pytest.raises(Exception, match="cross_structural must be between 0.0 and 10.0, got -1"):
         preview_call(client, image_file, cross_structural=-1)
 
     image_payload = upload(url, image_file)
@@ -130,46 +150,55 @@ def test_bad_requests_fail_clearly_and_the_next_one_works(server, client, image_
 
     assert_unet_equal(lab, snapshot)
     again = preview_call(client, image_file, seed=9, cross_temporal=1.5)
-    assert np.array_equal(read_mp4(again[2]), read_mp4(reference[2]))
+    assert np.array_equal(read_mp4(again[2]), read_mp4(reference[2]))  # the patched videos, bitwise
     assert_unet_equal(lab, snapshot)
 
 
-def test_preset_endpoints(client, tmp_path):
+def test_preset_endpoints(server, client, tmp_path):
     values = {"self_structural": 1.0, "self_temporal": 0.8, "cross_structural": 1.0, "cross_temporal": 1.2}
-    saved = client.predict(name="Calm", description="less motion", include_settings=True, **values, seed=42,
-                           user_presets={}, api_name="/save_preset")
-    doc = json.loads(open(saved[0]).read())
+    saved = call(server, client, "/save_preset", name="Calm", description="less motion", include_settings=True,
+                 **values, seed=42, user_presets={})
+    doc = json.loads(open(saved["Preset file"]).read())
     assert doc["name"] == "Calm" and doc["multipliers"]["self_temporal"] == 0.8 and doc["settings"]["seed"] == 42
-    loaded = client.predict(handle_file(saved[0]), api_name="/load_preset")
-    assert loaded[:4] == (1.0, 0.8, 1.0, 1.2) and loaded[4:16] == (1.0,) * 12 and loaded[16] == 42
+    assert "Saved preset 'Calm'" in saved["presets-message"].replace("\\", "")  # escaped Markdown
+    loaded = call(server, client, "/load_preset", handle_file(saved["Preset file"]))
+    assert [loaded[f"slider-{f}"] for f in values] == [1.0, 0.8, 1.0, 1.2] and loaded["seed"] == 42
+    assert all(loaded[f"region-{r}-{f}"] == 1.0 for r in ("down", "mid", "up") for f in values)
 
-    snippet, workflow = client.predict(**values, api_name="/export_comfyui")
-    assert json.loads(snippet)["2"]["inputs"]["self_temporal"] == 0.8  # a whole SVD prompt, the node in it
-    imported = client.predict(handle_file(workflow), api_name="/import_comfyui")
-    assert imported[:4] == (1.0, 0.8, 1.0, 1.2)
-    assert [n["type"] for n in json.loads(open(workflow).read())["nodes"]] == ["UNetTemporalAttentionMultiply"]
-    _, regional = client.predict(**values, up_self_temporal=0.5, start=0.2, end=0.6, api_name="/export_comfyui")
+    exported = call(server, client, "/export_comfyui", **values)
+    assert json.loads(exported["ComfyUI API prompt (SVD image to video, with the node)"])["2"]["inputs"][
+        "self_temporal"] == 0.8  # a whole SVD prompt, the node in it
+    workflow, prompt = exported["comfy-files"]
+    assert Path(prompt).name == "svd-attention-lab-api-prompt.json"  # downloads under its own name
+    imported = call(server, client, "/import_comfyui", handle_file(workflow))
+    assert [imported[f"slider-{f}"] for f in values] == [1.0, 0.8, 1.0, 1.2]
+    types = [n["type"] for n in json.loads(open(workflow).read())["nodes"]]
+    assert "UNetTemporalAttentionMultiply" in types and "SVDAttentionLab" not in types
+    regional, _ = call(server, client, "/export_comfyui", **values, up_self_temporal=0.5, start=0.2,
+                       end=0.6)["comfy-files"]
     nodes = json.loads(open(regional).read())["nodes"]
-    assert [n["type"] for n in nodes] == ["SVDAttentionLab", "Note"] and "custom_nodes" in nodes[1]["widgets_values"][0]
-    restored = client.predict(handle_file(regional), api_name="/import_comfyui")
-    assert restored[:4] == (1.0, 0.8, 1.0, 1.2) and restored[4:16] == (1.0,) * 9 + (0.5, 1.0, 1.0)
-    carried = [s.name for s in presets.PRESET_SETTINGS]  # what a preset restores after the sliders, in order
-    assert (restored[16 + carried.index("start")], restored[16 + carried.index("end")]) == (0.2, 0.6)
+    notes = [n["widgets_values"][0] for n in nodes if n["type"] == "Note"]
+    assert "SVDAttentionLab" in [n["type"] for n in nodes] and any("custom_nodes" in note for note in notes)
+    restored = call(server, client, "/import_comfyui", handle_file(regional))
+    assert restored["region-up-self_temporal"] == 0.5 and restored["region-up-cross_temporal"] == 1.0
+    assert (restored["start"], restored["end"]) == (0.2, 0.6)
 
-    link = client.predict(**values, seed=42, include_settings=False, api_name="/share_link")
-    assert link.endswith("?self_temporal=0.8&cross_temporal=1.2")
-    applied = client.predict("Temporal self-attention off (diagnostic)", {}, api_name="/apply_preset")
-    assert applied[1] == 0.0
-    assert client.predict(api_name="/reset") == (1.0,) * 16
+    link = call(server, client, "/share_link", **values, seed=42, include_settings=True)["share-url"]
+    assert link.endswith("?self_temporal=0.8&cross_temporal=1.2")  # the settings at their defaults travel as nothing
+    applied = call(server, client, "/apply_preset", {}, "Temporal self-attention off (diagnostic)")
+    assert applied["slider-self_temporal"] == 0.0 and applied["preset-picker"] == "Temporal self-attention off (diagnostic)"
+    reset = call(server, client, "/reset", {})
+    assert all(reset[f"slider-{f}"] == 1.0 for f in values) and reset["preset-picker"] == "Identity"
 
 
-def test_the_official_svd_workflow_imported_onto_the_demo_model_keeps_its_values_and_says_what_was_scaled(client):
+def test_the_official_svd_workflow_imported_onto_the_demo_model_keeps_its_values_and_says_what_was_scaled(
+        server, client):
     workflow = Path(__file__).parent / "fixtures" / "real" / "svd_comfyui_examples__workflow_image_to_video.json"
-    restored = dict(zip(restored_slots(), client.predict(handle_file(str(workflow)), api_name="/import_comfyui")))
+    restored = call(server, client, "/import_comfyui", handle_file(str(workflow)))
     assert (restored["width"], restored["height"], restored["frames"], restored["steps"]) == (0, 0, 8, 20)
     assert (restored["fps"], restored["max_guidance"], restored["noise_aug_strength"]) == (6, 2.5, 0.0)
     assert "Scaled to what this model renders: width 1024 → the model's own, height 576 → the model's own, " \
-           "frames 14 → 8" in restored["notice"].replace("\\", "")  # the notice is escaped Markdown
+           "frames 14 → 8" in restored["message"].replace("\\", "")  # the message is escaped Markdown
 
 
 def test_the_sweep_plot_shows_the_chosen_metric_with_its_seed_spread_and_frames_are_whole():
@@ -186,17 +215,19 @@ def test_the_sweep_plot_shows_the_chosen_metric_with_its_seed_spread_and_frames_
         ["frame"].tolist() == ["0", "1"]  # labels: the axis cannot show frame 0.5
 
 
-def test_sweep_endpoint(client, image_file):
-    video, plot, table, verdict = client.predict(image=handle_file(image_file), field="self_temporal", values="0, 1",
-                                                 seed=3, seeds=1, **FAST, api_name="/sweep")
-    assert read_mp4(video).shape[2] == 2 * 256
-    assert [row[0] for row in table["data"]] == [0.0, 1.0] and verdict.startswith("One seed")
-    _, plot, table, verdict = client.predict(image=handle_file(image_file), field="end", values="0.5, 1", seed=3,
-                                             seeds=2, self_temporal=0.2, **FAST, api_name="/sweep")
-    assert "mean_change_vs_baseline_sd" in table["headers"] and verdict.count("over 2 seeds") == 2
-    _, jitter, _, _ = client.predict(image=handle_file(image_file), field="end", values="0.5, 1", seed=3, seeds=2,
-                                     self_temporal=0.2, metric="patched_jitter", **FAST, api_name="/sweep")
-    assert jitter != plot  # the same sweep, another metric plotted
+def test_sweep_endpoint(server, client, image_file):
+    sweep = call(server, client, "/sweep", image=handle_file(image_file), field="self_temporal", values="0, 1", seed=3,
+                 seeds=1, **FAST)
+    assert read_mp4(sweep["sweep-video"]).shape[2] == 2 * 256
+    assert [row[0] for row in sweep["sweep-table"]["data"]] == [0.0, 1.0]
+    assert sweep["sweep-verdict"].startswith("3 renders (2 values and the baseline, × 1 seed)")
+    assert "One seed" in sweep["sweep-verdict"]
+    two = call(server, client, "/sweep", image=handle_file(image_file), field="end", values="0.5, 1", seed=3, seeds=2,
+               self_temporal=0.2, **FAST)
+    assert "mean_change_vs_baseline_sd" in two["sweep-table"]["headers"] and two["sweep-verdict"].count("over 2 seeds") == 2
+    jitter = call(server, client, "/sweep", image=handle_file(image_file), field="end", values="0.5, 1", seed=3,
+                  seeds=2, self_temporal=0.2, metric="patched_jitter", **FAST)
+    assert jitter["sweep-plot"] != two["sweep-plot"]  # the same sweep, another metric plotted
     with pytest.raises(Exception, match="greater than maximum value 8"):
         client.predict(image=handle_file(image_file), field="end", values="1", seeds=9, **FAST, api_name="/sweep")
     with pytest.raises(Exception, match="seeds must be a whole number, got 1.5"):  # never rounded to 2
@@ -208,9 +239,9 @@ def test_sweep_endpoint(client, image_file):
             client.predict(image=handle_file(image_file), field=field, values=values, seed=3, **FAST, api_name="/sweep")
 
 
-def test_motion_meter_endpoint(client, image_file):
-    reading, plot = client.predict(image=handle_file(image_file), self_temporal=0.5, seed=3, **FAST,
-                                   api_name="/motion_meter")
+def test_motion_meter_endpoint(server, client, image_file):
+    reading = call(server, client, "/motion_meter", image=handle_file(image_file), self_temporal=0.5, seed=3,
+                   **FAST)["meter-reading"]
     assert reading.startswith("This setting moves"), reading
     assert "measured bucket" in reading or "motion bucket ≈" in reading, reading
     assert "the baseline, rendered at bucket 127, reads as ≈" in reading
@@ -233,7 +264,8 @@ def test_stop_cancels_a_running_render(server, image_file):
         while calls.count < 2 and time.time() < deadline:
             time.sleep(0.05)
         client.predict(api_name="/cancel")  # same client, same browser session
-        job.result(timeout=120)  # a Stop is not an error: the outputs stay as they were
+        stopped = job.result(timeout=120)  # a Stop is not an error: nothing raised, no output changed
+        assert all(value == {"__type__": "update"} for value in stopped)
     finally:
         calls.remove()
     assert calls.count < 100 * 2  # it stopped long before the baseline and patched videos' 100 steps each
@@ -258,8 +290,8 @@ def test_a_request_cancelled_by_its_client_stops_at_the_next_step(server, image_
             time.sleep(0.05)
         job.cancel()  # what gradio_client does for a cancelled call; a closed tab drops its event the same way
         # the next visitor's request runs at once, on a UNet that is bitwise original again
-        after = preview_call(connect(url), image_file, seed=5)
-        assert read_mp4(after[0]).shape[0] == FAST["frames"]
+        after = outputs_by_name(lab.demo, "/preview", preview_call(connect(url), image_file, seed=5))
+        assert read_mp4(after["side-by-side"]).shape[0] == FAST["frames"]
         stopped_at = calls.count
     finally:
         calls.remove()

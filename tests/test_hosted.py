@@ -13,6 +13,7 @@ from svd_attention_lab import engine, hosting, outputs
 from app_server import connect
 from svd_attention_lab.controls import Multipliers
 from tiny_models import UnetCalls
+from svd_attention_lab.ui._words import cost_line, over, refusal, work
 
 EXAMPLE = "examples/shapes-2.png"
 SLOW_STEP = {"width": 1024, "height": 576, "frames": 14, "steps": 2, "decode_chunk_size": 2}  # a step over 5 s here
@@ -49,11 +50,25 @@ def test_an_over_budget_request_is_refused_before_it_starts(public):
     finally:
         calls.remove()
     message = str(refused.value)
-    assert "1024×576 × 14 frames × 20 steps ≈" in message and "this Space allows 60 s per request" in message
-    assert "lower the size, frames or steps" in message
+    assert "Refused: 2 renders of 1024×576 × 14 frames × 20 steps ≈" in message
+    assert "this Space allows 60 s per request: lower the size, frames or steps" in message
     assert seconds < 2.0 and calls.count == 0  # refused before any UNet call
-    assert lab.estimate(*engine.RenderSettings(width=1024, height=576, frames=14, steps=20).as_dict().values()) \
-        .endswith("over this Space's limit")
+    line = cost_line(lab.studio, engine.RenderSettings(width=1024, height=576, frames=14, steps=20).as_dict())
+    line = line.replace("\\", "")  # escaped Markdown
+    assert "2 renders of 1024×576 × 14 frames × 20 steps" in line and line.endswith("lower the size, frames or steps")
+
+
+@pytest.mark.parametrize("seconds, shown, refused", [(59.2, "60 s", False), (60.0, "60 s", False),
+                                                     (60.2, "61 s", True), (5400.0, "1.5 h", True)])
+def test_the_cost_line_and_the_refusal_agree_at_the_limit(seconds, shown, refused):
+    """A time shown as the limit is within it ("at the limit" is not "over the limit"); a sweep's cost
+    says how many renders it is; a refusal and the cost line say the same words."""
+    estimate = hosting.Estimate(seconds, (1024, 576), 14, 20, videos=15)
+    assert work(estimate) == f"15 renders of 1024×576 × 14 frames × 20 steps ≈ {shown} here"
+    assert over(estimate, 60.0) is refused
+    if refused:
+        assert refusal(hosting.OverBudget(estimate, 60.0)) == (
+            f"Refused: {work(estimate)}; this Space allows 60 s per request: lower the size, frames or steps.")
 
 
 def test_stop_inside_a_long_step_ends_the_render_within_two_seconds(tmp_path):
@@ -101,7 +116,10 @@ def test_stop_through_the_api_is_news_not_an_error(public):
         while calls.count < 1 and time.time() < deadline:
             time.sleep(0.05)
         calls.remove()
-        client.predict(api_name="/cancel")  # same client, same session
-        job.result(timeout=60)  # no exception: the outputs are left as they were
+        said = client.predict(api_name="/cancel")  # same client, same session
+        pressed = time.perf_counter()
+        ended = job.result(timeout=60)  # no exception
+        assert time.perf_counter() - pressed < 10  # the rest of its four slow steps would take over 15 s
+        assert said == "Stopping…" and all(value == {"__type__": "update"} for value in ended)  # no new video
     finally:
         lab.studio.budget_s = hosting.DEFAULT_PUBLIC_BUDGET_S

@@ -8,7 +8,7 @@ from ._aot import AotPackage, build_package, install
 from ._errors import ModelLoadError, PreviewError, RenderCancelled
 from ._frames import ProgressFn, RenderJob, register_model, registered_model, render_frames, scaled_progress
 from ._images import crop_note, load_image, prepare_image
-from ._live import LiveFn
+from ._live import MAX_LIVE_FRAMES, LiveFn
 from ._loading import (
     DEMO_FRAMES,
     DEMO_MODEL_DIR,
@@ -29,6 +29,7 @@ from ._render import Comparison, Previewer, RenderSettings, full_settings, is_sm
 __all__ = [
     "DEMO_FRAMES",
     "DEMO_MODEL_DIR",
+    "MAX_LIVE_FRAMES",
     "MODEL_ENV",
     "AotPackage",
     "Comparison",

@@ -146,8 +146,17 @@ class CostModel:
                 self._ratios.append(seconds / predicted)
 
 
+class OverBudget(PreviewError):
+    """A request that would hold the model longer than the host allows; what it would cost and the limit
+    travel with it, so an app can word the refusal (the message is the plain one)."""
+
+    def __init__(self, estimate: Estimate, limit_s: float) -> None:
+        super().__init__(f"{estimate.describe()}; this Space allows {duration(limit_s)} per request: "
+                         "lower the size, frames or steps")
+        self.estimate, self.limit_s = estimate, limit_s
+
+
 def check_budget(estimate: Estimate, limit_s: float | None) -> None:
     """Refuse, before it starts, a request that would hold the model longer than the host allows."""
     if limit_s is not None and estimate.seconds > limit_s:
-        raise PreviewError(f"{estimate.describe()}; this Space allows {duration(limit_s)} per request: "
-                           "lower the size, frames or steps")
+        raise OverBudget(estimate, limit_s)

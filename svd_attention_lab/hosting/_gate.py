@@ -25,6 +25,10 @@ class QueueFull(PreviewError):
     """This visitor already has their share of the line."""
 
 
+class RenderWithdrawn(RenderCancelled):
+    """A waiting request left the line (Stop, a closed tab) before it started: nothing was rendered."""
+
+
 class Gate:
     def __init__(self, per_session: int = PER_SESSION) -> None:
         self.per_session = per_session
@@ -50,7 +54,7 @@ class Gate:
             try:
                 while self._line[0] is not ticket:
                     if withdrawn is not None and withdrawn():
-                        raise RenderCancelled("withdrawn before it started")
+                        raise RenderWithdrawn("withdrawn before it started")
                     self._changed.wait(_POLL_S)
             except BaseException:
                 self._leave(session, ticket)

@@ -1,22 +1,36 @@
-"""The app's Gradio pieces besides its layout: event handlers and self-explaining inputs."""
+"""The app's page besides the Compare tab's layout (``app.py``): the display state, the handlers grouped
+by tab (each returns a dict keyed by component), the other tabs' layouts, and the page's CSS."""
 
-from ._handlers import (LINK_SETTINGS, PREVIEW_OUTPUTS, SHOWCASE, SWEEP_METRICS, Lab, preset_choices, restored_slots,
-                        sweep_plot)
-from ._widgets import COPY_TO_CLIPBOARD, CSS, input_image, named_number, named_slider, setting_inputs
+from ._compare import Compare
+from ._inputs import BOUNDS, Bound
+from ._opening import SHOWCASE, open_with_showcase
+from ._page import Page, frame_plot, preset_choices
+from ._sharing import API_PROMPT_NAME, Sharing, build_sharing, wire_sharing
+from ._state import CUSTOM, Display, Setup
+from ._studies import SWEEP_METRICS, Studies, build_meter, build_sweep, sweep_plot, wire_studies
+from ._style import CSS
 
 __all__ = [
-    "COPY_TO_CLIPBOARD",
+    "API_PROMPT_NAME",
+    "BOUNDS",
     "CSS",
-    "LINK_SETTINGS",
-    "PREVIEW_OUTPUTS",
+    "CUSTOM",
     "SHOWCASE",
     "SWEEP_METRICS",
-    "Lab",
-    "input_image",
-    "named_number",
-    "named_slider",
+    "Bound",
+    "Compare",
+    "Display",
+    "Page",
+    "Setup",
+    "Sharing",
+    "Studies",
+    "build_meter",
+    "build_sharing",
+    "build_sweep",
+    "frame_plot",
+    "open_with_showcase",
     "preset_choices",
-    "restored_slots",
-    "setting_inputs",
     "sweep_plot",
+    "wire_sharing",
+    "wire_studies",
 ]
