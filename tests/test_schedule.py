@@ -82,7 +82,8 @@ def test_the_full_window_is_bitwise_the_plain_patch(demo_model):
     scheduled = Previewer(demo_model).render(IMAGE, s.replace(start=0.0, end=1.0), M).patched
     width, height = s.resolved_size(demo_model)
     scale = demo_model.pipe.vae_scale_factor
-    latents = torch.randn((1, s.frames, 4, height // scale, width // scale), generator=torch.Generator().manual_seed(s.seed))
+    latents = torch.randn((1, s.frames, 4, height // scale, width // scale),
+                          generator=torch.Generator().manual_seed(s.seed))
     with demo_model.patch.applied(M):  # the plain patch: applied for the whole call, as before schedules
         plain = demo_model.pipe(prepare_image(IMAGE, width, height), height=height, width=width,
                                 num_frames=s.frames, num_inference_steps=s.steps, min_guidance_scale=s.min_guidance,
