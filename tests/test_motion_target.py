@@ -144,3 +144,26 @@ def test_the_render_command_takes_a_motion_target(tmp_path, capsys):
     assert found["found"]["self_structural"] == min(found["points"][1:], key=lambda p: abs(p["ratio"] - 1.4))["value"]
     assert "Motion ×1.4" in capsys.readouterr().out
     assert main(["--image", "x.png", "--out", str(tmp_path / "x.mp4"), "--motion-target", "x0"]) == 2  # refused
+
+
+def test_a_batch_plan_entry_runs_the_target_per_image_and_seed(tmp_path):
+    from svd_attention_lab.batch import PlanError, estimate, load_plan, load_results, run_batch, write_report
+
+    (tmp_path / "shapes-1.png").write_bytes((EXAMPLES / IMAGES[0]).read_bytes())
+    plan_text = ('model = "demo"\nimages = ["shapes-1.png"]\nseeds = [0]\n\n[settings]\nframes = 4\nsteps = 3\n'
+                 'decode_chunk_size = 4\n\n[motion_target]\nratios = [1.4]\nknob = "self_structural"\nbudget = 2\n')
+    path = tmp_path / "plan.toml"
+    path.write_text(plan_text)
+    plan = load_plan(path)
+    assert [t.ratio for t in plan.targets] == [1.4] and plan.targets[0].knob == "self_structural"
+    assert estimate(plan)["renders"] == 1 + 3  # the baseline, then at most the budget and the setting found
+    report = run_batch(plan, progress=False)
+    row = load_results(report.table).iloc[0]
+    assert row["target_ratio"] == 1.4 and row["target_knob"] == "self_structural" and row["target_renders"] <= 2
+    assert row["self_structural"] == round(row["self_structural"], 2) != 1.0  # a value on the sliders' grid
+    assert row["flow_motion_ratio"] == pytest.approx(row["target_found_ratio"])  # the row measures the setting found
+    page = write_report(report.table.parent).read_text()
+    assert "Motion targets" in page and "self_structural" in page
+    path.write_text(plan_text.replace("knob = \"self_structural\"", "knob = \"speed\""))
+    with pytest.raises(PlanError, match="motion_target.knob"):
+        load_plan(path)

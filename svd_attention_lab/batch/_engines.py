@@ -34,6 +34,7 @@ from PIL import Image
 from svd_attention_lab.files import atomic_write_bytes
 from svd_attention_lab.engine import Previewer, load_image, load_model, resolve_placement, resolve_source, weights_key
 from svd_attention_lab.outputs import Metrics, write_side_by_side
+from svd_attention_lab.studies import find_motion_target
 
 from ._plan import Job, Plan, PlanError
 
@@ -68,12 +69,20 @@ def render_group(previewer: Previewer, jobs: list[Job], save_videos: bool, worke
     results = []
     for job in jobs:
         started = time.perf_counter()
-        comparison = previewer.render(image, job.settings, job.multipliers)
+        multipliers, found, searched = job.multipliers, {}, 0  # searched: renders the search made
+        if job.target is not None:  # search first; the row then holds the setting found and its comparison
+            result = find_motion_target(previewer, image, job.settings, job.target, job.multipliers)
+            multipliers, searched = result.multipliers, result.renders + (0 if result.baseline_cached else 1)
+            found = {"target_ratio": job.target.ratio, "target_knob": job.target.knob,
+                     "target_reached": result.reached, "target_out_of_reach": result.out_of_reach,
+                     "target_found_ratio": result.best.ratio, "target_renders": result.renders,
+                     "target_sentence": result.sentence()}
+        comparison = previewer.render(image, job.settings, multipliers)
         seconds = time.perf_counter() - started
-        renders = (0 if comparison.baseline_cached else 1) + (0 if job.multipliers.is_identity else 1)
+        renders = searched + (0 if comparison.baseline_cached else 1) + (0 if multipliers.is_identity else 1)
         row = {
             "job_id": job.id, "group_id": job.group, "image": job.image, "image_sha256": job.image_sha256,
-            "seed": job.settings.seed, **job.multipliers.columns(),
+            "seed": job.settings.seed, **multipliers.columns(), **found,
             **{f"setting_{k}": v for k, v in job.settings.as_dict().items() if k != "seed"},
             "model": job.model, **Metrics.compare(comparison.baseline, comparison.patched, job.settings.fps).summary(),
             "baseline_sha256": _sha(comparison.baseline), "patched_sha256": _sha(comparison.patched),
@@ -381,5 +390,6 @@ def estimate(plan: Plan, model: str | None = None, model_options: dict | None = 
     finished = store.done()
     todo = [j for j in jobs if j.id not in finished]
     return {"jobs": len(jobs), "groups": len({j.group for j in jobs}),
-            "renders": len({j.group for j in todo}) + sum(not j.multipliers.is_identity for j in todo),
+            "renders": len({j.group for j in todo}) + sum(j.target.budget + 1 if j.target else  # a search: at most
+                                                          not j.multipliers.is_identity for j in todo),
             "renders_without_reuse": 2 * len(todo), "to_do": len(todo)}

@@ -14,6 +14,10 @@ A plan (paths are relative to the plan file)::
 
     [settings]                      # render settings, the app's names; others take the preview defaults
     steps = 10
+
+    [motion_target]                 # optional: per image and seed, find the knob value for each ratio
+    ratios = [0.6, 1.4]             # × the baseline's optical-flow motion
+    knob = "self_temporal"          # default; budget = 6 renders, tolerance = 0.05
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import os
 from pathlib import Path
 
 from svd_attention_lab.controls import Multipliers
+from svd_attention_lab.studies import MotionTarget
 from svd_attention_lab.engine import (
     ModelSource,
     PreviewError,
@@ -52,8 +57,9 @@ class Job:
     image: str  # path as the plan resolved it
     image_sha256: str
     settings: RenderSettings
-    multipliers: Multipliers
+    multipliers: Multipliers  # for a motion target: the other knobs (all 1); its row holds the setting found
     model: str
+    target: MotionTarget | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,11 +72,13 @@ class Plan:
     threads: int
     grid: tuple[Multipliers, ...]  # the grid's combinations, then the presets', without repeats
     settings: dict  # as written (validated); preview defaults fill the rest per model
+    targets: tuple[MotionTarget, ...] = ()
 
     def as_dict(self) -> dict:
         return {"plan": str(self.path), "model": self.model, "output": str(self.output),
                 "images": [str(p) for p in self.images], "seeds": list(self.seeds), "threads": self.threads,
-                "multipliers": [m.as_dict() for m in self.grid], "settings": self.settings}
+                "multipliers": [m.as_dict() for m in self.grid], "settings": self.settings,
+                **({"motion_targets": [t.as_dict() for t in self.targets]} if self.targets else {})}
 
     def jobs(self, source: ModelSource, model_key: str) -> list[Job]:
         """Every job, images x seeds x multipliers; ``model_key`` names the weights and numerics."""
@@ -84,6 +92,9 @@ class Plan:
                 for multipliers in self.grid:
                     job_id = _digest(group, multipliers.as_dict(), image.name)  # two names, same bytes: two jobs
                     jobs.append(Job(job_id, group, str(image), digest, settings, multipliers, model_key))
+                for target in self.targets:
+                    job_id = _digest(group, {"motion_target": target.as_dict()}, image.name)
+                    jobs.append(Job(job_id, group, str(image), digest, settings, Multipliers(), model_key, target))
         return jobs
 
 
@@ -109,11 +120,12 @@ def load_plan(path: str | Path) -> Plan:
         except PreviewError as exc:
             raise PlanError(f"{path.name}: model: {exc}") from None
     images = _images(doc.images, here, path.name)
-    count = len(doc.seeds) * len(doc.grid) * len(images)
+    count = len(doc.seeds) * (len(doc.grid) + len(doc.targets)) * len(images)
     if count > MAX_JOBS:
         raise PlanError(f"{path.name}: {count:,} jobs; a plan holds at most {MAX_JOBS:,}")
     return Plan(path=path, model=model, output=here / doc.output, images=images, seeds=tuple(doc.seeds),
-                threads=doc.threads, grid=doc.grid, settings=doc.settings)
+                threads=doc.threads, grid=doc.grid, settings=doc.settings,
+                targets=tuple(MotionTarget(**t) for t in doc.targets))
 
 
 def _images(entries, here: Path, name: str) -> tuple[Path, ...]:

@@ -37,7 +37,9 @@ else:  # Python 3.10 (ZeroGPU's): the same parser, as the tomli package
 MAX_PLAN_BYTES = 1_000_000
 MAX_PLAN_DEPTH = 16  # a plan nests 3 levels; deeper is refused before parsing (no recursion in the parser)
 MAX_JOBS = 100_000  # images x seeds x settings, counted before anything is expanded
-KEYS = ("model", "output", "images", "seeds", "threads", "presets", "multipliers", "settings")
+KEYS = ("model", "output", "images", "seeds", "threads", "presets", "multipliers", "settings", "motion_target")
+TARGET_KEYS = ("ratios", "knob", "budget", "tolerance")
+MAX_TARGET_BUDGET = 12  # renders per search (studies.MAX_BUDGET)
 SHOWN_DIGITS = 30  # a whole number with more digits is shown by its length: no entry takes one
 
 # Python turns at most 4,300 digits of text into a whole number (sys.get_int_max_str_digits), and both
@@ -82,6 +84,7 @@ class PlanDoc:
     threads: int
     grid: tuple[Multipliers, ...]  # the grid's combinations, then the presets', without repeats
     settings: dict
+    targets: tuple[dict, ...] = ()  # motion targets: {ratio, knob, budget, tolerance}, checked
 
 
 def read_plan_doc(raw: bytes, path: Path) -> PlanDoc:
@@ -98,8 +101,9 @@ def read_plan_doc(raw: bytes, path: Path) -> PlanDoc:
     if not isinstance(output, str) or not output:
         raise PlanError(f"{name}: output must be a folder name")
     seeds = _seeds(doc.get("seeds", [0]), name)
+    targets = _targets(doc.get("motion_target"), name)
     count = len(seeds) * (_grid_size(doc.get("multipliers", {}), name) + len(_list(doc.get("presets", []), "presets",
-                                                                                   name)))
+                                                                                   name)) + len(targets))
     if count > MAX_JOBS:
         raise PlanError(f"{name}: {count:,} jobs per image; a plan holds at most {MAX_JOBS:,}")
     images = doc.get("images")
@@ -109,11 +113,11 @@ def read_plan_doc(raw: bytes, path: Path) -> PlanDoc:
         if not isinstance(entry, str) or not entry:
             raise PlanError(f"{name}: images[{n}] must be a path as text")
     grid = _grid(doc.get("multipliers", {}), name) + _presets(doc.get("presets", []), here, name)
-    if not grid:
-        raise PlanError(f"{name}: nothing to compare: give [multipliers] values or presets")
+    if not grid and not targets:
+        raise PlanError(f"{name}: nothing to compare: give [multipliers] values, presets or a [motion_target]")
     return PlanDoc(model=model, output=output, images=tuple(images), seeds=seeds,
                    threads=_whole(doc.get("threads", 1), "threads", 1, 256, name), grid=tuple(dict.fromkeys(grid)),
-                   settings=_settings(doc.get("settings", {}), name))
+                   settings=_settings(doc.get("settings", {}), name), targets=targets)
 
 
 def _parse(raw: bytes, path: Path) -> dict:
@@ -188,6 +192,36 @@ def _digits(n: int) -> int:
 def _refuse_long(value, field: str, low: float, high: float, name: str) -> None:
     if isinstance(value, _Long):
         raise PlanError(f"{name}: {field} must be between {low} and {high}, got {value!r}")
+
+
+def _targets(table, name: str) -> tuple[dict, ...]:
+    """``[motion_target]``: ``ratios = [0.6, 1.4]`` (× the baseline's optical-flow motion), optional
+    ``knob`` (default self_temporal), ``budget`` (renders, default 6) and ``tolerance`` (default 0.05)."""
+    if table is None:
+        return ()
+    if not isinstance(table, dict):
+        raise PlanError(f"{name}: motion_target must be a table (ratios = [0.6, 1.4], knob = ..., budget = ...)")
+    unknown = sorted(set(table) - set(TARGET_KEYS))
+    if unknown:
+        raise PlanError(f"{name}: motion_target.{unknown[0]} is unknown (a motion target has {', '.join(TARGET_KEYS)})")
+    ratios = _list(table.get("ratios"), "motion_target.ratios", name)
+    if not ratios:
+        raise PlanError(f"{name}: motion_target.ratios must list at least one ratio, e.g. [0.6, 1.4]")
+    knob = table.get("knob", "self_temporal")
+    if knob not in FIELDS:
+        raise PlanError(f"{name}: motion_target.knob must be one of {', '.join(FIELDS)}, got {knob!r}")
+    budget = _whole(table.get("budget", 6), "motion_target.budget", 1, MAX_TARGET_BUDGET, name)
+    tolerance = _fraction(table.get("tolerance", 0.05), "motion_target.tolerance", 0.005, 0.5, name)
+    checked = [_fraction(r, f"motion_target.ratios[{n}]", 0.01, 10.0, name) for n, r in enumerate(ratios)]
+    return tuple(dict(ratio=r, knob=knob, budget=budget, tolerance=tolerance) for r in dict.fromkeys(checked))
+
+
+def _fraction(value, field: str, low: float, high: float, name: str) -> float:
+    _refuse_long(value, field, low, high, name)
+    try:
+        return float(check_number(field, value, float, low, high))
+    except ValueError as exc:
+        raise PlanError(f"{name}: {exc}") from None
 
 
 def _list(value, key: str, name: str) -> list:

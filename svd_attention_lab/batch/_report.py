@@ -119,11 +119,14 @@ def write_report(results: str | os.PathLike, out: str | os.PathLike | None = Non
     results = Path(results)
     folder = results if results.is_dir() else results.parent
     table = load_results(results)
-    curves = field_curves(table)
-    if not curves:
+    targets = table.iloc[0:0]
+    if "target_ratio" in table.columns:  # motion-target rows: their own section, not on the curves
+        targets, table = table[table["target_ratio"].notna()], table[table["target_ratio"].isna()]
+    curves = field_curves(table) if len(table) else {}
+    if not curves and not len(targets):
         raise PreviewError("no multiplier varies in these results; nothing to plot")
-    png = _figure(curves)
-    if figure is not None:
+    png = _figure(curves) if curves else None
+    if figure is not None and png is not None:
         atomic_write_bytes(figure, png, replace=True)
     plan = (folder / MARKER).read_text() if (folder / MARKER).is_file() else "{}"  # the plan as run
     e = html.escape
@@ -136,8 +139,21 @@ def write_report(results: str | os.PathLike, out: str | os.PathLike | None = Non
         f"<h1>Batch report</h1><p>{len(table)} jobs: {table['image'].nunique()} images × {table['seed'].nunique()} "
         f"seeds × {len(table.groupby(list(FIELDS)))} multiplier settings. Means with 95 % bootstrap intervals "
         "across images × seeds.</p>",
-        f"<img alt='metrics against each multiplier' src='{_data_uri(png)}' style='max-width:100%'>",
+        f"<img alt='metrics against each multiplier' src='{_data_uri(png)}' style='max-width:100%'>" if png else "",
     ]
+    if len(targets):
+        parts.append("<h2>Motion targets</h2><p>Per image and seed, the knob value whose optical-flow motion is the "
+                     "target × the baseline's (the closest found when out of reach).</p><table><tr><th>image</th>"
+                     "<th>seed</th><th>target</th><th>knob</th><th>value found</th><th>motion ×</th><th>renders</th>"
+                     "<th>reached</th></tr>")
+        for _, row in targets.sort_values(["image", "seed", "target_ratio"]).iterrows():
+            reached = "yes" if bool(row["target_reached"]) else ("out of reach" if bool(row["target_out_of_reach"])
+                                                                 else "no")
+            parts.append(f"<tr><td>{e(Path(str(row['image'])).name)}</td><td>{int(row['seed'])}</td>"
+                         f"<td>×{row['target_ratio']:g}</td><td>{e(str(row['target_knob']))}</td>"
+                         f"<td>{row[str(row['target_knob'])]:.2f}</td><td>{row['target_found_ratio']:.3f}</td>"
+                         f"<td>{int(row['target_renders'])}</td><td>{reached}</td></tr>")
+        parts.append("</table>")
     for field, curve in curves.items():
         scope = "other multipliers at 1" if curve["isolated"] else "averaged over the other multipliers' values"
         parts.append(f"<h2>{e(field)}</h2><p>{scope}</p><table><tr><th>{e(field)}</th><th>n</th>"
