@@ -146,16 +146,22 @@ def build_demo(studio: hosting.Studio | None = None) -> gr.Blocks:
                 c = build_compare(page, examples, defaults)
             with gr.Tab("Sweep", id="sweep"):
                 s = ui.build_sweep(studio)
-            with gr.Tab("Motion", id="meter"):
+            with gr.Tab("Meter", id="meter"):
                 m = ui.build_meter()
+            with gr.Tab("Motion", id="motion") as motion_tab:
+                t = ui.build_motion_tools(studio)
             with gr.Tab("Presets", id="presets"):
                 p = ui.build_sharing()
-        c |= {"state": state, "state_json": state_json, "badge": badge, "user_presets": user_presets}
+        c |= {"state": state, "state_json": state_json, "badge": badge, "user_presets": user_presets, "wipe": t["wipe"]}
         page.bind(c)
         compare = ui.Compare(page, demo)
         wire_compare(page, compare, c, full, defaults)
         ui.wire_studies(ui.Studies(studio, s, m, demo), c, s, m)
         ui.wire_sharing(ui.Sharing(page, p), c, p)
+        motion = ui.MotionTools(studio, t, demo)
+        ui.wire_motion_tools(motion, c, c["sliders"])
+        motion_tab.select(motion.costs_page, [t["budget"], *c["numbers"]], [t["target_cost"], t["map_cost"]],
+                          api_name=False, queue=False, preprocess=False)
         demo.load(page.open_page, [state, user_presets], [c["image"], *c["numbers"], *page.result_outputs,
                                                            c["message"], *page.view_outputs],
                   api_name=False, **QUIET, **MODEL)

@@ -10,7 +10,7 @@ from gradio_client import handle_file
 
 import app
 from svd_attention_lab import engine, hosting, outputs
-from app_server import connect
+from app_server import connect, outputs_by_name
 from svd_attention_lab.controls import Multipliers
 from tiny_models import UnetCalls
 from svd_attention_lab.ui._words import cost_line, over, refusal, work
@@ -120,6 +120,7 @@ def test_stop_through_the_api_is_news_not_an_error(public):
         pressed = time.perf_counter()
         ended = job.result(timeout=60)  # no exception
         assert time.perf_counter() - pressed < 10  # the rest of its four slow steps would take over 15 s
-        assert said == "Stopping…" and all(value == {"__type__": "update"} for value in ended)  # no new video
+        videos = {k: v for k, v in outputs_by_name(lab.demo, "/preview", ended).items() if k.endswith("video")}
+        assert said == "Stopping…" and all(value == {"__type__": "update"} for value in videos.values()), videos
     finally:
         lab.studio.budget_s = hosting.DEFAULT_PUBLIC_BUDGET_S

@@ -16,6 +16,7 @@ import presets
 from svd_attention_lab.controls import FIELDS, REGIONS, SETTINGS, Multipliers
 
 from ._gradio import markdown_text, session
+from ._motion_tab import wipe_for
 from ._inputs import (BOUNDS, UPLOAD_NOTE, check_upload, file_digest, payload_path, previous_values, read_numbers,
                       setup_from)
 from ._opening import opening
@@ -162,12 +163,14 @@ class Page:
                 c["videos"][2]: str(files.patched), c["videos"][3]: str(files.difference),
                 c["sheet"]: str(files.contact_sheet), c["plot"]: frame_plot(files.metrics.records()),
                 c["summary"]: outcome.summary, c["seed_used"]: outcome.comparison.settings.seed,
-                c["downloads"]: [str(files.metrics_json), str(files.metrics_csv), str(files.side_by_side_webp)]}
+                c["downloads"]: [str(files.metrics_json), str(files.metrics_csv), str(files.side_by_side_webp)],
+                **({c["wipe"]: wipe_for(outcome.comparison)} if "wipe" in c else {})}
 
     @property
     def result_outputs(self) -> list:
         c = self.c
-        return [*c["videos"], c["sheet"], c["plot"], c["summary"], c["seed_used"], c["downloads"]]
+        return [*c["videos"], c["sheet"], c["plot"], c["summary"], c["seed_used"], c["downloads"],
+                *([c["wipe"]] if "wipe" in c else [])]
 
 
 def with_preset(controls: Setup, preset) -> Setup:

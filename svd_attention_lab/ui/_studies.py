@@ -17,8 +17,9 @@ from ._inputs import payload_path
 from ._words import REFUSED, api_refusals, said
 
 logger = logging.getLogger("app")
-SWEEP_METRICS = ("patched_temporal_change", "mean_change_vs_baseline", "max_change_vs_baseline",
-                 "temporal_change_ratio", "patched_jitter", "patched_flicker")  # what the sweep plot can show
+SWEEP_METRICS = ("patched_flow_motion", "flow_motion_ratio", "patched_warp_error", "patched_temporal_change",
+                 "mean_change_vs_baseline", "max_change_vs_baseline", "temporal_change_ratio", "patched_jitter",
+                 "patched_flicker")  # what the sweep plot can show
 
 
 def sweep_plot(table: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -123,7 +124,7 @@ def build_meter() -> dict:
             reading = gr.Markdown(elem_id="meter-reading")
         with gr.Column(scale=3, min_width=300):
             plot = gr.LinePlot(x="motion bucket", y="motion", color="series", height=240, elem_id="meter-plot",
-                               title="Motion (mean change between frames, 8-bit levels)")
+                               title="Motion (optical flow, px per frame at a 256-px short side)")
     return {"run": run, "reading": reading, "plot": plot}
 
 

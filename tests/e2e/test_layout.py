@@ -52,7 +52,7 @@ def test_at_400x850_the_phone_order_is_image_preview_video_then_sliders(small_pa
     assert sorted(names) == [["metrics.csv", True], ["metrics.json", True], ["side_by_side.webp", True]], names
     # every tab is reachable without an overflow menu
     assert page.locator("button[aria-label='More tabs']:visible").count() == 0
-    for name in ("Compare", "Sweep", "Motion", "Presets", "Side by side", "Baseline", "Patched", "Difference ×4",
+    for name in ("Compare", "Sweep", "Meter", "Motion", "Presets", "Side by side", "Baseline", "Patched", "Difference ×4",
                  "Contact sheet", "Per-frame plot"):
         assert page.get_by_role("tab", name=name, exact=True).is_visible(), name
     page.wait_for_function(VIDEO_READY)
