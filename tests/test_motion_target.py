@@ -167,3 +167,31 @@ def test_a_batch_plan_entry_runs_the_target_per_image_and_seed(tmp_path):
     path.write_text(plan_text.replace("knob = \"self_structural\"", "knob = \"speed\""))
     with pytest.raises(PlanError, match="motion_target.knob"):
         load_plan(path)
+
+
+def test_the_knob_map_states_its_cost_and_keeps_within_the_hosts_budget(tmp_path):
+    from svd_attention_lab.engine import ModelHolder
+    from svd_attention_lab.hosting import Studio, knob_map_plan, run_knob_map
+    from svd_attention_lab.outputs import OutputDir
+    from svd_attention_lab.studies import KNOB_MAP_VALUES, SMALL_KNOB_MAP_VALUES
+
+    studio = Studio(ModelHolder("demo"), OutputDir(tmp_path))
+    settings = preview_settings(studio.source, frames=4, steps=3, decode_chunk_size=4)
+    values, cost = knob_map_plan(studio, settings)
+    assert values == KNOB_MAP_VALUES and cost.renders == 16 and cost.estimate is None  # no model loaded yet
+    assert cost.note("The knob map") == "The knob map: up to 16 renders and the baseline."
+    studio.previewer()  # loads the model: the estimate is known
+    seconds = studio.estimate(settings, 17).seconds
+    studio.budget_s = seconds * 0.9  # the full map would not fit: the small one does
+    values, cost = knob_map_plan(studio, settings)
+    assert values == SMALL_KNOB_MAP_VALUES and cost.fits and cost.renders == 8 and "≈" in cost.note("The map")
+    result = run_knob_map(studio, EXAMPLES / IMAGES[1], settings)
+    assert result.values == SMALL_KNOB_MAP_VALUES and set(result.motion) == set(result.warp_error) == {
+        "self_structural", "self_temporal", "cross_structural", "cross_temporal"}
+    rows = result.rows()
+    assert len(rows) == 4 * 2 * 3 and {r["value"] for r in rows} == {0.5, 1.0, 1.5}
+    assert all(r["× baseline"] == 1.0 for r in rows if r["value"] == 1.0)  # the baseline itself
+    assert "moves the motion most" in result.sentence()
+    studio.budget_s = studio.estimate(settings, 9).seconds * 0.5  # not even the small map: refused, said why
+    with pytest.raises(PreviewError, match="allows"):
+        run_knob_map(studio, EXAMPLES / IMAGES[1], settings)
