@@ -44,7 +44,7 @@ def build_compare(page: ui.Page, examples: list[str], defaults) -> dict:
             c["image"] = gr.Image(label="Input image", type="filepath", image_mode=None, height=150,
                                   sources=["upload", "clipboard"], elem_id="input-image")
             with gr.Column(elem_id="sliders"):
-                c["sliders"] = [gr.Slider(MULTIPLIER_MIN, MULTIPLIER_MAX, value=MULTIPLIER_DEFAULT, step=MULTIPLIER_STEP,
+                c["sliders"] = [gr.Slider(MULTIPLIER_MIN, MULTIPLIER_MAX, MULTIPLIER_DEFAULT, step=MULTIPLIER_STEP,
                                           label=field.replace("_", " "), elem_id=f"slider-{field}") for field in FIELDS]
             with gr.Row(elem_id="run-row"):
                 c["run"] = gr.Button("Preview", variant="primary", elem_id="preview-button", scale=3, min_width=90)

@@ -109,7 +109,8 @@ def build_sweep(studio) -> dict:
                                       elem_id="sweep-metric")
             s["plot"] = gr.LinePlot(x="swept value", y="value", color="series", height=240,
                                     title="The metric against the value (8-bit levels)", elem_id="sweep-plot")
-            s["table"] = gr.Dataframe(label="Summary per value (means over the seeds; _sd: spread)", elem_id="sweep-table",
+            s["table"] = gr.Dataframe(label="Summary per value (means over the seeds; _sd: spread)",
+                                      elem_id="sweep-table",
                                       interactive=False, value=pd.DataFrame(columns=["value", *SWEEP_METRICS]))
     return s
 
@@ -135,9 +136,11 @@ def wire_studies(studies: Studies, c: dict, s: dict, m: dict) -> None:
                    [s["video"], s["plot"], s["table"], s["verdict"]], api_name=False, show_progress_on=s["video"],
                    preprocess=False, **model)  # the handler checks every input: a refusal is the tab's message
     api_only = gr.Button(visible=False)  # the API's twins: refusals raised
-    api_only.click(api_refusals(studies.sweep), [c["image"], s["field"], s["values"], *c["numbers"], s["seeds"], s["metric"]],
+    api_only.click(api_refusals(studies.sweep),
+                   [c["image"], s["field"], s["values"], *c["numbers"], s["seeds"], s["metric"]],
                    [s["video"], s["plot"], s["table"], s["verdict"]], api_name="sweep", **model)
     s["metric"].change(sweep_plot, [s["table"], s["metric"]], s["plot"], api_name=False, queue=False)
     m["run"].click(studies.motion_meter_page, controls, [m["reading"], m["plot"]], api_name=False,
                    show_progress_on=m["plot"], preprocess=False, **model)
-    api_only.click(api_refusals(studies.motion_meter), controls, [m["reading"], m["plot"]], api_name="motion_meter", **model)
+    api_only.click(api_refusals(studies.motion_meter), controls, [m["reading"], m["plot"]], api_name="motion_meter",
+                   **model)

@@ -47,12 +47,13 @@ def test_at_400x850_the_phone_order_is_image_preview_video_then_sliders(small_pa
         .map(c => c.innerText)""")
     assert broken == []
     # downloads show whole names
-    names = page.evaluate("""() => [...document.querySelectorAll('#downloads td.filename')].map(td => {
-        const stem = td.querySelector('.stem'); return [td.textContent.replace(/\s+/g, ''), stem.scrollWidth <= stem.clientWidth]; })""")
+    names = page.evaluate(r"""() => [...document.querySelectorAll('#downloads td.filename')].map(td => {
+        const stem = td.querySelector('.stem');
+        return [td.textContent.replace(/\s+/g, ''), stem.scrollWidth <= stem.clientWidth]; })""")
     assert sorted(names) == [["metrics.csv", True], ["metrics.json", True], ["side_by_side.webp", True]], names
     # every tab is reachable without an overflow menu
     assert page.locator("button[aria-label='More tabs']:visible").count() == 0
-    for name in ("Compare", "Sweep", "Meter", "Motion", "Presets", "Side by side", "Baseline", "Patched", "Difference ×4",
-                 "Contact sheet", "Per-frame plot"):
+    for name in ("Compare", "Sweep", "Meter", "Motion", "Presets", "Side by side", "Baseline", "Patched",
+                 "Difference ×4", "Contact sheet", "Per-frame plot"):
         assert page.get_by_role("tab", name=name, exact=True).is_visible(), name
     page.wait_for_function(VIDEO_READY)

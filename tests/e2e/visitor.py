@@ -10,7 +10,8 @@ VIDEO_READY = ("() => { const v = document.querySelector('#side-by-side video');
 FIELDS = ("self_structural", "self_temporal", "cross_structural", "cross_temporal")
 # Gradio's error styling: the "Error" pill on an output, error toasts, red borders (any class naming an error)
 ERROR_STYLING = """() => [...document.querySelectorAll('*')].filter(e => e.checkVisibility() && (
-    [...e.classList].some(c => /(^|-)error($|-)/i.test(c)) || (e.children.length === 0 && e.textContent.trim() === 'Error')
+    [...e.classList].some(c => /(^|-)error($|-)/i.test(c))
+    || (e.children.length === 0 && e.textContent.trim() === 'Error')
   )).map(e => e.outerHTML.slice(0, 120))"""
 
 
