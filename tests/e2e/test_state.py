@@ -14,12 +14,16 @@ EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "shapes-3.png")
 
 
 def settled(page) -> dict:
-    """The display state once the page's lines show it (they come from the same event)."""
-    page.wait_for_function("""() => { const s = JSON.parse(document.querySelector('#display-state textarea').value);
+    """The display state once it has caught up with the sliders and the page's lines show it."""
+    page.wait_for_function("""(fields) => {
+        const s = JSON.parse(document.querySelector('#display-state textarea').value);
+        const slider = f => parseFloat(document.querySelector(`#slider-${f} input[type=number]`).value);
         const picker = document.querySelector('#preset-picker input').value;
         const showing = document.querySelector('#showing').innerText.trim();
         const stale = document.querySelector('#stale-note').innerText.trim() !== '';
-        return picker === s.preset && showing === s.showing && stale === s.stale; }""", timeout=60_000)
+        return fields.every(f => slider(f) === s.controls.multipliers[f])
+            && picker === s.preset && showing === s.showing && stale === s.stale; }""", arg=list(FIELDS),
+                           timeout=60_000)
     return state(page)
 
 
