@@ -11,6 +11,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 import app
+import presets
 from svd_attention_lab import engine, hosting, outputs
 from svd_attention_lab.controls import SETTINGS
 from app_server import connect
@@ -164,9 +165,20 @@ def test_preset_endpoints(server, client, tmp_path):
     assert [loaded[f"slider-{f}"] for f in values] == [1.0, 0.8, 1.0, 1.2] and loaded["seed"] == 42
     assert all(loaded[f"region-{r}-{f}"] == 1.0 for r in ("down", "mid", "up") for f in values)
 
-    exported = call(server, client, "/export_comfyui", **values)
-    assert json.loads(exported["ComfyUI API prompt (SVD image to video, with the node)"])["2"]["inputs"][
-        "self_temporal"] == 0.8  # a whole SVD prompt, the node in it
+    old = tmp_path / "old.json"  # a version-3 preset: its step-fraction schedule is converted, and the page says so
+    old.write_text(json.dumps({"format": "svd-attention-preset", "version": 3, "name": "Old", "description": "",
+                               "multipliers": values, "settings": {"start": 0.3, "end": 0.7, "steps": 10}}))
+    upgraded = call(server, client, "/load_preset", handle_file(str(old)))
+    assert (upgraded["start"], upgraded["end"]) == (0.1464, 0.5141)
+    assert "version-3 preset" in upgraded["message"].replace("\\", "") and "4 to 7 of 10" in upgraded["message"]
+
+    exported = call(server, client, "/export_comfyui", image=handle_file("examples/shapes-2.png"), **values)
+    api = json.loads(exported["ComfyUI API prompt (SVD image to video, with the node)"])
+    assert api["2"]["inputs"]["self_temporal"] == 0.8  # a whole SVD prompt, the node in it
+    inputs = {node["class_type"]: node["inputs"] for node in api.values()}
+    assert inputs["LoadImage"]["image"] == "shapes-2.png"  # the image the page holds, by its file name
+    assert inputs["ImageOnlyCheckpointLoader"]["ckpt_name"] == presets.CHECKPOINT_PLACEHOLDER  # the demo is a folder
+    assert "checkpoint" in exported["presets-message"].lower()  # and the page says what to pick there
     workflow, prompt = exported["comfy-files"]
     assert Path(prompt).name == "svd-attention-lab-api-prompt.json"  # downloads under its own name
     imported = call(server, client, "/import_comfyui", handle_file(workflow))

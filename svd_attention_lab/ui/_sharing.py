@@ -50,10 +50,10 @@ class Sharing:
                 raise presets.PresetError("this file is a ComfyUI workflow, not a preset: load it with "
                                           "\"Import a ComfyUI workflow\" on the right") from None
             raise
-        return preset, f"Loaded preset {preset.name!r}."
+        return preset, " ".join([f"Loaded preset {preset.name!r}.", *preset.notes])
 
     def read_workflow(self, path) -> tuple[presets.Preset, str]:
-        found = presets.from_file(_chosen(path, "a ComfyUI workflow (.json, .png, .webp)"))
+        found = presets.from_file(_chosen(path, "a ComfyUI workflow (.json, .png, .webp, .mp4)"))
         settings, scaled = self.page.studio.fit_import(found.settings)
         message = found.message + (f". Scaled to what this model renders: {', '.join(scaled)}" if scaled else "")
         return dataclasses.replace(found.to_preset(), settings=settings), message
@@ -105,14 +105,17 @@ class Sharing:
                 **self.said(f"Saved preset {preset.name!r}: it is in the preset picker, and its file is above.")}
 
     @with_named_parameters
-    def export_comfyui(self, multipliers, settings):
+    def export_comfyui(self, image=None, multipliers=None, settings=None):
+        """Both formats of the whole graph, naming the model file the app has loaded and the input image
+        (placeholders and a Note where ComfyUI cannot load them as they are)."""
         t = self.tab
         start, end = settings["start"], settings["end"]
-        workflow = presets.to_ui_workflow(multipliers, start=start, end=end)
+        files = {"checkpoint": self.page.studio.source.location, "image": image}
+        workflow = presets.to_ui_workflow(multipliers, settings, **files)
         name = ("svd-attention-lab.json" if presets.uses_lab_node(multipliers, start, end)
                 else "unet-temporal-attention-multiply.json")
-        prompt = json.dumps(presets.to_api_prompt(multipliers, settings), indent=2)
-        notes = " ".join(presets.export_notes(multipliers, start, end))
+        prompt = json.dumps(presets.to_api_prompt(multipliers, settings, **files), indent=2)
+        notes = " ".join(presets.export_notes(multipliers, start, end, **files))
         return {t["snippet"]: prompt,
                 t["comfy_files"]: [str(self.page.studio.write(name, json.dumps(workflow, indent=2))),
                                    str(self.page.studio.write(API_PROMPT_NAME, prompt))],
@@ -160,8 +163,8 @@ def build_sharing() -> dict:
         with gr.Column():
             p["link"] = gr.Button("Copy share link", elem_id="share-button")
             p["share_url"] = gr.Textbox(label="Share link", buttons=["copy"], elem_id="share-url")
-            p["upload_comfy"] = gr.File(label="Import a ComfyUI workflow (.json, .png, .webp)",
-                                        file_types=[".json", ".png", ".webp"], elem_id="upload-comfy")
+            p["upload_comfy"] = gr.File(label="Import a ComfyUI workflow (.json, .png, .webp, .mp4)",
+                                        file_types=[".json", ".png", ".webp", ".mp4"], elem_id="upload-comfy")
             p["export"] = gr.Button("Export ComfyUI node", elem_id="export-comfyui")
             p["comfy_files"] = gr.File(label="ComfyUI workflow and API prompt", file_count="multiple",
                                        elem_id="comfy-files")
@@ -188,7 +191,7 @@ def wire_sharing(sharing: Sharing, c: dict, p: dict) -> None:
                    api_name="load_preset")
     api_only.click(sharing.api_reader(sharing.read_workflow), p["upload_comfy"], [*c["numbers"], c["message"]],
                    api_name="import_comfyui")
-    p["export"].click(sharing.export_comfyui, controls, [p["snippet"], p["comfy_files"], p["message"]],
+    p["export"].click(sharing.export_comfyui, [c["image"], *controls], [p["snippet"], p["comfy_files"], p["message"]],
                       api_name="export_comfyui", **quiet)
     p["link"].click(sharing.share_link, [c["image"], *controls, p["include_settings"]], [p["share_url"], p["message"]],
                     api_name="share_link", **quiet).success(None, p["share_url"], None, js=COPY_TO_CLIPBOARD)
