@@ -48,6 +48,7 @@ def test_stop_withdraws_a_render_waiting_behind_another_visitors(page, second_pa
         open_page(page, url)  # visitor A: a long render
         open_settings(page)
         type_into(page, "#steps input[type=number]", 100)
+        type_into(page, "#width input[type=number]", 256)  # minutes here: it is still rendering when B waits
         set_slider(page, "self_temporal", 0.65)
         page.locator("#preview-button").click()
         page.locator("#live-preview img").first.wait_for(timeout=120_000)
