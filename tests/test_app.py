@@ -11,13 +11,14 @@ from gradio_client import handle_file
 from PIL import Image
 
 import app
-import presets
 from svd_attention_lab import engine, hosting, outputs
 from svd_attention_lab.controls import SETTINGS
 from app_server import connect
 from test_preview import read_mp4
 from app_server import outputs_by_name
-from svd_attention_lab.ui import frame_plot, sweep_plot
+from svd_attention_lab.ui._page import frame_plot
+from svd_attention_lab.ui._studies import sweep_plot
+from presets._comfyui import CHECKPOINT_PLACEHOLDER
 
 FAST = {"frames": 4, "steps": 2, "decode_chunk_size": 4}
 SETTING_NAMES = [s.name for s in SETTINGS]
@@ -177,7 +178,7 @@ def test_preset_endpoints(server, client, tmp_path):
     assert api["2"]["inputs"]["self_temporal"] == 0.8  # a whole SVD prompt, the node in it
     inputs = {node["class_type"]: node["inputs"] for node in api.values()}
     assert inputs["LoadImage"]["image"] == "shapes-2.png"  # the image the page holds, by its file name
-    assert inputs["ImageOnlyCheckpointLoader"]["ckpt_name"] == presets.CHECKPOINT_PLACEHOLDER  # the demo is a folder
+    assert inputs["ImageOnlyCheckpointLoader"]["ckpt_name"] == CHECKPOINT_PLACEHOLDER  # the demo is a folder
     assert "checkpoint" in exported["presets-message"].lower()  # and the page says what to pick there
     workflow, prompt = exported["comfy-files"]
     assert Path(prompt).name == "svd-attention-lab-api-prompt.json"  # downloads under its own name

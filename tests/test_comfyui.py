@@ -5,6 +5,9 @@ ComfyUI is imported from ``$COMFYUI_DIR`` or ``../shared/third_party/ComfyUI`` (
 without a checkout these tests skip, naming COMFYUI_DIR.
 """
 
+from presets._comfyui import LAB_NODE_TYPE
+from presets._comfyui import LAB_INPUTS
+from presets._comfyui import CHECKPOINT_PLACEHOLDER
 import asyncio
 import glob
 import json
@@ -151,7 +154,7 @@ def lab_node(files):
 
     _run(nodes.init_builtin_extra_nodes())  # ComfyUI's own SVD nodes, as it starts them
     assert _run(nodes.load_custom_node(str(NODE_DIR)))  # through comfy_entrypoint: the V3 node API
-    return nodes.NODE_CLASS_MAPPINGS[presets.LAB_NODE_TYPE]
+    return nodes.NODE_CLASS_MAPPINGS[LAB_NODE_TYPE]
 
 
 def _as_the_page_queues_it(workflow: dict) -> dict:
@@ -190,20 +193,20 @@ def test_comfyui_registers_the_node_and_validates_both_exports_after_picking_the
     import folder_paths
 
     inputs = lab_node.INPUT_TYPES()
-    assert (*inputs["required"], *inputs["optional"]) == ("model", *presets.LAB_INPUTS)
+    assert (*inputs["required"], *inputs["optional"]) == ("model", *LAB_INPUTS)
     shutil.copy(files["saved"], tmp_path / "svd_xt.safetensors")
     shutil.copy(IMAGE, tmp_path / "example.png")
     folder_paths.add_model_folder_path("checkpoints", str(tmp_path))
     folder_paths.set_input_directory(str(tmp_path))
     scheduled = RenderSettings(seed=3, frames=14, steps=10, start=0.3, end=0.7).as_dict()
     plain = scheduled | {"start": 0.0, "end": 1.0}
-    for multipliers, settings, node in ((SETTING, scheduled, presets.LAB_NODE_TYPE),
+    for multipliers, settings, node in ((SETTING, scheduled, LAB_NODE_TYPE),
                                         (Multipliers(self_temporal=0.8), plain, "UNetTemporalAttentionMultiply")):
         named = presets.to_api_prompt(multipliers, settings, checkpoint="/models/svd_xt.safetensors",
                                       image="example.png")
         assert _valid(named) and named["2"]["class_type"] == node
         prompt = presets.to_api_prompt(multipliers, settings)  # the app names no file: placeholders
-        assert prompt["1"]["inputs"]["ckpt_name"] == presets.CHECKPOINT_PLACEHOLDER
+        assert prompt["1"]["inputs"]["ckpt_name"] == CHECKPOINT_PLACEHOLDER
         errors = _errors(prompt)
         assert {(e["class_type"], e["input"]) for e in errors} == {("ImageOnlyCheckpointLoader", "ckpt_name"),
                                                                   ("LoadImage", "image")}, errors
@@ -213,7 +216,7 @@ def test_comfyui_registers_the_node_and_validates_both_exports_after_picking_the
         assert queued == {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
         assert _valid(_picked(queued))
         notes = next(n for n in workflow["nodes"] if n["type"] == "Note")["widgets_values"][0]
-        assert presets.CHECKPOINT_PLACEHOLDER in notes and ("custom_nodes" in notes) == (node != "UNetTemporal"
+        assert CHECKPOINT_PLACEHOLDER in notes and ("custom_nodes" in notes) == (node != "UNetTemporal"
                                                                                           "AttentionMultiply")
         assert workflow["extra"]["svd_attention_lab"]["notes"] == notes.split("\n\n")
         for exported in (prompt, workflow):  # and the app reads back the whole setting

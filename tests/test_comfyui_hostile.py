@@ -1,5 +1,5 @@
 """The ComfyUI import under hostile input (issue 30), through the entry point the app and the CLI use
-(``presets.from_file_bytes``): every file is imported, or refused with one plain sentence that names the
+(``presets._comfyui.from_file_bytes``): every file is imported, or refused with one plain sentence that names the
 node and the field; memory stays a small multiple of the file's size; pixels are never decoded (the
 import does not even load Pillow). The table is tests/fixtures/hostile_comfyui.py."""
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import presets
+from presets._comfyui import from_file_bytes
 from comfyui_harness import NODE_DIR, node_setting
 from fixtures.hostile_comfyui import BIG, CASES, CATEGORIES, MB, SETTING_TEXTS
 
@@ -32,12 +33,12 @@ def test_every_hostile_file_is_imported_or_refused_in_one_plain_sentence(name):
     case = CASES[name]
     data = case.make()
     if case.outcome == "ok":
-        found = presets.from_file_bytes(data)
+        found = from_file_bytes(data)
         assert case.expected(found), found.message
         assert "\n" not in found.message and not INTERNALS.search(found.message)
     else:
         with pytest.raises(presets.PresetError) as refused:
-            presets.from_file_bytes(data)
+            from_file_bytes(data)
         message = str(refused.value)
         assert case.expected in message, message
         assert plain_sentence(message), message
@@ -54,7 +55,7 @@ def test_memory_stays_a_small_multiple_of_the_file(name):
     data = CASES[name].make()
     tracemalloc.start()
     try:
-        presets.from_file_bytes(data)
+        from_file_bytes(data)
     except presets.PresetError:
         pass
     finally:
@@ -73,7 +74,7 @@ def test_images_are_read_without_pillow(tmp_path):
     script = ("import sys, presets\n"
               "for path in sys.argv[1:]:\n"
               "    try:\n"
-              "        presets.from_file_bytes(open(path, 'rb').read())\n"
+              "        presets._comfyui.from_file_bytes(open(path, 'rb').read())\n"
               "    except presets.PresetError:\n"
               "        pass\n"
               "print(sorted(m for m in sys.modules if m.split('.')[0] == 'PIL'))\n")

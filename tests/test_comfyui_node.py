@@ -2,6 +2,8 @@
 the schedule in sigma space, and nothing imported beyond torch and ComfyUI. Torch-free (run on Python 3.10
 by .ci/py310)."""
 
+from presets._comfyui import LAB_NODE_TYPE
+from presets._comfyui import LAB_INPUTS
 import ast
 
 import pytest
@@ -43,15 +45,15 @@ def test_the_node_reads_presets_links_and_exports_as_the_app_writes_them(chosen)
     _same(Setting.from_text(presets.to_url(preset, "https://example.org/lab")), multipliers, start, end)
     _same(Setting.from_text(presets.to_query(preset)), multipliers, start, end)
     workflow = presets.to_ui_workflow(multipliers, {"start": start, "end": end})
-    (node,) = [n for n in workflow["nodes"] if n["type"] in (presets.LAB_NODE_TYPE, "UNetTemporalAttentionMultiply")]
-    names = presets.LAB_INPUTS if node["type"] == presets.LAB_NODE_TYPE else FIELDS
+    (node,) = [n for n in workflow["nodes"] if n["type"] in (LAB_NODE_TYPE, "UNetTemporalAttentionMultiply")]
+    names = LAB_INPUTS if node["type"] == LAB_NODE_TYPE else FIELDS
     widgets = dict(zip(names, node["widgets_values"]))
     _same(Setting.from_node(widgets), multipliers, start if "start_percent" in widgets else 0.0,
           end if "end_percent" in widgets else 1.0)
 
 
 def test_the_nodes_inputs_are_the_ones_the_app_exports():
-    assert presets.LAB_INPUTS == _setting.NODE_INPUTS == (*FIELDS, "start_percent", "end_percent",
+    assert LAB_INPUTS == _setting.NODE_INPUTS == (*FIELDS, "start_percent", "end_percent",
                                                           *_setting.REGION_INPUTS, "setting")
 
 

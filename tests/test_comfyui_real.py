@@ -1,5 +1,6 @@
 """ComfyUI import on real public workflows: the node's values, SVD's settings, and the truth about the model."""
 
+from presets._comfyui import from_file_bytes
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ WAN = sorted(REAL.glob("wan21_*.json"))
 
 @pytest.mark.parametrize("path", WAN, ids=lambda p: p.name[:40])
 def test_wan_workflows_give_the_nodes_values_and_say_the_node_changes_nothing(path):
-    found = presets.from_file_bytes(path.read_bytes())
+    found = from_file_bytes(path.read_bytes())
     assert found.multipliers == Multipliers(1.0, 1.0, 1.2, 1.3)
     assert found.node_id == {"wan21_text2video": "52"}.get(path.name[:16], "68")
     assert found.settings == {"start": 0.0, "end": 1.0}  # Wan's sampler settings are not SVD's; the stock node
@@ -29,7 +30,7 @@ def test_wan_workflows_give_the_nodes_values_and_say_the_node_changes_nothing(pa
      ("svd_xt_comfyui_examples__workflow_txt_to_img_to_video.json", 25, "svd_xt.safetensors")],
 )
 def test_the_official_svd_examples_give_their_settings(name, frames, model):
-    found = presets.from_file_bytes((REAL / name).read_bytes())
+    found = from_file_bytes((REAL / name).read_bytes())
     assert found.multipliers == Multipliers()  # they have no such node
     assert found.settings == {"width": 1024, "height": 576, "frames": frames, "motion_bucket_id": 127, "fps": 6,
                               "noise_aug_strength": 0.0, "steps": 20, "max_guidance": 2.5, "min_guidance": 1.0,

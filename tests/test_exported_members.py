@@ -161,3 +161,23 @@ def test_the_runtime_never_imports_the_training_code():
     for path in SOURCES:
         if f"{LAB}.demo_model" not in _dotted(path):
             assert not any(m.startswith(f"{LAB}.demo_model") for m in _imports(path)), path
+
+
+def _elsewhere(package: str) -> str:
+    """The code outside ``package`` (the app, the other packages, bench/ and docs/ scripts; not the tests)
+    and the user documentation, as one text."""
+    own = ROOT.joinpath(*package.split("."))
+    code = [p for p in ROOT.rglob("*.py") if not {".git", "tests", "third_party"} & set(p.relative_to(ROOT).parts)
+            and own not in p.parents]
+    docs = [ROOT / "README.md", *ROOT.glob("docs/*.md")]
+    return "\n".join(p.read_text(encoding="utf-8") for p in [*code, *docs])
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_every_public_name_is_called_by_another_package_or_documented_for_users(name):
+    import re
+
+    package = importlib.import_module(name)
+    text = _elsewhere(name)
+    unused = [n for n in package.__all__ if not re.search(rf"\b{re.escape(n)}\b", text)]
+    assert not unused, f"{name}.__all__ lists names nothing outside it calls and no document mentions: {unused}"

@@ -19,7 +19,7 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image, PngImagePlugin
 
-import presets
+from presets._comfyui import to_api_node
 from app_server import connect
 from svd_attention_lab.controls import Multipliers
 from test_preview import read_mp4
@@ -201,7 +201,7 @@ CASES = {
     "api prompt inputs a list": (upload("comfy", lambda t: _text(t, "w.json", json.dumps(
         {"3": {"class_type": "UNetTemporalAttentionMultiply", "inputs": [1]}}))),
         ("refused", "3.inputs must be an object, got a list")),
-    "api prompt": (upload("comfy", lambda t: _text(t, "w.json", json.dumps(presets.to_api_node(Multipliers(0.9))))),
+    "api prompt": (upload("comfy", lambda t: _text(t, "w.json", json.dumps(to_api_node(Multipliers(0.9))))),
                    ("ok", lambda r: r[0] == 0.9)),
     "workflow nested 30000 deep (finding 4)": (upload("comfy", lambda t: _text(t, "w.json", '{"nodes": ' + DEEP + "}")),
                                                ("refused", "nested 30001 levels deep")),

@@ -5,7 +5,8 @@ score against a hand computation, and VBench's dynamic-degree rule as VBench wri
 import numpy as np
 import pytest
 
-from svd_attention_lab.outputs import Metrics, measure_flow, temporal_flickering, vbench_is_dynamic, vbench_rule
+from svd_attention_lab.outputs import Metrics, measure_flow, temporal_flickering
+from svd_attention_lab.outputs._flow import vbench_is_dynamic, vbench_rule
 from tests.motion_clips import clip
 
 SIZES = [(64, 64), (256, 256), (576, 1024)]

@@ -13,7 +13,8 @@ import pytest
 import presets
 from svd_attention_lab.controls import Multipliers
 from svd_attention_lab.engine import Previewer, PreviewError, preview_settings
-from svd_attention_lab.studies import MotionTarget, TargetPoint, find_motion_target, parse_target
+from svd_attention_lab.studies import MotionTarget, find_motion_target, parse_target
+from svd_attention_lab.studies._target import TargetPoint
 from svd_attention_lab.studies._target import next_value, search
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -12,6 +12,11 @@ from PIL import Image, PngImagePlugin
 import presets
 from svd_attention_lab.controls import FIELDS, MULTIPLIER_MAX, MULTIPLIER_MIN, Multipliers
 from presets import Preset, PresetError
+from presets._comfyui import to_api_node
+from presets._comfyui import from_file_bytes
+from presets._schema import MAX_DOCUMENT_BYTES
+from presets._comfyui import CHECKPOINT_PLACEHOLDER
+from presets._builtin import BUILTIN_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,7 +168,7 @@ def test_version_1_is_upgraded():
 
 def test_builtins_load_with_unique_names():
     builtins = presets.builtin_presets()
-    files = sorted(presets.BUILTIN_DIR.glob("*.json"))
+    files = sorted(BUILTIN_DIR.glob("*.json"))
     assert len(builtins) == len(files) >= 5
     assert builtins["Identity"].multipliers.is_identity
     assert builtins["Temporal self-attention off (diagnostic)"].multipliers.self_temporal == 0.0
@@ -176,9 +181,15 @@ def test_builtins_load_with_unique_names():
 def test_presets_carry_every_shared_render_setting_and_nothing_else():
     from svd_attention_lab import controls
 
-    assert presets.PRESET_SETTINGS == tuple(s for s in controls.SETTINGS if s.shared)
-    # a memory knob, not part of the look
-    assert "decode_chunk_size" not in controls.setting_names(presets.PRESET_SETTINGS)
+    shown = {"seed": 7, "frames": 12, "steps": 20, "width": 512, "height": 320, "fps": 6, "motion_bucket_id": 90,
+             "noise_aug_strength": 0.05, "min_guidance": 1.5, "max_guidance": 2.5, "start": 0.2, "end": 0.8,
+             "decode_chunk_size": 4}  # what the page's controls hold
+    assert set(shown) == set(controls.setting_names())  # every render setting is above
+    preset = presets.Preset.from_controls("All", "", controls.Multipliers(), shown)
+    read = presets.Preset.from_json(preset.to_json())
+    assert read.settings == {k: v for k, v in shown.items() if k != "decode_chunk_size"}  # a memory knob, not the look
+    with pytest.raises(presets.PresetError, match="decode_chunk_size"):
+        presets.Preset.from_json(preset.to_json().replace('"seed"', '"decode_chunk_size"'))
 
 
 # --- ComfyUI ---------------------------------------------------------------
@@ -254,7 +265,7 @@ def comfy_png(workflow=None, prompt=None) -> bytes:
 def test_import_from_png_text_chunks():
     data = comfy_png(ui_workflow([1.0, 0.75, 1.0, 1.0]), api_prompt({"self_temporal": 0.75}))
     assert presets.from_image(data).multipliers.self_temporal == 0.75
-    assert presets.from_file_bytes(data).source == "workflow"
+    assert from_file_bytes(data).source == "workflow"
     only_prompt = comfy_png(prompt=api_prompt({"cross_temporal": 1.4}))
     assert presets.from_image(only_prompt).multipliers.cross_temporal == 1.4
     with pytest.raises(PresetError, match="carries no ComfyUI workflow"):
@@ -277,7 +288,7 @@ def test_import_from_webp_exif():
 @given(multipliers)
 def test_export_import_round_trip(m):
     assert presets.from_workflow(presets.to_ui_workflow(m)).multipliers == m
-    snippet = presets.to_api_node(m, model_from=("4", 0))
+    snippet = to_api_node(m, model_from=("4", 0))
     assert presets.from_workflow(json.loads(json.dumps(snippet))).multipliers == m
     assert snippet["100"]["inputs"]["model"] == ["4", 0]
 
@@ -312,7 +323,7 @@ def test_preset_files_are_checked_before_reading(tmp_path):
     with pytest.raises(PresetError, match="no such preset file"):
         Preset.from_file(tmp_path / "missing.json")
     big = tmp_path / "big.json"
-    big.write_text(" " * (presets.MAX_DOCUMENT_BYTES + 1))
+    big.write_text(" " * (MAX_DOCUMENT_BYTES + 1))
     with pytest.raises(PresetError, match="larger than 64 KB"):
         Preset.from_file(big)
     good = tmp_path / "good.json"
@@ -380,7 +391,7 @@ def test_exports_name_the_apps_single_file_else_a_marked_placeholder_and_say_wha
     workflow = presets.to_ui_workflow(Multipliers(self_temporal=0.5), settings, checkpoint=checkpoint, image="in.png")
     loader = next(n for n in workflow["nodes"] if n["type"] == "ImageOnlyCheckpointLoader")
     assert prompt["1"]["inputs"]["ckpt_name"] == loader["widgets_values"][0] == (named or
-                                                                               presets.CHECKPOINT_PLACEHOLDER)
+                                                                               CHECKPOINT_PLACEHOLDER)
     assert prompt["4"]["inputs"]["image"] == "in.png"
     notes = presets.export_notes(Multipliers(self_temporal=0.5), checkpoint=checkpoint, image="in.png")
     assert (notes == []) == bool(named) and ("PICK" in prompt["1"]["_meta"]["title"]) != bool(named)

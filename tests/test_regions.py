@@ -1,6 +1,8 @@
 """Per-region factors: a table of down / mid / up x the four fields multiplying the sliders; all 1 is
 bitwise the plain patch, and each factor reaches its region's tensors only."""
 
+from presets._comfyui import LAB_NODE_TYPE
+from presets._comfyui import LAB_INPUTS
 import argparse
 import json
 
@@ -86,9 +88,9 @@ def test_presets_links_and_the_comfyui_export_carry_or_name_the_regions():
         presets.Preset.from_dict(doc | {"regions": {"side": {"self_temporal": 0.5}}})
     notes = presets.export_notes(UP_DAMPED, checkpoint="svd_xt.safetensors", image="in.png")  # the stock node
     assert len(notes) == 1 and "custom_nodes" in notes[0]  # cannot hold regions: the project's node does
-    node = next(n for n in presets.to_ui_workflow(UP_DAMPED)["nodes"] if n["type"] == presets.LAB_NODE_TYPE)
-    values = dict(zip(presets.LAB_INPUTS, node["widgets_values"]))
-    assert node["type"] == presets.LAB_NODE_TYPE and values["up_self_temporal"] == 0.5
+    node = next(n for n in presets.to_ui_workflow(UP_DAMPED)["nodes"] if n["type"] == LAB_NODE_TYPE)
+    values = dict(zip(LAB_INPUTS, node["widgets_values"]))
+    assert node["type"] == LAB_NODE_TYPE and values["up_self_temporal"] == 0.5
     assert values["mid_cross_structural"] == 0.0 and values["self_temporal"] == 0.5
     assert presets.from_workflow(presets.to_ui_workflow(UP_DAMPED)).multipliers == UP_DAMPED
 

@@ -1,5 +1,6 @@
 """The settings table is the one definition: everything that lists settings grows with it."""
 
+from svd_attention_lab.controls._signature import REGION_PARAMS
 import argparse
 import dataclasses
 import inspect
@@ -58,7 +59,7 @@ def test_adding_one_table_entry_grows_every_consumer_by_exactly_that_entry():
 
 def test_the_app_and_cli_list_the_table_in_order():
     names = [s.name for s in SETTINGS]
-    start = 2 + len(controls.FIELDS) + len(controls.REGION_PARAMS)  # self, image, the multipliers, the regions
+    start = 2 + len(controls.FIELDS) + len(REGION_PARAMS)  # self, image, the multipliers, the regions
     assert list(inspect.signature(app.Lab.preview).parameters)[start:start + len(names)] == names
     assert presets.PRESET_SETTINGS == tuple(s for s in SETTINGS if s.shared)
     assert [f.name for f in dataclasses.fields(engine.RenderSettings)] == names

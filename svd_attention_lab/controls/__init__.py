@@ -2,7 +2,6 @@
 
 Torch-free and dependency-free, so every layer (presets included) can share one definition.
 """
-
 from ._cli import add_multiplier_options, add_setting_options, multipliers_from_args, settings_from_args
 from ._multipliers import (
     FIELD_HELP,
@@ -37,7 +36,7 @@ from ._schedule import (
     sigma_to_percent,
     step_fraction_to_percent,
 )
-from ._signature import REGION_PARAMS, with_named_parameters
+from ._signature import with_named_parameters
 
 __all__ = [
     "FIELDS",
@@ -47,7 +46,6 @@ __all__ = [
     "MULTIPLIER_MIN",
     "MULTIPLIER_STEP",
     "REGIONS",
-    "REGION_PARAMS",
     "SETTINGS",
     "SVD_SIGMA_MAX",
     "SVD_SIGMA_MIN",

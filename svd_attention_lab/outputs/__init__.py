@@ -1,23 +1,11 @@
 """What a render leaves behind: composed videos, browser-playable files, and the numbers comparing them."""
-
 from ._compose import contact_sheet, difference, grid, side_by_side
 from ._encode import OutputDir, write_mp4, write_png, write_webp
-from ._flow import (
-    FLOW_NAME,
-    FlowMotion,
-    measure_flow,
-    pair_flows,
-    temporal_flickering,
-    top_fraction_mean,
-    vbench_is_dynamic,
-    vbench_rule,
-    warping_errors,
-)
+from ._flow import FlowMotion, measure_flow, pair_flows, temporal_flickering
 from ._metrics import Metrics, flicker, jitter, mean_abs_diff, temporal_change
 from ._outputs import Artifacts, export_comparison, write_side_by_side
 
 __all__ = [
-    "FLOW_NAME",
     "Artifacts",
     "FlowMotion",
     "Metrics",
@@ -34,10 +22,6 @@ __all__ = [
     "side_by_side",
     "temporal_change",
     "temporal_flickering",
-    "top_fraction_mean",
-    "vbench_is_dynamic",
-    "vbench_rule",
-    "warping_errors",
     "write_mp4",
     "write_png",
     "write_side_by_side",

@@ -1,7 +1,6 @@
 """Studies built from many renders: sweeps over one setting, the motion meter, the motion target and the
 knob map."""
-
-from ._knobmap import KNOB_MAP_VALUES, SMALL_KNOB_MAP_VALUES, KnobMap, knob_map, knob_map_renders, knob_map_values
+from ._knobmap import KNOB_MAP_VALUES, SMALL_KNOB_MAP_VALUES, KnobMap, knob_map, knob_map_renders
 from ._motion import METER_BUCKETS, MotionReading, read_motion
 from ._sweep import MAX_SWEEP_SEEDS, MAX_SWEEP_VALUES, SWEEPABLE, SweepResult, parse_sweep, sweep
 from ._target import (
@@ -9,7 +8,6 @@ from ._target import (
     DEFAULT_KNOB,
     MAX_BUDGET,
     MotionTarget,
-    TargetPoint,
     TargetResult,
     find_motion_target,
     parse_target,
@@ -23,12 +21,10 @@ __all__ = [
     "SMALL_KNOB_MAP_VALUES",
     "KnobMap",
     "MotionTarget",
-    "TargetPoint",
     "TargetResult",
     "find_motion_target",
     "knob_map",
     "knob_map_renders",
-    "knob_map_values",
     "parse_target",
     "MAX_SWEEP_SEEDS",
     "MAX_SWEEP_VALUES",
