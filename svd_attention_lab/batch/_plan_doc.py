@@ -216,12 +216,20 @@ def _targets(table, name: str) -> tuple[dict, ...]:
     return tuple(dict(ratio=r, knob=knob, budget=budget, tolerance=tolerance) for r in dict.fromkeys(checked))
 
 
-def _fraction(value, field: str, low: float, high: float, name: str) -> float:
+def _number(value, field: str, kind: type, low: float, high: float, name: str) -> int | float:
     _refuse_long(value, field, low, high, name)
     try:
-        return float(check_number(field, value, float, low, high))
+        return kind(check_number(field, value, kind, low, high))
     except ValueError as exc:
         raise PlanError(f"{name}: {exc}") from None
+
+
+def _fraction(value, field: str, low: float, high: float, name: str) -> float:
+    return _number(value, field, float, low, high, name)
+
+
+def _whole(value, field: str, low: int, high: int, name: str) -> int:
+    return _number(value, field, int, low, high, name)
 
 
 def _list(value, key: str, name: str) -> list:
@@ -229,13 +237,6 @@ def _list(value, key: str, name: str) -> list:
         raise PlanError(f"{name}: {key} must be a list")
     return value
 
-
-def _whole(value, field: str, low: int, high: int, name: str) -> int:
-    _refuse_long(value, field, low, high, name)
-    try:
-        return int(check_number(field, value, int, low, high))
-    except ValueError as exc:
-        raise PlanError(f"{name}: {exc}") from None
 
 
 def _seeds(value, name: str) -> range | tuple[int, ...]:

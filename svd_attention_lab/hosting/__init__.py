@@ -1,7 +1,7 @@
 """Serving renders to an app's visitors: the session service (``Studio``), its cost model and time
 budget, a fair queue for the model, and rendering on Hugging Face's ZeroGPU."""
 
-from ._budget import DEFAULT_PUBLIC_BUDGET_S, CostModel, Estimate, OverBudget, gpu_class
+from ._budget import DEFAULT_PUBLIC_BUDGET_S, CostModel, Estimate, OverBudget, duration, gpu_class
 from ._gate import QueueFull, RenderWithdrawn
 from ._motion_tools import Cost, knob_map_plan, run_knob_map, run_motion_target, target_cost
 from ._studio import PreviewOutcome, Studio
@@ -18,6 +18,7 @@ __all__ = [
     "RenderWithdrawn",
     "Studio",
     "compile_ahead_of_time",
+    "duration",
     "gpu_class",
     "knob_map_plan",
     "on_zerogpu",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import math
 import threading
 
 import torch
@@ -89,13 +90,14 @@ class Estimate:
 
 
 def duration(seconds: float) -> str:
+    """Rounded up, so a time shown as the limit is never over it: ``61 s`` for 60.2."""
     if seconds < 1:
         return "under 1 s"
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return f"{math.ceil(seconds)} s"
     if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+        return f"{math.ceil(seconds / 60)} min"
+    return f"{math.ceil(seconds / 360) / 10:.1f} h"
 
 
 class CostModel:

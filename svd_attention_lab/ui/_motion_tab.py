@@ -23,7 +23,7 @@ from svd_attention_lab.studies import DEFAULT_BUDGET, DEFAULT_KNOB, MAX_BUDGET, 
 from ._gradio import gone, session
 from ._inputs import payload_path
 from ._wipe import wipe_player, wipe_value
-from ._words import REFUSED, api_refusals, said
+from ._words import api_refusals, on_page
 
 logger = logging.getLogger("app")
 
@@ -47,7 +47,7 @@ class MotionTools:
                 self.t["found"]: [getattr(found, f) for f in FIELDS]}
 
     def motion_target_page(self, request: gr.Request, progress=gr.Progress(), *args):
-        return self._on_page(self.motion_target, self.t["target_result"], *args, request=request, progress=progress)
+        return on_page(self.motion_target, self.t["target_result"], *args, request=request, progress=progress)
 
     @with_named_parameters
     def knob_map(self, image, multipliers, settings, request: gr.Request = None, progress=gr.Progress()):
@@ -58,7 +58,7 @@ class MotionTools:
         return {self.t["map_note"]: result.sentence(), self.t["map_plot"]: pd.DataFrame(result.rows())}
 
     def knob_map_page(self, request: gr.Request, progress=gr.Progress(), *args):
-        return self._on_page(self.knob_map, self.t["map_note"], *args, request=request, progress=progress)
+        return on_page(self.knob_map, self.t["map_note"], *args, request=request, progress=progress)
 
     @with_named_parameters
     def costs(self, budget, multipliers, settings):
@@ -70,16 +70,8 @@ class MotionTools:
                 self.t["map_cost"]: cost.note(f"The knob map sweeps the four knobs over "
                                               f"{', '.join(f'{v:g}' for v in values)}") + over}
 
-    @staticmethod
-    def _on_page(handler, message, *args, **kwargs) -> dict:
-        try:
-            return handler(*args, **kwargs)
-        except REFUSED as exc:
-            logger.info("refused %s: %s", handler.__name__, exc)
-            return {message: said(exc)}
-
     def costs_page(self, *args) -> dict:
-        return self._on_page(self.costs, self.t["target_cost"], *args)
+        return on_page(self.costs, self.t["target_cost"], *args)
 
 
 def wipe_for(comparison) -> str:

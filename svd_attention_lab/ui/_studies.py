@@ -14,7 +14,7 @@ from svd_attention_lab.studies import MAX_SWEEP_SEEDS, MAX_SWEEP_VALUES, METER_B
 
 from ._gradio import gone, session
 from ._inputs import payload_path
-from ._words import REFUSED, api_refusals, said
+from ._words import api_refusals, on_page
 
 logger = logging.getLogger("app")
 SWEEP_METRICS = ("patched_flow_motion", "flow_motion_ratio", "patched_warp_error", "patched_temporal_change",
@@ -64,7 +64,7 @@ class Studies:
 
     def sweep_page(self, request: gr.Request, progress=gr.Progress(), *args):
         """The tab's Run sweep: ``sweep``, a refusal the tab's one message (the sweep before it stays)."""
-        return self._on_page(self.sweep, self.s["verdict"], *args, request=request, progress=progress)
+        return on_page(self.sweep, self.s["verdict"], *args, request=request, progress=progress)
 
     def _meter(self, image, multipliers, settings, request, progress):
         reading = self.studio.motion_meter(payload_path(image), settings, multipliers, session(request),
@@ -78,15 +78,7 @@ class Studies:
 
     def motion_meter_page(self, request: gr.Request, progress=gr.Progress(), *args):
         """The tab's Measure motion: ``motion_meter``, a refusal the tab's one message."""
-        return self._on_page(self.motion_meter, self.m["reading"], *args, request=request, progress=progress)
-
-    @staticmethod
-    def _on_page(handler, message, *args, **kwargs) -> dict:
-        try:
-            return handler(*args, **kwargs)
-        except REFUSED as exc:
-            logger.info("refused %s: %s", handler.__name__, exc)
-            return {message: said(exc)}
+        return on_page(self.motion_meter, self.m["reading"], *args, request=request, progress=progress)
 
 
 def build_sweep(studio) -> dict:

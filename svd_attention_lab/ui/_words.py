@@ -7,7 +7,6 @@ import functools
 import html
 import inspect
 import logging
-import math
 from typing import Mapping
 
 import gradio as gr
@@ -15,23 +14,12 @@ import gradio as gr
 import presets
 
 from svd_attention_lab.engine import PreviewError, RenderCancelled, RenderSettings
-from svd_attention_lab.hosting import OverBudget, RenderWithdrawn
+from svd_attention_lab.hosting import OverBudget, RenderWithdrawn, duration
 
 from ._gradio import markdown_text
 
 logger = logging.getLogger("app")
 REFUSED = (PreviewError, presets.PresetError, ValueError, RenderCancelled)  # said to the visitor, never raised
-
-
-def duration(seconds: float) -> str:
-    """Rounded up, so a time shown as the limit is never over it: ``61 s`` for 60.2."""
-    if seconds < 1:
-        return "under 1 s"
-    if seconds < 90:
-        return f"{math.ceil(seconds)} s"
-    if seconds < 90 * 60:
-        return f"{math.ceil(seconds / 60)} min"
-    return f"{math.ceil(seconds / 360) / 10:.1f} h"
 
 
 def work(estimate) -> str:
@@ -99,3 +87,12 @@ def api_refusals(fn):
 
     endpoint.__signature__ = inspect.signature(fn)  # a bound method's, without ``self``
     return endpoint
+
+
+def on_page(handler, message, *args, **kwargs) -> dict:
+    """``handler``'s outputs, or a refusal as the one message in ``message`` (logged once, no traceback)."""
+    try:
+        return handler(*args, **kwargs)
+    except REFUSED as exc:
+        logger.info("refused %s: %s", handler.__name__, exc)
+        return {message: said(exc)}
