@@ -20,6 +20,7 @@ from gradio_client import handle_file
 from PIL import Image, PngImagePlugin
 
 from presets._comfyui import to_api_node
+from svd_attention_lab.ui._opening import opening
 from app_server import connect
 from svd_attention_lab.controls import Multipliers
 from test_preview import read_mp4
@@ -102,25 +103,28 @@ def link(query):
 
 CASES = {
     # /preview API: numbers
-    "multiplier above 10": (api(self_temporal=10.5), ("refused", "self temporal must be between 0 and 10, got 10.5")),
-    "multiplier below 0": (api(cross_structural=-1), ("refused", "cross structural must be between 0 and 10, got -1")),
-    "multiplier as text": (api(self_temporal="abc"), ("refused", "self temporal must be a number, got 'abc'")),
-    "multiplier null": (api(self_temporal=None), ("refused", "self temporal must be a number, got None")),
+    "multiplier above 10": (api(self_temporal=10.5),
+                            ("refused", "self_temporal must be between 0.0 and 10.0, got 10.5")),
+    "multiplier below 0": (api(cross_structural=-1),
+                           ("refused", "cross_structural must be between 0.0 and 10.0, got -1.0")),
+    "multiplier as text": (api(self_temporal="abc"), ("refused", "self_temporal must be a number, got 'abc'")),
+    "multiplier null": (api(self_temporal=None), ("refused", "self_temporal must be a number, got None")),
     "seed 1.5 (finding 6)": (api(seed=1.5), ("refused", "seed must be a whole number, got 1.5")),
-    "seed negative": (api(seed=-1), ("refused", "Seed must be between 0 and 4294967295, got -1")),
-    "seed 2**32": (api(seed=2**32), ("refused", "Seed must be between 0 and 4294967295, got 4294967296")),
-    "seed as text": (api(seed="42"), ("refused", "Seed must be a number, got '42'")),
-    "frames 1": (api(frames=1), ("refused", "Frames must be between 2 and 50, got 1")),
+    "seed negative": (api(seed=-1), ("refused", "seed must be between 0 and 4294967295, got -1")),
+    "seed 2**32": (api(seed=2**32), ("refused", "seed must be between 0 and 4294967295, got 4294967296")),
+    "seed as text": (api(seed="42"), ("refused", "seed must be a number, got '42'")),
+    "frames 1": (api(frames=1), ("refused", "frames must be between 2 and 50, got 1")),
     "frames 4.5": (api(frames=4.5), ("refused", "frames must be a whole number, got 4.5")),
-    "frames 51": (api(frames=51), ("refused", "Frames must be between 2 and 50, got 51")),
-    "steps 0": (api(steps=0), ("refused", "Steps must be between 1 and 100, got 0")),
+    "frames 51": (api(frames=51), ("refused", "frames must be between 2 and 50, got 51")),
+    "steps 0": (api(steps=0), ("refused", "steps must be between 1 and 100, got 0")),
     "width 4096": (api(width=4096), ("refused", "must be between 0 and 2048, got 4096")),
     "height 100.5": (api(height=100.5), ("refused", "height must be a whole number")),
     "fps 0": (api(fps=0), ("refused", "must be between 1 and 60, got 0")),
-    "motion bucket 2000": (api(motion_bucket_id=2000), ("refused", "Motion bucket id must be between 0 and 1023")),
-    "noise aug 1.5": (api(noise_aug_strength=1.5), ("refused", "Noise augmentation must be between 0 and 1, got 1.5")),
+    "motion bucket 2000": (api(motion_bucket_id=2000), ("refused", "motion_bucket_id must be between 0 and 1023")),
+    "noise aug 1.5": (api(noise_aug_strength=1.5),
+                      ("refused", "noise_aug_strength must be between 0.0 and 1.0, got 1.5")),
     "guidance falls": (api(min_guidance=5.0, max_guidance=2.0), ("refused", "min_guidance (5.0) must not exceed")),
-    "decode chunk 0": (api(decode_chunk_size=0), ("refused", "Decode chunk size must be between 1 and 64, got 0")),
+    "decode chunk 0": (api(decode_chunk_size=0), ("refused", "decode_chunk_size must be between 1 and 64, got 0")),
     "odd size snaps to 64": (api(width=100, height=70), ("ok", lambda r: _aspect(read_mp4(r[1])) == 2.0)),  # 128x64
     "randomize seed": (api(randomize_seed=True), ("ok", lambda r: r[7] != 5)),
     "all multipliers 0": (api(self_structural=0, self_temporal=0, cross_structural=0, cross_temporal=0),
@@ -216,13 +220,14 @@ CASES = {
                                      lambda t: REAL / "wan21_text2video_14B_imp__nomadoor_Comfy-with-ComfyUI.json"),
                               ("ok", lambda r: all(isinstance(v, float) for v in r[:4]))),
     # share links (finding 7: nothing from a link reaches the page as HTML)
-    "link ok": (link("self_temporal=0.8&seed=3"), ("ok", lambda r: r[1] == 0.8 and r[16] == 3)),
+    "link ok": (link("self_temporal=0.8&seed=3"),
+                ("ok", lambda r: r["slider-self_temporal"] == 0.8 and r["seed"] == 3)),
     "link value is HTML (finding 7)": (link("self_temporal=%3Ca%20href%3Dhttps%3A%2F%2Fevil.invalid%2F"
                                             "%3Eclick%3C%2Fa%3E"),
                            ("refused", "must be a number, got '&lt;a href=https://evil.invalid/&gt;click&lt;/a&gt;'")),
     "link key is HTML (finding 7)": (link("%3Cimg%20src%3Dx%3E=1"),
-                         ("ok", lambda r: "<img" not in r[-1] and "ignored unknown link parameter '&lt;img src=x&gt;'"
-                          in _plain(r[-1]))),
+                         ("ok", lambda r: "<img" not in r["message"]
+                          and "ignored unknown link parameter '&lt;img src=x&gt;'" in _plain(r["message"]))),
     "link seed 1.5": (link("seed=1.5"), ("refused", "seed must be a whole number")),
     "link seed huge": (link("seed=99999999999"), ("refused", "settings.seed must be between")),
     "link NaN": (link("self_temporal=nan"), ("refused", "must be a finite number")),
@@ -230,12 +235,13 @@ CASES = {
     "link empty value": (link("self_temporal="), ("refused", "must be a number")),
     "link frames 1e3": (link("frames=1e3"), ("refused", "settings.frames must be between 2 and 50")),
     "link with 5,000 unknown keys": (link("&".join(f"k{n}=1" for n in range(5000)) + "&self_temporal=0.6"),
-                                     ("ok", lambda r: r[1] == 0.6 and len(_plain(r[-1])) < 200
-                                      and "ignored 5,000 unknown link parameters" in _plain(r[-1]))),
+                                     ("ok", lambda r: r["slider-self_temporal"] == 0.6
+                                      and len(_plain(r["message"])) < 200
+                                      and "ignored 5,000 unknown link parameters" in _plain(r["message"]))),
     "link memory knob": (link("decode_chunk_size=4"),
-                         ("ok", lambda r: "parameter 'decode_chunk_size'" in _plain(r[-1]))),
+                         ("ok", lambda r: "parameter 'decode_chunk_size'" in _plain(r["message"]))),
     "link markdown": (link("name=%5Bx%5D(https%3A%2F%2Fevil.invalid)&self_temporal=0.5"),
-                      ("ok", lambda r: r[1] == 0.5)),
+                      ("ok", lambda r: r["slider-self_temporal"] == 0.5)),
 }
 
 
@@ -259,12 +265,13 @@ def _run(lab, client, way: str, payload):
         return client.predict(handle_file(str(payload)), api_name="/import_comfyui")
     params = dict(p.split("=", 1) for p in payload.split("&"))
     request = SimpleNamespace(query_params={_unquote(k): _unquote(v) for k, v in params.items()})
-    result = lab.restore_from_link(request)
-    message = result[-1]
+    outputs = opening(lab, lab.initial(), {}, dict(request.query_params))  # what the page's load event shows
+    shown = {getattr(component, "elem_id", None): value for component, value in outputs.items()}
+    message = shown["message"]
     assert "<" not in message  # Markdown shown on the page: escaped
     if _plain(message).startswith("Share link not applied"):
         raise ValueError(_plain(message))
-    return result
+    return shown
 
 
 def _plain(markdown: str) -> str:
