@@ -11,6 +11,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from svd_attention_lab.checkpoints import bake
+from svd_attention_lab.files import FileRefused
 from svd_attention_lab.checkpoints._bake import METADATA_KEY
 from svd_attention_lab.checkpoints._cli import main
 from patcher import Multipliers, PatchError, classify_key
@@ -102,7 +103,7 @@ def test_bake_never_overwrites_its_input(checkpoint):
     src, _ = checkpoint
     before = src.read_bytes()
     for force in (False, True):
-        with pytest.raises(PatchError, match="refusing to overwrite the input"):
+        with pytest.raises(FileRefused, match="refusing to overwrite the input"):
             bake(src, src, M, force=force)
     assert src.read_bytes() == before
 
@@ -131,7 +132,7 @@ def test_killed_bake_leaves_no_output(tmp_path):
     save_file({"x": torch.zeros(64 * 1024 * 1024 // 4), "a.attn1.to_out.0.weight": torch.ones(4, 4)}, str(big))
     out = tmp_path / "out.safetensors"
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import os, checkpoints, patcher\n"
+        [sys.executable, "-c", "import os, patcher\nfrom svd_attention_lab import checkpoints\n"
          "def die(): os._exit(9)\n"
          f"checkpoints.bake({str(big)!r}, {str(out)!r}, patcher.Multipliers(), _before_commit=die)"],
         cwd=ROOT,
@@ -181,7 +182,7 @@ def test_bake_streams_with_small_peak_memory(tmp_path):
     size = src.stat().st_size
     out = tmp_path / "large-baked.safetensors"
     script = (
-        "import checkpoints, patcher\n"
+        "import patcher\nfrom svd_attention_lab import checkpoints\n"
         "rss = lambda field: int(next(l for l in open('/proc/self/status') if l.startswith(field)).split()[1])\n"
         "before = rss('VmRSS:')\n"
         f"checkpoints.bake({str(src)!r}, {str(out)!r}, patcher.Multipliers(self_temporal=2.0))\n"

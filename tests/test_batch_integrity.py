@@ -268,8 +268,8 @@ def replace(src, dst, *args, **kwargs):
         time.sleep(3600)  # SIGKILLed here
     return move(src, dst, *args, **kwargs)
 os.replace = replace
-sys.argv = ["batch", "run", *sys.argv[1:]]
-runpy.run_module("batch", run_name="__main__", alter_sys=True)
+sys.argv = ["svd_attention_lab.batch", "run", *sys.argv[1:]]
+runpy.run_module("svd_attention_lab.batch", run_name="__main__", alter_sys=True)
 """
 
 

@@ -40,8 +40,8 @@ def test_the_app_compiles_ahead_of_time_at_start_up_on_zerogpu_only(monkeypatch)
     compiled, opened = [], []
     for on_zerogpu in (False, True):
         demo = app.build_demo(hosting.Studio())
-        monkeypatch.setattr(demo.lab.studio, "compile_ahead_of_time", compiled.append)
-        monkeypatch.setattr(demo.lab, "open_with_showcase", opened.append)
+        monkeypatch.setattr(demo.lab_page.studio, "compile_ahead_of_time", compiled.append)
+        monkeypatch.setattr(app.ui, "open_with_showcase", opened.append)
         monkeypatch.setattr(hosting, "on_zerogpu", lambda: on_zerogpu)
         app.preload(demo)
     assert compiled == [str(Path(app.EXAMPLES_DIR) / "shapes-1.png")] and len(opened) == 2

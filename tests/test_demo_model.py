@@ -2,7 +2,7 @@
 
 The renders are seeded and the thread count fixed, so every figure repeats: the test compares them
 with the figures recorded by ``python -m svd_attention_lab.demo_model.evaluate --images 2 --json
-tests/fixtures/demo_model_quality_2.json`` (regenerate it when the model is retrained), with a
+tests/fixtures/demo_model_quality_2.json`` (regenerate it when the model is retrained or the sampling changes), with a
 tolerance for other CPUs' float kernels only, then checks what they mean. The recording uses two
 threads; the suite's one thread per process moves the figures by under 1e-4 relative. The
 12-image figures in docs/demo_model_quality.json come from the same command.

@@ -194,20 +194,18 @@ def test_no_command_writes_over_its_own_input_whatever_force_says(demo_copy, cap
     assert _tree(demo_copy) == before
 
 
-def test_outputs_get_the_permissions_of_any_new_file(demo_copy, tmp_path):
+def test_outputs_get_the_permissions_of_any_new_file(demo_copy, tmp_path, monkeypatch):
+    from svd_attention_lab import files
+
     old = os.umask(0o027)
     try:
-        import importlib
-
-        import checkpoints._files as files
-
-        importlib.reload(files)  # the umask is read once, at import
+        monkeypatch.setattr(files, "_UMASK", files._current_umask())  # the umask is read once, at import
         files.atomic_write_bytes(tmp_path / "a.bin", b"x")
         with files.atomic_folder(tmp_path / "f") as build:
             (build / "inside").write_text("x")
     finally:
         os.umask(old)
-        importlib.reload(files)
+        monkeypatch.undo()
     assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o640
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o750
     out = tmp_path / "folder"

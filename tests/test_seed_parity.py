@@ -139,7 +139,8 @@ def _comfyui_frames(comfyui, prompt, image: Image.Image) -> np.ndarray:
     valid, error, outputs, node_errors = _run(execution.validate_prompt("1", prompt, None))
     assert valid, (error, node_errors)
     comfyui["decoded"].clear()
-    comfyui["executor"].execute(prompt, "seed-parity", {}, outputs)
+    with ThreadPoolExecutor(1) as pool:  # execute() runs its own event loop: not on this thread (see _run)
+        pool.submit(comfyui["executor"].execute, prompt, "seed-parity", {}, outputs).result()
     assert comfyui["executor"].success, comfyui["executor"].status_messages[-1]
     (frames,) = comfyui["decoded"]
     return (frames.float().clamp(0, 1) * 255).round().to(torch.uint8).numpy()

@@ -11,7 +11,7 @@ import pytest
 import app
 from svd_attention_lab import controls
 import presets
-from svd_attention_lab import engine
+from svd_attention_lab import engine, hosting
 from svd_attention_lab.controls import SETTINGS, Setting, with_named_parameters
 
 EXTRA = Setting("shift", float, 0.0, 4.0, 1.0, "Shift", "a setting that does not exist yet", step=0.1)
@@ -35,13 +35,12 @@ def test_adding_one_table_entry_grows_every_consumer_by_exactly_that_entry():
     assert flags(EXTENDED) - flags(SETTINGS) == {"shift"}
     assert len(flags(SETTINGS)) == len(SETTINGS)
 
-    # the UI inputs
-    defaults = engine.RenderSettings()
+    # the UI inputs: the page holds one input per table entry, in the table's order, each made from its entry
+    ids = [c["props"].get("elem_id") for c in app.build_demo(hosting.Studio()).get_config_file()["components"]]
+    assert [i for i in ids if i in controls.setting_names()] == list(controls.setting_names())
     with gr.Blocks():
-        plain = app.setting_inputs(defaults)
-        extended = app.setting_inputs(defaults, EXTENDED)
-    assert list(extended) == list(plain) + ["shift"]
-    assert extended["shift"].maximum == 4.0 and extended["shift"].value == 1.0
+        shift = app.setting_input(EXTRA, EXTRA.default)
+    assert shift.maximum == 4.0 and shift.value == 1.0 and shift.elem_id == "shift"
 
     # the preset schema's checks (a shared entry is carried by presets and links)
     with pytest.raises(ValueError, match="unknown setting 'shift'"):
@@ -59,8 +58,9 @@ def test_adding_one_table_entry_grows_every_consumer_by_exactly_that_entry():
 
 def test_the_app_and_cli_list_the_table_in_order():
     names = [s.name for s in SETTINGS]
-    start = 2 + len(controls.FIELDS) + len(REGION_PARAMS)  # self, image, the multipliers, the regions
-    assert list(inspect.signature(app.Lab.preview).parameters)[start:start + len(names)] == names
+    api = app.build_demo(hosting.Studio()).get_api_info()["named_endpoints"]["/preview"]["parameters"]
+    start = 1 + len(controls.FIELDS) + len(REGION_PARAMS)  # the image, the multipliers, the regions
+    assert [p["parameter_name"] for p in api][start:start + len(names)] == names
     assert presets.PRESET_SETTINGS == tuple(s for s in SETTINGS if s.shared)
     assert [f.name for f in dataclasses.fields(engine.RenderSettings)] == names
     assert {s.name: s.default for s in SETTINGS} == engine.RenderSettings().as_dict()

@@ -101,14 +101,21 @@ def test_under_a_fork_per_call_the_app_keeps_its_promises(zerogpu_app):
 
 
 def test_the_pages_streaming_preview_under_a_fork_yields_only_the_results(zerogpu_app):
-    lab, _, double, _ = zerogpu_app
+    from svd_attention_lab import ui
+    from svd_attention_lab.controls import SETTINGS
+
+    page, _, double, _ = zerogpu_app
     image = str(ROOT / "examples" / "shapes-3.png")
+    settings = page.studio.default_settings().replace(seed=4, **FAST)
+    numbers = [1.0, 0.7, 1.0, 1.0, *(1.0,) * 12, *(getattr(settings, s.name) for s in SETTINGS)]
     calls = len(double.reports)
-    updates = list(lab.preview_live(image=image, self_temporal=0.7, seed=4, **FAST))
-    assert len(double.reports) == calls + 1  # one GPU call; no live strips can come back from the worker
-    assert len(updates) == 1
-    *results, live = updates[0]
-    assert results[0].endswith("side_by_side.mp4") and live == {"__type__": "update", "visible": False}
+    updates = list(ui.Compare(page).stream(None, page.initial(), {}, image, *numbers, False))
+    assert len(double.reports) == calls + 1  # one GPU call
+    live = page.c["live"]
+    assert not any("<img" in str(u.get(live, "")) for u in updates)  # no live strips can come back from the worker
+    last = updates[-1]
+    assert any(str(v).endswith("side_by_side.mp4") for v in last.values())  # the results, once
+    assert last[live] == {"__type__": "update", "visible": False}
 
 
 def test_errors_in_the_worker_come_back_as_messages(zerogpu_app):

@@ -314,7 +314,8 @@ def test_copy_share_link_puts_the_link_on_the_clipboard(page, app_url):
 def test_the_results_say_when_the_controls_differ_from_them(page, app_url):
     page.goto(app_url)
     page.wait_for_function(VIDEO_READY, timeout=120_000)
-    assert page.locator("#stale-note").inner_text().strip() == ""
+    # the page's load event may still be running (its timer shows in the line); once done, the line is empty
+    page.wait_for_function("() => document.querySelector('#stale-note').innerText.trim() === ''", timeout=60_000)
     set_slider(page, "cross_temporal", 1.3)
     page.wait_for_function("() => document.querySelector('#stale-note').innerText.includes('differ')",
                            timeout=30_000)
