@@ -43,7 +43,7 @@ PICK_CHECKPOINT_TITLE = "Load SVD checkpoint: PICK YOUR FILE"
 PICK_IMAGE_TITLE = "Load image: PICK YOUR START IMAGE"
 # on the loader's title too: where the project's node is not installed, ComfyUI's page drops that node (and its
 # _meta) when it loads an API prompt, and the loader is what is left to say so
-NEEDS_LAB_NODE = " (this workflow needs the SVD Attention Lab custom node: comfyui_svd_attention_lab)"
+NEEDS_LAB_NODE = " · needs custom node comfyui_svd_attention_lab"
 PICK_CHECKPOINT = (f"The app was not rendering from a single-file checkpoint, so the loader names "
                    f"{CHECKPOINT_PLACEHOLDER}: pick your SVD or SVD-XT .safetensors file there (from "
                    "ComfyUI/models/checkpoints/; a diffusers folder becomes one with "
@@ -416,6 +416,22 @@ class _GraphNode:
     outputs: tuple[tuple[str, str], ...] = ()  # (name, type)
     shown_after: dict[str, Any] = dataclasses.field(default_factory=dict)  # UI-only widget values after a widget
     meta: dict[str, str] = dataclasses.field(default_factory=dict)  # more of the API prompt's _meta
+    column: int = 0  # where the UI workflow places it: its stage, left to right
+
+    def size(self) -> tuple[int, int]:
+        """Width and height in ComfyUI's page, large enough for its title, its slots and its widgets."""
+        rows = max(len(self.links), len(self.outputs))
+        text_boxes = len(_TEXT_WIDGETS & self.widgets.keys())
+        height = _SLOT_HEIGHT * rows + _WIDGET_HEIGHT * len(self.widgets) + _TEXT_HEIGHT * text_boxes
+        return max(_NODE_WIDTH, _TITLE_CHAR * len(self.title) + 40), height + _PREVIEW_HEIGHT.get(self.type, 0) + 16
+
+
+# The UI workflow's geometry, in the page's units (LiteGraph draws the title bar above ``pos``).
+_NODE_WIDTH, _TITLE_HEIGHT, _SLOT_HEIGHT, _WIDGET_HEIGHT, _TEXT_HEIGHT = 320, 30, 22, 26, 60
+_TITLE_CHAR = 8  # a title's width per character, upper case included
+_PREVIEW_HEIGHT = {"LoadImage": 300, "SaveVideo": 300}  # the image or video these nodes show
+_TEXT_WIDGETS = {"setting"}  # multiline text boxes
+_GAP, _MARGIN = 40, 40
 
 
 def _graph(multipliers: Multipliers, settings: dict, checkpoint: str | None, image: str | None) -> list[_GraphNode]:
@@ -427,29 +443,29 @@ def _graph(multipliers: Multipliers, settings: dict, checkpoint: str | None, ima
     loader_title += NEEDS_LAB_NODE if kind == LAB_NODE_TYPE else ""
     return [
         _GraphNode(1, "ImageOnlyCheckpointLoader", loader_title, {"ckpt_name": ckpt},
-                   outputs=(("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE"))),
+                   outputs=(("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE")), column=0),
         _GraphNode(2, kind, NODE_TITLE if kind == NODE_TYPE else LAB_NODE_TITLE, values,
-                   {"model": (1, 0, "MODEL")}, (("MODEL", "MODEL"),), meta=_meta(kind)),
+                   {"model": (1, 0, "MODEL")}, (("MODEL", "MODEL"),), meta=_meta(kind), column=1),
         _GraphNode(3, "VideoLinearCFGGuidance", "Video linear CFG guidance", {"min_cfg": s["min_guidance"]},
-                   {"model": (2, 0, "MODEL")}, (("MODEL", "MODEL"),)),
+                   {"model": (2, 0, "MODEL")}, (("MODEL", "MODEL"),), column=2),
         _GraphNode(4, "LoadImage", "Load image" if _image(image) else PICK_IMAGE_TITLE, {"image": picture},
-                   outputs=(("IMAGE", "IMAGE"), ("MASK", "MASK")), shown_after={"image": "image"}),
+                   outputs=(("IMAGE", "IMAGE"), ("MASK", "MASK")), shown_after={"image": "image"}, column=0),
         _GraphNode(5, "SVD_img2vid_Conditioning", "SVD image-to-video conditioning", {
             "width": s["width"] or SVD_SIZE[0], "height": s["height"] or SVD_SIZE[1], "video_frames": s["frames"],
             "motion_bucket_id": s["motion_bucket_id"], "fps": s["fps"], "augmentation_level": s["noise_aug_strength"]},
             {"clip_vision": (1, 1, "CLIP_VISION"), "init_image": (4, 0, "IMAGE"), "vae": (1, 2, "VAE")},
-            (("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT"))),
+            (("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT")), column=2),
         _GraphNode(6, "KSampler", "KSampler", {
             "seed": s["seed"], "steps": s["steps"], "cfg": s["max_guidance"], "sampler_name": SAMPLER,
             "scheduler": SCHEDULER, "denoise": 1.0},
             {"model": (3, 0, "MODEL"), "positive": (5, 0, "CONDITIONING"), "negative": (5, 1, "CONDITIONING"),
-             "latent_image": (5, 2, "LATENT")}, (("LATENT", "LATENT"),), shown_after={"seed": "fixed"}),
+             "latent_image": (5, 2, "LATENT")}, (("LATENT", "LATENT"),), shown_after={"seed": "fixed"}, column=3),
         _GraphNode(7, "VAEDecode", "VAE decode", links={"samples": (6, 0, "LATENT"), "vae": (1, 2, "VAE")},
-                   outputs=(("IMAGE", "IMAGE"),)),
+                   outputs=(("IMAGE", "IMAGE"),), column=4),
         _GraphNode(8, "CreateVideo", "Create video", {"fps": float(s["fps"])}, {"images": (7, 0, "IMAGE")},
-                   (("VIDEO", "VIDEO"),)),
+                   (("VIDEO", "VIDEO"),), column=4),
         _GraphNode(9, "SaveVideo", "Save video", {"filename_prefix": VIDEO_PREFIX, "format": "auto", "codec": "auto"},
-                   {"video": (8, 0, "VIDEO")}),
+                   {"video": (8, 0, "VIDEO")}, column=4),
     ]
 
 
@@ -480,6 +496,19 @@ def export_notes(multipliers: Multipliers, start: float = 0.0, end: float = 1.0,
     if not _image(image):
         notes.append(PICK_IMAGE)
     return notes
+
+
+def _layout(graph: list[_GraphNode]) -> dict[int, tuple[int, int]]:
+    """Each node's place: columns left to right, as wide as their widest node, nodes stacked in each."""
+    places, x = {}, _MARGIN
+    for column in sorted({n.column for n in graph}):
+        y = _MARGIN + _TITLE_HEIGHT
+        members = [n for n in graph if n.column == column]
+        for node in members:
+            places[node.id] = (x, y)
+            y += node.size()[1] + _TITLE_HEIGHT + _GAP
+        x += max(n.size()[0] for n in members) + _GAP
+    return places
 
 
 def to_api_prompt(multipliers: Multipliers, settings: dict, checkpoint: str | None = None,
@@ -514,6 +543,7 @@ def to_ui_workflow(multipliers: Multipliers, settings: dict | None = None, check
             targets.setdefault((source, out), []).append(len(links))
     nodes = []
     link_ids = iter(range(1, len(links) + 1))
+    places = _layout(graph)
     for order, node in enumerate(graph):
         widgets = []
         for name, value in node.widgets.items():
@@ -521,8 +551,8 @@ def to_ui_workflow(multipliers: Multipliers, settings: dict | None = None, check
             if name in node.shown_after:
                 widgets.append(node.shown_after[name])
         nodes.append({
-            "id": node.id, "type": node.type, "pos": [60 + 340 * (order % 5), 80 + 420 * (order // 5)],
-            "size": [320, 160 if node.type != LAB_NODE_TYPE else 560], "flags": {}, "order": order, "mode": 0,
+            "id": node.id, "type": node.type, "pos": list(places[node.id]), "size": list(node.size()),
+            "flags": {}, "order": order, "mode": 0,
             "inputs": [{"name": name, "type": kind, "link": next(link_ids)}
                        for name, (_, _, kind) in node.links.items()],
             "outputs": [{"name": name, "type": kind, "links": targets.get((node.id, slot), []), "slot_index": slot}
@@ -532,7 +562,8 @@ def to_ui_workflow(multipliers: Multipliers, settings: dict | None = None, check
     start, end = settings.get("start", 0.0), settings.get("end", 1.0)
     notes = export_notes(multipliers, start, end, checkpoint, image)
     if notes:
-        nodes.append({"id": len(graph) + 1, "type": "Note", "pos": [60, 940], "size": [640, 200], "flags": {},
+        below = max(places[n.id][1] + n.size()[1] for n in graph) + _GAP + _TITLE_HEIGHT
+        nodes.append({"id": len(graph) + 1, "type": "Note", "pos": [_MARGIN, below], "size": [640, 200], "flags": {},
                       "order": len(graph), "mode": 0, "inputs": [], "outputs": [], "title": "Read me",
                       "properties": {"text": ""}, "widgets_values": ["\n\n".join(notes)]})
     return {

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 import presets
-from svd_attention_lab.controls import FIELDS, MULTIPLIER_MAX, MULTIPLIER_MIN, Multipliers
+from svd_attention_lab.controls import FIELDS, MULTIPLIER_MAX, MULTIPLIER_MIN, Multipliers, Regions
 from presets import Preset, PresetError
 from presets._comfyui import to_api_node
 from presets._comfyui import from_file_bytes
@@ -397,3 +397,20 @@ def test_exports_name_the_apps_single_file_else_a_marked_placeholder_and_say_wha
     assert (notes == []) == bool(named) and ("PICK" in prompt["1"]["_meta"]["title"]) != bool(named)
     assert [n["widgets_values"][0] for n in workflow["nodes"] if n["type"] == "Note"] == (["\n\n".join(notes)]
                                                                                           if notes else [])
+
+
+@pytest.mark.parametrize("schedule", [{}, {"start": 0.3, "end": 0.7}])
+def test_the_ui_workflows_nodes_do_not_overlap_and_fit_their_titles_and_widgets(schedule):
+    """ComfyUI's page draws each node where the file puts it, at the size it gives (a title bar of 30
+    above ``pos``): nodes must not cover each other's widgets, and the loader's long title must fit."""
+    regions = Regions.from_dict({"up": {"self_temporal": 0.5}} if schedule else {})
+    multipliers = Multipliers(self_temporal=0.5, regions=regions)
+    nodes = presets.to_ui_workflow(multipliers, schedule)["nodes"]
+    boxes = [(n["pos"][0], n["pos"][1] - 30, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1]) for n in nodes]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    for node in nodes:
+        assert node["size"][0] >= 7 * len(node["title"]), node["title"]
+        assert node["size"][1] >= 20 * len(node["widgets_values"]) + 20 * len(node["inputs"]), node["type"]
+    assert any(n["type"] == "SVDAttentionLab" for n in nodes) == bool(schedule)
