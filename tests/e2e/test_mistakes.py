@@ -74,9 +74,7 @@ def stop_with_nothing_running(page, tmp_path):
     return "#message", "Nothing to stop"
 
 
-# fractional_frames is not in the list: Chromium's number field and the change event race for the typed
-# 1.5 (when the field rounds it first, the page is sent 2 and rightly says nothing), so it cannot pass every time.
-MISTAKES = [not_an_image, svg, huge_image, typed_11, typed_minus_1, preview_without_an_image,
+MISTAKES = [not_an_image, svg, huge_image, typed_11, typed_minus_1, fractional_frames, preview_without_an_image,
             workflow_as_preset, stop_with_nothing_running]
 
 

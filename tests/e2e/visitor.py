@@ -7,6 +7,9 @@ import json
 
 VIDEO_READY = ("() => { const v = document.querySelector('#side-by-side video');"
                " return v && v.readyState >= 2 && v.videoWidth > 0; }")
+# no event in flight: Gradio shows a status tracker's timer or progress text on an event's outputs until it ends
+PAGE_IDLE = ("() => ![...document.querySelectorAll('.progress-text, .meta-text, .meta-text-center, .eta-bar')]"
+             ".some(e => e.checkVisibility())")
 FIELDS = ("self_structural", "self_temporal", "cross_structural", "cross_temporal")
 # Gradio's error styling: the "Error" pill on an output, error toasts, red borders (any class naming an error)
 ERROR_STYLING = """() => [...document.querySelectorAll('*')].filter(e => e.checkVisibility() && (
@@ -16,9 +19,11 @@ ERROR_STYLING = """() => [...document.querySelectorAll('*')].filter(e => e.check
 
 
 def open_page(page, url: str) -> str:
-    """Open the page and wait for its comparison; the side-by-side video's source."""
+    """Open the page and wait for its comparison and for its load event to end (a value typed before
+    then may be overwritten); the side-by-side video's source."""
     page.goto(url)
     page.wait_for_function(VIDEO_READY, timeout=120_000)
+    page.wait_for_function(PAGE_IDLE, timeout=120_000)
     return video_source(page)
 
 
