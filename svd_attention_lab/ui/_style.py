@@ -15,7 +15,8 @@ CSS = LIVE_CSS + f"""
 #message p {{ font-weight: 600; }}
 #patch-summary table {{ display: block; overflow-x: auto; }}
 #patch-summary th, #patch-summary td {{ white-space: nowrap; word-break: keep-all; }}
-#downloads .stem, #comfy-files .stem {{ overflow: visible; text-overflow: clip; }}
+#downloads td.filename, #comfy-files td.filename, #downloads .stem, #comfy-files .stem {{
+  overflow: visible; text-overflow: clip; }}
 @media ({PHONE}) {{
   #compare-row {{ flex-direction: column; flex-wrap: nowrap; }}
   #controls-col, #results-col {{ display: contents; }}
@@ -27,5 +28,6 @@ CSS = LIVE_CSS + f"""
   #sliders {{ order: 6; }}
   #patch-summary {{ order: 7; }}
   #result-files {{ order: 8; }}
+  #preset-row {{ flex-direction: column; align-items: stretch; }}
 }}
 """

@@ -48,9 +48,14 @@ def test_at_400x850_the_phone_order_is_image_preview_video_then_sliders(small_pa
     assert broken == []
     # downloads show whole names
     names = page.evaluate(r"""() => [...document.querySelectorAll('#downloads td.filename')].map(td => {
-        const stem = td.querySelector('.stem');
-        return [td.textContent.replace(/\s+/g, ''), stem.scrollWidth <= stem.clientWidth]; })""")
+        const text = document.createRange(); text.selectNodeContents(td);
+        const shown = text.getBoundingClientRect(), cell = td.getBoundingClientRect();
+        const whole = [td, ...td.querySelectorAll('span')].every(e => e.scrollWidth <= e.clientWidth + 1)
+                      && shown.right <= cell.right + 1 && shown.left >= cell.left - 1;
+        return [td.textContent.replace(/\s+/g, ''), whole]; })""")
     assert sorted(names) == [["metrics.csv", True], ["metrics.json", True], ["side_by_side.webp", True]], names
+    # the preset picker shows its whole value
+    assert page.locator("#preset-picker input").evaluate("i => i.value && i.scrollWidth <= i.clientWidth")
     # every tab is reachable without an overflow menu
     assert page.locator("button[aria-label='More tabs']:visible").count() == 0
     for name in ("Compare", "Sweep", "Meter", "Motion", "Presets", "Side by side", "Baseline", "Patched",
