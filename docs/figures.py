@@ -94,10 +94,11 @@ def layout_figure(out: Path) -> None:
 
     import app
 
-    demo = app.build_demo(hosting.Studio(engine.ModelHolder(), outputs.OutputDir(tempfile.mkdtemp())))
+    studio = hosting.Studio(engine.ModelHolder(), outputs.OutputDir(tempfile.mkdtemp()))
+    demo = app.build_demo(studio)
     app.preload(demo)
     demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options(studio))  # as app.py does
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
@@ -107,6 +108,8 @@ def layout_figure(out: Path) -> None:
             page.goto(url)
             page.wait_for_function("() => document.querySelector('#side-by-side video')?.readyState >= 2",
                                    timeout=60_000)
+            page.wait_for_function("() => ![...document.querySelectorAll('.progress-text, .meta-text')]"
+                                   ".some(e => e.checkVisibility())", timeout=60_000)  # the load event has ended
             page.wait_for_timeout(1000)  # a frame into the loop
             page.screenshot(path=str(out))
             browser.close()
