@@ -16,10 +16,9 @@ import comfy.hooks
 import comfy.patcher_extension
 from comfy_api.latest import ComfyExtension, io
 
+from . import DISPLAY_NAME, NODE_ID
 from .setting import FIELDS, MULTIPLIER_MAX, MULTIPLIER_MIN, REGION_INPUTS, Setting, key_target
 
-NODE_ID = "SVDAttentionLab"
-DISPLAY_NAME = "SVD Attention Lab (multipliers, schedule, regions)"
 WRAPPER_KEY = "svd_attention_lab"
 
 

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from comfyui_svd_attention_lab import DISPLAY_NAME, NODE_ID
 from comfyui_svd_attention_lab import setting as reader
 from svd_attention_lab.controls import FIELDS, REGIONS, Multipliers
 
@@ -32,8 +33,7 @@ NODE_TYPE = "UNetTemporalAttentionMultiply"
 NODE_TYPES = (NODE_TYPE, NODE_TYPE + "_V3")  # some ComfyUI versions save the node under its V3 name
 NODE_TITLE = "UNet Temporal Attention Multiply"
 # The project's own node (comfyui_svd_attention_lab/): the whole setting, schedule and regions included.
-LAB_NODE_TYPE = "SVDAttentionLab"
-LAB_NODE_TITLE = "SVD Attention Lab (multipliers, schedule, regions)"
+LAB_NODE_TYPE, LAB_NODE_TITLE = NODE_ID, DISPLAY_NAME
 INSTALL_HINT = ("This setting has a schedule or per-region factors, which the stock UNetTemporalAttentionMultiply "
                 "cannot hold, so it uses the SVD Attention Lab node: copy the folder comfyui_svd_attention_lab from "
                 "the SVD Temporal Attention Lab's repository into ComfyUI/custom_nodes/ and restart ComfyUI.")
@@ -41,9 +41,6 @@ CHECKPOINT_PLACEHOLDER = "PICK-YOUR-SVD-CHECKPOINT.safetensors"
 IMAGE_PLACEHOLDER = "PICK-YOUR-START-IMAGE.png"
 PICK_CHECKPOINT_TITLE = "Load SVD checkpoint: PICK YOUR FILE"
 PICK_IMAGE_TITLE = "Load image: PICK YOUR START IMAGE"
-# on the loader's title too: where the project's node is not installed, ComfyUI's page drops that node (and its
-# _meta) when it loads an API prompt, and the loader is what is left to say so
-NEEDS_LAB_NODE = " · needs custom node comfyui_svd_attention_lab"
 PICK_CHECKPOINT = (f"The app was not rendering from a single-file checkpoint, so the loader names "
                    f"{CHECKPOINT_PLACEHOLDER}: pick your SVD or SVD-XT .safetensors file there (from "
                    "ComfyUI/models/checkpoints/; a diffusers folder becomes one with "
@@ -429,7 +426,8 @@ class _GraphNode:
 # The UI workflow's geometry, in the page's units (LiteGraph draws the title bar above ``pos``).
 _NODE_WIDTH, _TITLE_HEIGHT, _SLOT_HEIGHT, _WIDGET_HEIGHT, _TEXT_HEIGHT = 320, 30, 22, 26, 60
 _TITLE_CHAR = 8  # a title's width per character, upper case included
-_PREVIEW_HEIGHT = {"LoadImage": 300, "SaveVideo": 300}  # the image or video these nodes show
+_PREVIEW_HEIGHT = {"LoadImage": 260, "SaveVideo": 300}  # the image or video these nodes show
+_NOTE_SIZE = (320, 260)
 _TEXT_WIDGETS = {"setting"}  # multiline text boxes
 _GAP, _MARGIN = 40, 40
 
@@ -440,7 +438,6 @@ def _graph(multipliers: Multipliers, settings: dict, checkpoint: str | None, ima
     ckpt = _checkpoint(checkpoint) or CHECKPOINT_PLACEHOLDER
     picture = _image(image) or IMAGE_PLACEHOLDER
     loader_title = "Load SVD checkpoint" if _checkpoint(checkpoint) else PICK_CHECKPOINT_TITLE
-    loader_title += NEEDS_LAB_NODE if kind == LAB_NODE_TYPE else ""
     return [
         _GraphNode(1, "ImageOnlyCheckpointLoader", loader_title, {"ckpt_name": ckpt},
                    outputs=(("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE")), column=0),
@@ -459,13 +456,13 @@ def _graph(multipliers: Multipliers, settings: dict, checkpoint: str | None, ima
             "seed": s["seed"], "steps": s["steps"], "cfg": s["max_guidance"], "sampler_name": SAMPLER,
             "scheduler": SCHEDULER, "denoise": 1.0},
             {"model": (3, 0, "MODEL"), "positive": (5, 0, "CONDITIONING"), "negative": (5, 1, "CONDITIONING"),
-             "latent_image": (5, 2, "LATENT")}, (("LATENT", "LATENT"),), shown_after={"seed": "fixed"}, column=3),
+             "latent_image": (5, 2, "LATENT")}, (("LATENT", "LATENT"),), shown_after={"seed": "fixed"}, column=2),
         _GraphNode(7, "VAEDecode", "VAE decode", links={"samples": (6, 0, "LATENT"), "vae": (1, 2, "VAE")},
-                   outputs=(("IMAGE", "IMAGE"),), column=4),
+                   outputs=(("IMAGE", "IMAGE"),), column=3),
         _GraphNode(8, "CreateVideo", "Create video", {"fps": float(s["fps"])}, {"images": (7, 0, "IMAGE")},
-                   (("VIDEO", "VIDEO"),), column=4),
+                   (("VIDEO", "VIDEO"),), column=3),
         _GraphNode(9, "SaveVideo", "Save video", {"filename_prefix": VIDEO_PREFIX, "format": "auto", "codec": "auto"},
-                   {"video": (8, 0, "VIDEO")}, column=4),
+                   {"video": (8, 0, "VIDEO")}, column=3),
     ]
 
 
@@ -498,16 +495,20 @@ def export_notes(multipliers: Multipliers, start: float = 0.0, end: float = 1.0,
     return notes
 
 
-def _layout(graph: list[_GraphNode]) -> dict[int, tuple[int, int]]:
-    """Each node's place: columns left to right, as wide as their widest node, nodes stacked in each."""
+def _layout(graph: list[_GraphNode], note: tuple[int, int] | None = None) -> dict[int, tuple[int, int]]:
+    """Each node's place (the note's under id 0, below the first column): columns left to right, as wide
+    as their widest node, nodes stacked in each. Four columns keep the whole graph within what ComfyUI's
+    page, fitting a dropped workflow to a 1400-pixel window, still draws with its text."""
     places, x = {}, _MARGIN
     for column in sorted({n.column for n in graph}):
         y = _MARGIN + _TITLE_HEIGHT
-        members = [n for n in graph if n.column == column]
-        for node in members:
-            places[node.id] = (x, y)
-            y += node.size()[1] + _TITLE_HEIGHT + _GAP
-        x += max(n.size()[0] for n in members) + _GAP
+        members = [(n.id, n.size()) for n in graph if n.column == column]
+        if column == 0 and note:
+            members.append((0, note))
+        for key, (_, height) in members:
+            places[key] = (x, y)
+            y += height + _TITLE_HEIGHT + _GAP
+        x += max(width for _, (width, _) in members) + _GAP
     return places
 
 
@@ -543,7 +544,9 @@ def to_ui_workflow(multipliers: Multipliers, settings: dict | None = None, check
             targets.setdefault((source, out), []).append(len(links))
     nodes = []
     link_ids = iter(range(1, len(links) + 1))
-    places = _layout(graph)
+    start, end = settings.get("start", 0.0), settings.get("end", 1.0)
+    notes = export_notes(multipliers, start, end, checkpoint, image)
+    places = _layout(graph, _NOTE_SIZE if notes else None)
     for order, node in enumerate(graph):
         widgets = []
         for name, value in node.widgets.items():
@@ -559,11 +562,8 @@ def to_ui_workflow(multipliers: Multipliers, settings: dict | None = None, check
                         for slot, (name, kind) in enumerate(node.outputs)],
             "title": node.title, "properties": {"Node name for S&R": node.type}, "widgets_values": widgets,
         })
-    start, end = settings.get("start", 0.0), settings.get("end", 1.0)
-    notes = export_notes(multipliers, start, end, checkpoint, image)
     if notes:
-        below = max(places[n.id][1] + n.size()[1] for n in graph) + _GAP + _TITLE_HEIGHT
-        nodes.append({"id": len(graph) + 1, "type": "Note", "pos": [_MARGIN, below], "size": [640, 200], "flags": {},
+        nodes.append({"id": len(graph) + 1, "type": "Note", "pos": list(places[0]), "size": list(_NOTE_SIZE), "flags": {},
                       "order": len(graph), "mode": 0, "inputs": [], "outputs": [], "title": "Read me",
                       "properties": {"text": ""}, "widgets_values": ["\n\n".join(notes)]})
     return {

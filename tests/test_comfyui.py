@@ -225,8 +225,8 @@ def test_comfyui_registers_the_node_and_validates_both_exports_after_picking_the
             assert found.settings["steps"] == 10 and (found.settings["start"], found.settings["end"]) == (
                 settings["start"], settings["end"])
     assert "custom_nodes" in presets.to_api_prompt(SETTING, scheduled)["2"]["_meta"]["install"]
-    loader_title = presets.to_api_prompt(SETTING, scheduled)["1"]["_meta"]["title"]
-    assert "needs custom node comfyui_svd_attention_lab" in loader_title
+    # ComfyUI names a missing node by its _meta title ("Node '...' not found"): the folder to install
+    assert "comfyui_svd_attention_lab" in presets.to_api_prompt(SETTING, scheduled)["2"]["_meta"]["title"]
 
 
 def _errors(prompt: dict) -> list[dict]:
