@@ -414,3 +414,8 @@ def test_the_ui_workflows_nodes_do_not_overlap_and_fit_their_titles_and_widgets(
         assert node["size"][0] >= 7 * len(node["title"]), node["title"]
         assert node["size"][1] >= 20 * len(node["widgets_values"]) + 20 * len(node["inputs"]), node["type"]
     assert any(n["type"] == "SVDAttentionLab" for n in nodes) == bool(schedule)
+    # ComfyUI's page fits a dropped workflow into 3/4 of its canvas (about 1380 × 800 in a 1400 × 900
+    # window) and draws no text below a zoom of 0.5: the graph must fit at 0.6 or more
+    width = max(b[2] for b in boxes) - min(b[0] for b in boxes)
+    height = max(b[3] for b in boxes) - min(b[1] for b in boxes)
+    assert min(0.75 * 1380 / width, 0.75 * 800 / height) >= 0.6, (width, height)
