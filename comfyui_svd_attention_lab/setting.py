@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import re
 import urllib.parse
 from typing import Any, Mapping
@@ -105,9 +106,9 @@ class _LongNumber:
 
 
 def type_name(value: Any) -> str:
-    """JSON's name for a parsed value's type, for messages."""
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number")
+    """JSON's name for a parsed value's type, for messages (a Python type's own name for any other)."""
+    named = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value))
+    return named or ("a number" if isinstance(value, numbers.Real) else type(value).__name__)
 
 
 def shown(value: Any, limit: int = 40) -> str:
@@ -119,12 +120,13 @@ def shown(value: Any, limit: int = 40) -> str:
 
 def check_number(name: str, value: Any, kind: type = float, low: float = MULTIPLIER_MIN,
                  high: float = MULTIPLIER_MAX) -> int | float:
-    """``value`` as ``kind`` within ``[low, high]``, or a ``SettingError`` naming ``name``. Text and
-    booleans are not numbers; a whole number must be whole (7.0 is 7, 7.5 is refused)."""
+    """``value`` as ``kind`` within ``[low, high]``, or a ``SettingError`` naming ``name``: the one number
+    check of the node and the app. Text and booleans are not numbers (any other real number is, a numpy
+    scalar included); a whole number must be whole (7.0 is 7, 7.5 is refused)."""
     if isinstance(value, _LongNumber):
         raise SettingError(f"{name} is a number {value.length:,} characters long; numbers of at most "
                            f"{MAX_NUMBER_CHARS} characters are read")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         got = shown(value) if isinstance(value, str) else type_name(value)
         raise SettingError(f"{name} must be a number, got {got}")
     if not math.isfinite(value):

@@ -2,6 +2,7 @@
 
 import inspect
 
+import numpy as np
 import pytest
 
 from svd_attention_lab import controls
@@ -27,8 +28,11 @@ def test_expanded_handlers_receive_settings_by_name_or_position():
         (7.5, int, "must be a whole number, got 7.5"),
         ("7", int, "must be a number, got '7'"),
         ("7", float, "must be a number, got '7'"),
-        (True, int, "must be a number, got True"),
-        (None, float, "must be a number, got None"),
+        (True, int, "must be a number, got a boolean"),
+        (None, float, "must be a number, got null"),
+        ((1, 2), float, "must be a number, got tuple"),
+        (np.float32(2.5), float, 2.5),  # a numpy scalar is a number
+        (np.int64(7), int, 7),
         (float("nan"), float, "must be a finite number"),
         (float("inf"), int, "must be a finite number"),
         (11, int, "must be between 0 and 10, got 11"),

@@ -108,7 +108,7 @@ CASES = {
     "multiplier below 0": (api(cross_structural=-1),
                            ("refused", "cross_structural must be between 0.0 and 10.0, got -1.0")),
     "multiplier as text": (api(self_temporal="abc"), ("refused", "self_temporal must be a number, got 'abc'")),
-    "multiplier null": (api(self_temporal=None), ("refused", "self_temporal must be a number, got None")),
+    "multiplier null": (api(self_temporal=None), ("refused", "self_temporal must be a number, got null")),
     "seed 1.5 (finding 6)": (api(seed=1.5), ("refused", "seed must be a whole number, got 1.5")),
     "seed negative": (api(seed=-1), ("refused", "seed must be between 0 and 4294967295, got -1")),
     "seed 2**32": (api(seed=2**32), ("refused", "seed must be between 0 and 4294967295, got 4294967296")),

@@ -1,10 +1,12 @@
-"""The one number checker behind every multiplier and render setting."""
+"""The one number check behind every multiplier and render setting: the ComfyUI node's own
+(``comfyui_svd_attention_lab.setting.check_number``), so the app and the node refuse the same values
+with the same sentence."""
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
+
+from comfyui_svd_attention_lab import setting
 
 
 def check_number(
@@ -20,16 +22,9 @@ def check_number(
     Booleans and text are refused rather than read as numbers; a whole number must be whole
     (7.0 is 7, 7.5 is an error, never rounded).
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise error(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    if not math.isfinite(value):
-        raise error(f"{name} must be a finite number, got {value!r}")
-    if kind is int:
-        if value != int(value):
-            raise error(f"{name} must be a whole number, got {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
-    if not low <= value <= high:
-        raise error(f"{name} must be between {low} and {high}, got {value!r}")
-    return value
+    try:
+        return setting.check_number(name, value, kind, low, high)
+    except setting.SettingError as exc:
+        if error is ValueError or isinstance(exc, error):
+            raise
+        raise error(str(exc)) from None
