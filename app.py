@@ -119,10 +119,8 @@ def wire_compare(page: ui.Page, compare: ui.Compare, c: dict, full, defaults) ->
     c["quality"].change(lambda q: [getattr(full if q == "Full quality" else defaults, n) for n in changed],
                         c["quality"], [c["settings"][n] for n in changed], api_name=False, queue=False)
     gr.on([control.change for control in [c["image"], *c["numbers"]]], page.sync, [*state, c["image"], *c["numbers"]],
-          [*c["numbers"], *view, c["message"]], api_name=False, queue=False, preprocess=False,
-          trigger_mode="always_last", **QUIET)  # one event for every control: the latest values, read once
-    c["image"].upload(page.upload, [c["state"], c["image"]], [c["image"], c["message"]], api_name=False,
-                      queue=False, preprocess=False, **QUIET)
+          [c["image"], *c["numbers"], *view, c["message"]], api_name=False, queue=False, preprocess=False,
+          trigger_mode="always_last", **QUIET)  # one event for every control (an upload too): the latest values
     c["picker"].input(page.apply_preset, [*state, c["picker"]], [*c["numbers"], *view, c["message"]],
                       api_name="apply_preset", queue=False, **QUIET)
 

@@ -107,23 +107,28 @@ class Page:
     # --- handlers --------------------------------------------------------------------------------------
 
     def sync(self, display: Display, user_presets, image, *numbers) -> dict:
-        """A control changed: read them all, numbers brought into range (each correction said once)."""
+        """A control changed: read them all, numbers brought into range and a new image checked (a refused
+        one replaced by the one before it), each correction said once. The one handler of every control's
+        change, so no second event can read the state before this one has written it."""
         values, corrected, notes = read_numbers(numbers, display.controls)
-        out = self.view(display.replace(controls=self.setup(payload_path(image), values)), user_presets)
+        path, out = payload_path(image), {}
+        reason = check_upload(path) if path and path != display.controls.path else None
+        if reason is not None:
+            logger.info("refused upload: %s", reason)
+            # the controls' image, else the shown result's (Gradio empties the box as an upload starts)
+            path = display.controls.path or (display.shown.path if display.shown else "") or None
+            out[self.c["image"]] = path
+            notes.insert(0, UPLOAD_NOTE.format(reason=reason))
+        controls = self.setup(path, values)
+        out |= self.view(display.replace(controls=controls), user_presets)
+        if reason is None and controls.image != display.controls.image:
+            out[self.c["message"]] = ""  # a new image: what was said about the last one is past
         if corrected:
-            logger.info("corrected: %s", "; ".join(notes))
+            logger.info("corrected: %s", "; ".join(notes[reason is not None:]))
             out |= {self.c["numbers"][i]: v for i, v in corrected.items()}
+        if notes:
             out[self.c["message"]] = markdown_text(" · ".join(notes))
         return out
-
-    def upload(self, display: Display, image) -> dict:
-        """An image arrived: refused at once (and the one before it put back) if it cannot be rendered."""
-        reason = check_upload(payload_path(image))
-        if reason is None:
-            return {self.c["message"]: ""}
-        logger.info("refused upload: %s", reason)
-        return {self.c["image"]: display.controls.path or None,
-                self.c["message"]: markdown_text(UPLOAD_NOTE.format(reason=reason))}
 
     def reset(self, display: Display, user_presets) -> dict:
         """Every multiplier and region factor back to 1 (the settings stay)."""

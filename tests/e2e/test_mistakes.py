@@ -91,6 +91,15 @@ def test_a_mistake_is_one_message_and_the_result_stays(page, app_url, tmp_path, 
     before = open_page(page, app_url)
     where, says = mistake(page, tmp_path)
     assert_quietly_refused(page, before, where, says)
+    if mistake in UPLOADS:  # the image before it is back in the box, as the message says
+        page.wait_for_function(IMAGE_KEPT, timeout=30_000)
+        assert page.locator("#input-image img").count() == 1
+
+
+UPLOADS = (not_an_image, svg, huge_image)
+IMAGE_KEPT = """() => { const i = document.querySelector('#input-image img');
+    const s = JSON.parse(document.querySelector('#display-state textarea').value);
+    return i && i.complete && i.naturalWidth > 0 && s.controls.image_name === 'shapes-1'; }"""
 
 
 def test_a_number_beyond_the_nodes_bounds_reads_the_same_in_field_slider_and_message(page, app_url, tmp_path):
