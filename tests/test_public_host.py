@@ -128,3 +128,22 @@ def test_one_visitor_cannot_fill_the_line(outside_temp):
             assert "at most 2 per visitor" in str(exc)
             refused += 1
     assert refused >= 1
+
+
+def test_the_cost_model_leaves_out_the_first_render_and_one_slow_one():
+    """The estimate follows what renders take here: not the first render's one-time costs, and not one
+    render slowed by something else on the machine (the median of the recent ones)."""
+    from svd_attention_lab.hosting import CostModel
+
+    cost = CostModel("cpu", 0)
+    work = ((64, 64), 8, 10, 2)
+    predicted = cost.work_seconds(*work)
+    cost.record(*work, seconds=10 * predicted)  # the first render: warming up
+    assert cost.calibration == 1.0
+    for ratio in (1.0, 1.2, 9.0, 1.1):  # one slowed by a neighbour
+        cost.record(*work, seconds=ratio * predicted)
+    assert cost.calibration == pytest.approx(1.15)
+    assert cost.predict(*work).seconds == pytest.approx(predicted * 1.15 * cost.margin)
+    for _ in range(8):  # the machine is slower now: the estimate follows
+        cost.record(*work, seconds=3 * predicted)
+    assert cost.calibration == pytest.approx(3.0)

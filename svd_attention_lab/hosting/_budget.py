@@ -11,10 +11,12 @@ plus ``frames x decode(pixels)`` of VAE decoding. Both grow faster than the pixe
 - On the CPU, from what ``python bench/render_cost.py`` measured for the demo model on this project's
   2-core machine (a linear and a quadratic term each, fitted), scaled by the UNet's size.
 
-Each complete render then calibrates the model: the estimate is the prediction times the largest
+Each complete render then calibrates the model: the estimate is the prediction times the median
 ratio of measured to predicted seconds among the last few complete renders, times the fit's margin.
-Only renders that computed every step they were asked for count (a resumed or cached render does
-less work than its settings say), so no sequence of requests can pull the estimate below what this
+The model's first render is not among them (it pays once for what later renders reuse), and the median
+lets neither one render slowed by something else on the machine nor one unusually quick one move the
+estimate. Only renders that computed every step they were asked for count (a resumed or cached render
+does less work than its settings say), so no sequence of requests can pull the estimate below what this
 hardware was measured to take.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
+import statistics
 import threading
 
 import torch
@@ -116,6 +119,7 @@ class CostModel:
             self._decode_terms = tuple(c * scale for c in CPU_DECODE)
             self.margin = FIT_MARGIN
         self._ratios: collections.deque[float] = collections.deque(maxlen=RECENT)
+        self._warm = False  # the first complete render has been seen (and left out)
         self._lock = threading.Lock()
 
     def work_seconds(self, size: tuple[int, int], frames: int, steps: int, videos: int) -> float:
@@ -132,9 +136,9 @@ class CostModel:
 
     @property
     def calibration(self) -> float:
-        """The largest measured / predicted ratio of the last complete renders (1 before any)."""
+        """The median measured / predicted ratio of the last complete renders after the first (1 before any)."""
         with self._lock:
-            return max(self._ratios, default=1.0)
+            return statistics.median(self._ratios) if self._ratios else 1.0
 
     def predict(self, size: tuple[int, int], frames: int, steps: int, videos: int) -> Estimate:
         seconds = self.work_seconds(size, frames, steps, videos) * self.calibration * self.margin
@@ -145,7 +149,9 @@ class CostModel:
         predicted = self.work_seconds(size, frames, steps, videos)
         if videos > 0 and predicted > 0 and seconds > 0:
             with self._lock:
-                self._ratios.append(seconds / predicted)
+                if self._warm:
+                    self._ratios.append(seconds / predicted)
+                self._warm = True
 
 
 class OverBudget(PreviewError):
