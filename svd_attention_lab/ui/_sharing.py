@@ -151,6 +151,7 @@ def _choices(user_presets) -> list[str]:
 
 def build_sharing() -> dict:
     p: dict = {}
+    p["message"] = gr.Markdown(elem_id="presets-message")  # above the buttons, in sight of whichever was pressed
     with gr.Row(equal_height=False):
         with gr.Column():
             with gr.Row():
@@ -170,7 +171,6 @@ def build_sharing() -> dict:
                                        elem_id="comfy-files")
             p["snippet"] = gr.Code(label="ComfyUI API prompt (SVD image to video, with the node)", language="json",
                                    buttons=["copy"])
-    p["message"] = gr.Markdown(elem_id="presets-message")
     return p
 
 

@@ -142,3 +142,5 @@ def test_saving_a_preset_says_so(page, app_url):
     page.locator("#save-preset").click()
     wait_for_text(page, "#presets-message", "Saved preset 'Calm'")
     assert error_styling(page) == [] and page.server_errors == []
+    said = page.locator("#presets-message").bounding_box()  # in sight, where the button was pressed
+    assert said["y"] >= 0 and said["y"] + said["height"] <= page.viewport_size["height"], said
