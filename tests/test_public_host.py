@@ -147,3 +147,8 @@ def test_the_cost_model_leaves_out_the_first_render_and_one_slow_one():
     for _ in range(8):  # the machine is slower now: the estimate follows
         cost.record(*work, seconds=3 * predicted)
     assert cost.calibration == pytest.approx(3.0)
+
+
+def test_before_loading_the_badge_names_the_demo_model_not_a_server_folder(tmp_path):
+    studio = Studio(ModelHolder("demo"), OutputDir(tmp_path))
+    assert studio.badge() == "**Model:** not loaded yet · the embedded demo model loads with the first render"

@@ -111,7 +111,8 @@ class Studio:
         "not loaded yet" before it is loaded."""
         model = self.model.loaded
         if model is None:
-            return f"**Model:** not loaded yet · `{self.source.location}` loads with the first render"
+            what = "the embedded demo model" if self.source.is_demo else f"`{self.source.location}`"
+            return f"**Model:** not loaded yet · {what} loads with the first render"
         hint = (f" Point `SVD_MODEL` (or `--model`) at a diffusers folder, a single file or "
                 f"`{SVD.pipeline.hub_ids[0]}` for real SVD." if model.source.is_demo else "")
         return f"**Model:** {model.describe()}.{hint}"
