@@ -26,6 +26,7 @@ def strip_html(strip: np.ndarray, frames: int, caption: str) -> str:
     width = strip.shape[1] // frames
     cells = "".join(f'<img src="{_png(strip[:, i * width:(i + 1) * width])}" width="{width}" '
                     f'height="{strip.shape[0]}" alt="frame {i + 1}">' for i in range(frames))
+    caption += " · the denoised estimate, colours approximate"  # a linear map from latents, not the VAE's decode
     return (f'<div class="live-caption">{html.escape(caption)}</div>'
             f'<div class="live-frames" style="--frame-aspect: {width / strip.shape[0]:.5f}">{cells}</div>')
 

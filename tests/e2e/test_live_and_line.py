@@ -20,7 +20,7 @@ def test_the_live_strip_is_readable_and_keeps_the_videos_aspect(page, app_url):
     frames = page.evaluate("""() => [...document.querySelectorAll('#live-preview img')].map(i => {
         const r = i.getBoundingClientRect(); return {w: r.width, h: r.height}; })""")
     caption = page.locator("#live-preview .live-caption").inner_text()
-    assert "step" in caption and "of 40" in caption
+    assert "step" in caption and "of 40" in caption and "colours approximate" in caption
     page.locator("#stop-button").click()
     wait_for_text(page, "#message", "Stopped")
     page.wait_for_function("() => !document.querySelector('#live-preview')?.checkVisibility()")  # gone again
