@@ -29,5 +29,8 @@ CSS = LIVE_CSS + f"""
   #patch-summary {{ order: 7; }}
   #result-files {{ order: 8; }}
   #preset-row {{ flex-direction: column; align-items: stretch; }}
+  /* the tensor table in three columns that fit: the parameter counts are in the sentence below it */
+  #patch-summary th:nth-child(4), #patch-summary td:nth-child(4) {{ display: none; }}
+  #patch-summary th, #patch-summary td {{ padding: 4px 6px; font-size: 0.9em; }}
 }}
 """

@@ -46,6 +46,8 @@ def test_at_400x850_the_phone_order_is_image_preview_video_then_sliders(small_pa
                        return new Set([...r.getClientRects()].map(q => Math.round(q.top))).size > 1; })
         .map(c => c.innerText)""")
     assert broken == []
+    # ... and fits the phone's width whole: nothing hidden to the side
+    assert page.locator("#patch-summary table").evaluate("t => t.scrollWidth <= t.clientWidth + 1")
     # downloads show whole names
     names = page.evaluate(r"""() => [...document.querySelectorAll('#downloads td.filename')].map(td => {
         const text = document.createRange(); text.selectNodeContents(td);
