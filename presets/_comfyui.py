@@ -420,12 +420,16 @@ class _GraphNode:
         rows = max(len(self.links), len(self.outputs))
         text_boxes = len(_TEXT_WIDGETS & self.widgets.keys())
         height = _SLOT_HEIGHT * rows + _WIDGET_HEIGHT * len(self.widgets) + _TEXT_HEIGHT * text_boxes
-        return max(_NODE_WIDTH, _TITLE_CHAR * len(self.title) + 40), height + _PREVIEW_HEIGHT.get(self.type, 0) + 16
+        values = [len(name) + len(v) for name, v in self.widgets.items() if isinstance(v, str) and name not in
+                  _TEXT_WIDGETS]  # a widget shows its name and its value on one line
+        width = max(_NODE_WIDTH, _TITLE_CHAR * len(self.title) + 40, _VALUE_CHAR * max(values, default=0) + 80)
+        return width, height + _PREVIEW_HEIGHT.get(self.type, 0) + 16
 
 
 # The UI workflow's geometry, in the page's units (LiteGraph draws the title bar above ``pos``).
 _NODE_WIDTH, _TITLE_HEIGHT, _SLOT_HEIGHT, _WIDGET_HEIGHT, _TEXT_HEIGHT = 320, 30, 22, 26, 60
 _TITLE_CHAR = 8  # a title's width per character, upper case included
+_VALUE_CHAR = 7  # a widget's text width per character
 _PREVIEW_HEIGHT = {"LoadImage": 260, "SaveVideo": 300}  # the image or video these nodes show
 _NOTE_SIZE = (320, 260)
 _TEXT_WIDGETS = {"setting"}  # multiline text boxes

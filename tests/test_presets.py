@@ -412,6 +412,8 @@ def test_the_ui_workflows_nodes_do_not_overlap_and_fit_their_titles_and_widgets(
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
     for node in nodes:
         assert node["size"][0] >= 7 * len(node["title"]), node["title"]
+        texts = [v for v in node["widgets_values"] if isinstance(v, str)] if node["type"] != "Note" else []
+        assert node["size"][0] >= max([7 * len(v) + 100 for v in texts], default=0), texts  # no file name cut off
         assert node["size"][1] >= 20 * len(node["widgets_values"]) + 20 * len(node["inputs"]), node["type"]
     assert any(n["type"] == "SVDAttentionLab" for n in nodes) == bool(schedule)
     # ComfyUI's page fits a dropped workflow into 3/4 of its canvas (about 1380 × 800 in a 1400 × 900
