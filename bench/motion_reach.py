@@ -14,10 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-from svd_attention_lab.controls import FIELDS, Multipliers
-from svd_attention_lab.engine import Previewer, load_model, preview_settings
-from svd_attention_lab.outputs import measure_flow
-from svd_attention_lab.studies import knob_map
+from svd_attention_lab.controls import FIELDS, Multipliers  # noqa: E402
+from svd_attention_lab.engine import Previewer, load_model, preview_settings  # noqa: E402
+from svd_attention_lab.outputs import measure_flow  # noqa: E402
+from svd_attention_lab.studies import knob_map  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
 

@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("name")
     validate = commands.add_parser("validate", help="check a preset file")
     validate.add_argument("file")
-    comfy = commands.add_parser("from-comfyui",
-                                help="preset JSON from a ComfyUI workflow (JSON, or the PNG, WebP or MP4 ComfyUI saved)")
+    comfy = commands.add_parser(
+        "from-comfyui", help="preset JSON from a ComfyUI workflow (JSON, or the PNG, WebP or MP4 ComfyUI saved)")
     comfy.add_argument("file")
     comfy.add_argument("--name", default="Imported from ComfyUI")
     url = commands.add_parser("to-url", help="share link (query string) for a preset file")

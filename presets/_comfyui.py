@@ -567,8 +567,8 @@ def to_ui_workflow(multipliers: Multipliers, settings: dict | None = None, check
             "title": node.title, "properties": {"Node name for S&R": node.type}, "widgets_values": widgets,
         })
     if notes:
-        nodes.append({"id": len(graph) + 1, "type": "Note", "pos": list(places[0]), "size": list(_NOTE_SIZE), "flags": {},
-                      "order": len(graph), "mode": 0, "inputs": [], "outputs": [], "title": "Read me",
+        nodes.append({"id": len(graph) + 1, "type": "Note", "pos": list(places[0]), "size": list(_NOTE_SIZE),
+                      "flags": {}, "order": len(graph), "mode": 0, "inputs": [], "outputs": [], "title": "Read me",
                       "properties": {"text": ""}, "widgets_values": ["\n\n".join(notes)]})
     return {
         "last_node_id": nodes[-1]["id"],

@@ -104,7 +104,7 @@ def _json(doc: dict) -> str:
                  r"^plan.json: multipliers.self_temporal\[0\] must be between 0.0 and 10.0, got a number of 400 "
                  r"digits$", id="400-digit multiplier"),
     pytest.param("plan.toml", f'{PLAN}[settings]\nsteps = [0o{"7" * 5000}]\n',
-                 r"^plan.toml: settings: steps must be a number, got \[a number of 4,516 digits\] \(list\)$",
+                 r"^plan.toml: settings: steps must be a number, got a list$",
                  id="octal in a list"),
     # keys, strings, comments and floats keep their digits
     pytest.param("plan.toml", f'# {"1" * 5000}\n"{"2" * 40} x" = 1\nseeds = [{LONG}]\n{PLAN}',
