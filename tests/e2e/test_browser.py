@@ -10,21 +10,12 @@ from gradio_client import handle_file
 from gradio_client.utils import Status
 
 from app_server import connect
+from visitor import PAGE_IDLE, VIDEO_READY, open_page, set_slider, slider_value
 
 pytestmark = pytest.mark.e2e
 
 EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "shapes-3.png")
 SLOW_RENDER = {"width": 1024, "height": 576, "frames": 14, "steps": 4}  # about a minute on the demo model here
-
-
-def slider_value(page, field: str) -> float:
-    return float(page.locator(f"#slider-{field} input[type=number]").input_value())
-
-
-def set_slider(page, field: str, value: float) -> None:
-    box = page.locator(f"#slider-{field} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def assert_shows_content(path: Path) -> None:
@@ -52,6 +43,7 @@ def video_frame_difference(page, selector: str = "#side-by-side video") -> float
 def wait_for_first_visit(page) -> None:
     page.wait_for_function("() => document.querySelector('#patch-summary')?.innerText.includes('tensors')",
                            timeout=120_000)
+    page.wait_for_function(PAGE_IDLE, timeout=120_000)  # the load event has ended
 
 
 def test_slider_preview_plays_side_by_side(page, app_url, tmp_path):
@@ -191,8 +183,6 @@ def test_a_region_factor_reaches_the_render(page, app_url):
     assert "Per-region factors: up.self_temporal ×0.25." in summary
 
 
-VIDEO_READY = ("() => { const v = document.querySelector('#side-by-side video');"
-               " return v && v.readyState >= 2 && v.videoWidth > 0; }")
 
 
 def test_the_first_visit_plays_the_showcase_while_the_model_renders_for_another_visitor(page, app_url):
@@ -219,8 +209,7 @@ def test_the_first_visit_plays_the_showcase_while_the_model_renders_for_another_
 
 
 def test_a_live_preview_of_the_patched_video_changes_while_it_samples(page, app_url):
-    page.goto(app_url)
-    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    open_page(page, app_url)
     page.evaluate("""() => { window.liveSeen = new Set(); window.liveCaptions = new Set();
         const record = () => { const box = document.querySelector('#live-preview');
             const img = box?.querySelector('img');
@@ -237,8 +226,7 @@ def test_a_live_preview_of_the_patched_video_changes_while_it_samples(page, app_
 
 
 def test_with_auto_preview_a_typed_value_renders_and_stop_stops_it(page, app_url):
-    page.goto(app_url)
-    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    open_page(page, app_url)
     page.locator("#auto-preview input[type=checkbox]").check()
     set_slider(page, "self_temporal", 0.7)  # no Preview click
     page.wait_for_function("() => document.querySelector('#patch-summary').innerText.includes('0.70')",
@@ -258,8 +246,7 @@ def test_a_bad_preset_upload_leaves_no_error_styling(page, app_url, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "svd-attention-preset", "version": 3, "name": "x", '
                    '"multipliers": {"self_temporal": 99}}')
-    page.goto(app_url)
-    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    open_page(page, app_url)
     page.get_by_role("tab", name="Presets").click()
     page.locator("#upload-preset input[type=file]").set_input_files(str(bad))
     page.wait_for_function("() => document.querySelector('#presets-message').innerText.includes('Not loaded')",
@@ -272,8 +259,7 @@ def test_a_bad_preset_upload_leaves_no_error_styling(page, app_url, tmp_path):
 
 
 def test_stop_keeps_the_last_result_and_is_no_error(page, app_url):
-    page.goto(app_url)
-    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    open_page(page, app_url)
     before = page.locator("#side-by-side video").evaluate("v => v.currentSrc")
     page.get_by_text("Generation settings").click()
     steps = page.locator("#steps input[type=number]")
@@ -299,8 +285,7 @@ def test_a_share_link_with_an_example_opens_to_its_rendered_comparison(page, app
 
 
 def test_copy_share_link_puts_the_link_on_the_clipboard(page, app_url):
-    page.goto(app_url)
-    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    open_page(page, app_url)
     page.get_by_role("tab", name="Presets").click()
     page.locator("#share-button").click()
     page.wait_for_function("() => document.querySelector('#share-url textarea, #share-url input').value.includes('?')",
@@ -312,8 +297,7 @@ def test_copy_share_link_puts_the_link_on_the_clipboard(page, app_url):
 
 
 def test_the_results_say_when_the_controls_differ_from_them(page, app_url):
-    page.goto(app_url)
-    page.wait_for_function(VIDEO_READY, timeout=120_000)
+    open_page(page, app_url)
     # the page's load event may still be running (its timer shows in the line); once done, the line is empty
     page.wait_for_function("() => document.querySelector('#stale-note').innerText.trim() === ''", timeout=60_000)
     set_slider(page, "cross_temporal", 1.3)
