@@ -111,6 +111,8 @@ class Page:
         one replaced by the one before it), each correction said once. The one handler of every control's
         change, so no second event can read the state before this one has written it."""
         values, corrected, notes = read_numbers(numbers, display.controls)
+        if corrected:
+            logger.info("corrected: %s", "; ".join(notes))
         path, out = payload_path(image), {}
         reason = check_upload(path) if path and path != display.controls.path else None
         if reason is not None:
@@ -123,9 +125,7 @@ class Page:
         out |= self.view(display.replace(controls=controls), user_presets)
         if reason is None and controls.image != display.controls.image:
             out[self.c["message"]] = ""  # a new image: what was said about the last one is past
-        if corrected:
-            logger.info("corrected: %s", "; ".join(notes[reason is not None:]))
-            out |= {self.c["numbers"][i]: v for i, v in corrected.items()}
+        out |= {self.c["numbers"][i]: v for i, v in corrected.items()}
         if notes:
             out[self.c["message"]] = markdown_text(" · ".join(notes))
         return out
