@@ -17,13 +17,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "e2e")]  # run as a script from anywhere; the browser tests' helpers
 
 import app  # noqa: E402
 from svd_attention_lab import engine, hosting, outputs  # noqa: E402
+from visitor import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 PLAYING = "() => { const v = document.querySelector('#side-by-side video'); return v && v.currentTime > 0; }"
 
 
@@ -66,7 +65,7 @@ def main() -> None:
     servers = {"in the page (--preload)": serve(preload=True), "by the page-load event": serve(preload=False)}
     times = {label: [] for label in servers}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             for _, url in servers.values():
                 seconds_to_play(browser, url)  # a warm-up; the plain app renders the showcase here, once

@@ -94,6 +94,9 @@ def layout_figure(out: Path) -> None:
 
     import app
 
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from visitor import CHROMIUM, CHROMIUM_ARGS, open_page  # the browser tests' visitor
+
     studio = hosting.Studio(engine.ModelHolder(), outputs.OutputDir(tempfile.mkdtemp()))
     demo = app.build_demo(studio)
     app.preload(demo)
@@ -101,15 +104,9 @@ def layout_figure(out: Path) -> None:
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options(studio))  # as app.py does
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                              "--disable-component-update", "--disable-sync"])
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(url)
-            page.wait_for_function("() => document.querySelector('#side-by-side video')?.readyState >= 2",
-                                   timeout=60_000)
-            page.wait_for_function("() => ![...document.querySelectorAll('.progress-text, .meta-text')]"
-                                   ".some(e => e.checkVisibility())", timeout=60_000)  # the load event has ended
+            open_page(page, url)  # the showcase ready and the load event ended
             page.wait_for_timeout(1000)  # a frame into the loop
             page.screenshot(path=str(out))
             browser.close()

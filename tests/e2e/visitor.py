@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 
+# Debian's chromium, as the tests, bench/first_visit.py and docs/figures.py launch it
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 VIDEO_READY = ("() => { const v = document.querySelector('#side-by-side video');"
                " return v && v.readyState >= 2 && v.videoWidth > 0; }")
 # no event in flight: Gradio shows a status tracker's timer or progress text on an event's outputs until it ends
@@ -66,6 +70,16 @@ def elements_saying(page, text: str) -> int:
         && [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.includes(t))).length""", text)
 
 
+def open_section(page, title: str, field: str) -> None:
+    """Open the accordion titled ``title`` (if closed) and wait until ``field`` in it takes input.
+    Gradio renders an accordion's components when it first opens, and a value typed the moment they
+    appear can be lost (the field shows the old value again and no event carries the typed one); this
+    waits as a visitor's click does, until the field is stable, enabled and receives pointer events."""
+    box = page.locator(field)
+    if not box.is_visible():
+        page.get_by_text(title).click()
+    box.click(trial=True)
+
+
 def open_settings(page) -> None:
-    if not page.locator("#frames").is_visible():
-        page.get_by_text("Generation settings").click()
+    open_section(page, "Generation settings", "#frames input[type=number]")
