@@ -10,7 +10,8 @@ from gradio_client import handle_file
 from gradio_client.utils import Status
 
 from app_server import connect
-from visitor import PAGE_IDLE, VIDEO_READY, open_page, set_slider, slider_value
+from visitor import (PAGE_IDLE, VIDEO_READY, open_page, open_section, open_settings, set_slider, slider_value,
+                     type_into)
 
 pytestmark = pytest.mark.e2e
 
@@ -81,10 +82,10 @@ def test_share_link_sets_the_sliders(page, app_url):
     assert slider_value(page, "self_temporal") == 0.45
     assert slider_value(page, "cross_structural") == 2.5
     assert slider_value(page, "self_structural") == 1.0
-    page.get_by_text("Generation settings").click()  # the seed lives in a closed accordion
+    open_settings(page)  # the seed lives in a closed accordion
     assert page.locator("#seed input").input_value() == "1234"
     assert page.locator("#end input[type=number]").input_value() == "0.5"
-    page.get_by_text("Per-region factors (advanced)").click()
+    open_section(page, "Per-region factors (advanced)", "#region-up-self_temporal input")
     assert page.locator("#region-up-self_temporal input").input_value() == "0.3"
     assert page.locator("[data-testid='toast-body']").count() == 0
 
@@ -158,10 +159,8 @@ def set_advanced_and_preview(page, app_url, section: str, selector: str, value: 
     ``summary_text``."""
     page.goto(app_url)
     wait_for_first_visit(page)
-    page.get_by_text(section).click()
-    box = page.locator(selector)
-    box.fill(str(value))
-    box.press("Enter")
+    open_section(page, section, selector)
+    type_into(page, selector, value)
     page.locator("#preview-button").click()
     page.wait_for_function(f"() => document.querySelector('#patch-summary').innerText.includes({summary_text!r})",
                            timeout=120_000)
@@ -181,8 +180,6 @@ def test_a_region_factor_reaches_the_render(page, app_url):
     summary = set_advanced_and_preview(page, app_url, "Per-region factors (advanced)", "#region-up-self_temporal input",
                                        0.25, "up.self_temporal ×0.25")
     assert "Per-region factors: up.self_temporal ×0.25." in summary
-
-
 
 
 def test_the_first_visit_plays_the_showcase_while_the_model_renders_for_another_visitor(page, app_url):
@@ -231,10 +228,8 @@ def test_with_auto_preview_a_typed_value_renders_and_stop_stops_it(page, app_url
     set_slider(page, "self_temporal", 0.7)  # no Preview click
     page.wait_for_function("() => document.querySelector('#patch-summary').innerText.includes('0.70')",
                            timeout=120_000)
-    page.get_by_text("Generation settings").click()
-    steps = page.locator("#steps input[type=number]")
-    steps.fill("100")
-    steps.press("Enter")
+    open_settings(page)
+    type_into(page, "#steps input[type=number]", 100)
     set_slider(page, "self_temporal", 0.4)
     page.locator("#live-preview img").first.wait_for(timeout=60_000)  # it samples
     page.locator("#stop-button").click()  # the release's render is this tab's: Stop finds it
@@ -261,10 +256,8 @@ def test_a_bad_preset_upload_leaves_no_error_styling(page, app_url, tmp_path):
 def test_stop_keeps_the_last_result_and_is_no_error(page, app_url):
     open_page(page, app_url)
     before = page.locator("#side-by-side video").evaluate("v => v.currentSrc")
-    page.get_by_text("Generation settings").click()
-    steps = page.locator("#steps input[type=number]")
-    steps.fill("100")
-    steps.press("Enter")
+    open_settings(page)
+    type_into(page, "#steps input[type=number]", 100)
     page.locator("#preview-button").click()
     page.locator("#live-preview img").first.wait_for(timeout=60_000)  # it samples
     page.locator("#stop-button").click()
