@@ -95,13 +95,19 @@ function setup() {
   const divider = root.querySelector('.wipe-divider');
   const play = root.querySelector('.wipe-play');
   const ctx = canvas.getContext('2d');
+  // The video's current frame, taken once per paint: a playing video can move to its next frame between
+  // two drawImage calls on it, which would paint the halves from different frames.
+  const frame = document.createElement('canvas');
+  const grab = frame.getContext('2d');
   function draw(mediaTime) {
     const w = video.videoWidth, h = Math.floor(video.videoHeight / 2);
     if (!w || !h) return;
     if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    if (frame.width !== w || frame.height !== video.videoHeight) { frame.width = w; frame.height = video.videoHeight; }
+    grab.drawImage(video, 0, 0);
     const cut = Math.round(w * split / 100);
-    if (cut > 0) ctx.drawImage(video, 0, 0, cut, h, 0, 0, cut, h);  // baseline: the top half
-    if (cut < w) ctx.drawImage(video, cut, h, w - cut, h, cut, 0, w - cut, h);  // patched: the bottom half
+    if (cut > 0) ctx.drawImage(frame, 0, 0, cut, h, 0, 0, cut, h);  // baseline: the top half
+    if (cut < w) ctx.drawImage(frame, cut, h, w - cut, h, cut, 0, w - cut, h);  // patched: the bottom half
     root.dataset.frameTime = String(mediaTime);
     root.dataset.ready = 'true';
   }

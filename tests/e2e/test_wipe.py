@@ -105,3 +105,27 @@ def test_the_divider_moves_with_the_mouse_and_the_arrow_keys(page, wipe_url):
     assert divider(page) == 0
     page.locator("#wipe .wipe-divider").focus()  # reachable by keyboard focus on its own (tabindex 0)
     assert page.get_attribute("#wipe .wipe-divider", "role") == "slider"
+
+
+def test_a_paint_from_the_divider_shows_one_frame_on_both_halves_while_it_plays(page, wipe_url):
+    """The divider repaints between the video's frames: both halves must still come from one frame. Each
+    key press paints; the picture is read at once on both sides of the divider, thousands of times while
+    the clip plays (painting each half straight from the playing video mixed two frames in 2 to 4 of
+    8,000 paints here)."""
+    open_player(page, wipe_url)
+    mixed, paints = page.evaluate("""async (paints) => {
+      const root = document.querySelector('#wipe .svd-wipe'), divider = root.querySelector('.wipe-divider');
+      const canvas = root.querySelector('canvas'), g = canvas.getContext('2d', {willReadFrequently: true});
+      const mixed = [];
+      for (let i = 0; i < paints; i++) {
+        divider.dispatchEvent(new KeyboardEvent('keydown', {key: i % 2 ? 'ArrowRight' : 'ArrowLeft', bubbles: true}));
+        const y = canvas.height >> 1, split = Number(divider.getAttribute('aria-valuenow')) / 100;
+        const left = g.getImageData(Math.floor(canvas.width * (split - 0.05)), y, 1, 1).data[0];
+        const right = g.getImageData(Math.floor(canvas.width * (split + 0.05)), y, 1, 1).data[0];
+        if (Math.round((left - 30) / 25) !== Math.round((230 - right) / 25)) mixed.push([left, right]);
+        if (i % 2) await new Promise(done => setTimeout(done));  // let the video move on between pairs
+      }
+      return [mixed, paints];
+    }""", 8000)
+    assert page.evaluate("() => !document.querySelector('#wipe video').paused")  # it played throughout
+    assert mixed == [], f"{len(mixed)} of {paints} paints mixed two frames"
